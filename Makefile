@@ -1,0 +1,110 @@
+# xenvhost — top-level build.
+#
+#   make            build everything into build/ (binaries in build/bin/)
+#   make deps       install every Debian package the build and the tests need
+#   make test       run every test level (what .ci/run calls)
+#   make install    install into $(DESTDIR)$(PREFIX)
+#
+# Test levels have their own fragments in tests/<level>/rules.mk.
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CXX      ?= g++
+SANITIZE ?=
+
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+
+PKGS_LIBS := fmt liburing
+CPPFLAGS  += -Isrc -MMD -MP
+CXXFLAGS  ?= -O2 -g
+CXXFLAGS  += -std=c++2b -Wall -Wextra -Werror -pthread $(shell pkg-config --cflags $(PKGS_LIBS) 2>/dev/null)
+XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxentoollog
+LDLIBS    += $(shell pkg-config --libs $(PKGS_LIBS) 2>/dev/null) -lboost_program_options $(XEN_LIBS) -pthread
+
+ifneq ($(SANITIZE),)
+CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+# One static library per program-independent layer set; programs link it.
+LIB_DIRS  := src/base src/vhost_user src/virtio src/memory src/devices src/xen
+LIB_SRCS  := $(shell find $(LIB_DIRS) -name '*.cpp' 2>/dev/null | sort)
+LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/lib/libxenvhost.a
+
+WORKER_SRCS := $(shell find src/worker -name '*.cpp' 2>/dev/null | sort)
+WORKER_OBJS := $(WORKER_SRCS:%.cpp=$(BUILD)/obj/%.o)
+WORKER      := $(BUILD)/bin/xenvhost-worker
+
+DAEMON_SRCS := $(shell find src/daemon -name '*.cpp' 2>/dev/null | sort)
+DAEMON_OBJS := $(DAEMON_SRCS:%.cpp=$(BUILD)/obj/%.o)
+DAEMON      := $(BUILD)/bin/xenvhostd
+
+PROGRAMS := $(WORKER) $(if $(DAEMON_SRCS),$(DAEMON))
+
+.PHONY: all
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# The worker's main() lives in src/worker/main.cpp; everything else in
+# src/worker is linked into the worker only.
+$(WORKER): $(WORKER_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(DAEMON): $(DAEMON_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---------------------------------------------------------------- tests
+TEST_LEVELS :=
+include $(sort $(wildcard tests/*/rules.mk))
+
+.PHONY: test
+test: all
+	@bash tests/run-levels.sh $(TEST_LEVELS)
+
+# The sanitizer build lives in its own tree so it never mixes objects.
+.PHONY: test-sanitize
+test-sanitize:
+	$(MAKE) BUILD=$(BUILD)/asan SANITIZE=address,undefined test-unit test-component
+
+# ---------------------------------------------------------------- deps
+DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
+  googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev \
+  qemu-system-x86 qemu-system-common qemu-utils linux-image-amd64 busybox-static \
+  cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
+  shellcheck systemd clang libclang-rt-14-dev
+
+.PHONY: deps
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# ---------------------------------------------------------------- install
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/xenvhost
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+
+.PHONY: clean
+clean:
+	rm -rf $(BUILD)

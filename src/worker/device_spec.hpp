@@ -1,0 +1,28 @@
+#pragma once
+// What the worker needs to serve one device: given on the command line for a
+// single device, or through the control channel by xenvhostd.
+
+#include "base/error.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace xenvhost::worker {
+
+struct DeviceSpec {
+    std::string name;         // unique within the worker, e.g. "51712" (the xenstore devid)
+    std::string socket_path;  // vhost-user socket to listen on (or empty with socket_fd)
+    int socket_fd = -1;       // an already listening socket (--fd)
+    std::string blk_file;     // image file or block device
+    bool read_only = false;
+    uint16_t num_queues = 1;
+    uint16_t queue_size = 256;  // maximum the front-end may choose
+    std::string serial;         // GET_ID answer (at most 20 bytes)
+};
+
+// Parses "key=value,key=value" (keys: name, socket, blk-file, read-only,
+// num-queues, queue-size, serial) into a spec; clear error on bad input.
+Result<DeviceSpec> parse_device_spec(std::string_view text);
+
+}  // namespace xenvhost::worker

@@ -1,0 +1,14 @@
+# Unit tests: every tests/unit/*.cpp, linked with the layer library and gtest_main.
+UNIT_SRCS  := $(sort $(wildcard tests/unit/*.cpp))
+UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
+UNIT_TESTS := $(BUILD)/bin/unit-tests
+
+$(UNIT_TESTS): $(UNIT_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
+
+.PHONY: test-unit
+test-unit: $(UNIT_TESTS)
+	$(UNIT_TESTS) --gtest_brief=1
+
+TEST_LEVELS += unit

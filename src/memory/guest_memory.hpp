@@ -1,0 +1,61 @@
+#pragma once
+// The view of guest memory that queues use: long-lived ring mappings,
+// bounded copies (indirect tables), and per-request buffer mappings. One
+// implementation per mapping strategy (plain mmap, Xen grant, Xen foreign).
+
+#include "base/error.hpp"
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace xenvhost::memory {
+
+// One descriptor's buffer, in guest addresses.
+struct GuestBuffer {
+    uint64_t gpa;
+    uint32_t len;
+    bool writable;  // device-writable
+};
+
+// Host address of a ring area, kept mapped for as long as the object lives.
+struct RingMapping {
+    uint8_t* host = nullptr;
+    std::shared_ptr<const void> keep;  // owns the mapping (or the region it lies in)
+};
+
+// Host iovecs of one request, valid until release(). Reused across requests
+// so the vectors keep their capacity.
+struct MappedBuffers {
+    std::vector<iovec> out;  // driver-written
+    std::vector<iovec> in;   // device-written
+    std::shared_ptr<const void> keep;  // mapping(s) backing the iovecs
+
+    void release() {
+        out.clear();
+        in.clear();
+        keep.reset();
+    }
+};
+
+class GuestMemory : public std::enable_shared_from_this<GuestMemory> {
+public:
+    virtual ~GuestMemory() = default;
+    // "mmap", "grant" or "foreign": what an operator sees in the status keys.
+    virtual std::string_view mode() const = 0;
+    // Maps [gpa, gpa+len) for the lifetime of a started ring; fails unless
+    // the whole range lies in guest memory (and, for plain memory, in one region).
+    virtual Result<RingMapping> map_ring(uint64_t gpa, uint64_t len) const = 0;
+    // Copies guest bytes into dst; false if any byte lies outside guest memory.
+    virtual bool read(uint64_t gpa, std::span<uint8_t> dst) const = 0;
+    // Maps every buffer of a request (appending to out.out / out.in in order)
+    // with as few mapping operations as the strategy allows. Fails if any
+    // byte lies outside guest memory or cannot be mapped.
+    virtual Result<> map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const = 0;
+};
+
+}  // namespace xenvhost::memory

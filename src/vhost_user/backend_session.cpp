@@ -1,0 +1,348 @@
+#include "vhost_user/backend_session.hpp"
+
+#include "base/log.hpp"
+#include "memory/plain_memory.hpp"
+#include "virtio/ring_layout.hpp"
+
+#include <cstring>
+
+namespace xenvhost::vhost_user {
+namespace {
+
+template <typename T>
+T read_payload(const Message& m) {
+    T v;
+    std::memcpy(&v, m.payload.data(), sizeof v);
+    return v;
+}
+
+}  // namespace
+
+BackendSession::BackendSession(Connection& conn, devices::Device& device, VringRunner& runner,
+                               SessionOptions options)
+    : conn_(conn), device_(device), runner_(runner), options_(options), vrings_(device.num_queues()) {}
+
+BackendSession::~BackendSession() { reset(); }
+
+uint64_t BackendSession::offered_protocol_features() const {
+    using namespace protocol_feature;
+    uint64_t f = bit(kMq) | bit(kReplyAck) | bit(kConfig) | bit(kConfigureMemSlots) |
+                 bit(kResetDevice) | bit(kStatus);
+    // Stock QEMU acks bit 17 without sending Xen regions, so it is offered
+    // only when this worker serves a Xen guest.
+    if (options_.xen) f |= bit(kXenMmap);
+    return f;
+}
+
+const char* BackendSession::memory_mode() const {
+    return memory_ ? memory_->mode().data() : "none";
+}
+
+void BackendSession::reset() {
+    for (uint16_t i = 0; i < vrings_.size(); ++i) stop_ring(i);
+    for (auto& v : vrings_) v = Vring{};
+    memory_.reset();
+    table_ = memory::RegionTable();
+    // Rings are gone, so the runner holds no memory either.
+    (void)runner_.set_memory(nullptr);
+}
+
+void BackendSession::stop_ring(uint16_t index) {
+    Vring& v = vrings_[index];
+    if (v.running) {
+        v.base = runner_.stop(index);
+        v.running = false;
+    }
+}
+
+Result<BackendSession::Vring*> BackendSession::vring(uint32_t index) {
+    if (index >= vrings_.size()) return fail("ring index {} out of range (device has {})", index, vrings_.size());
+    return &vrings_[index];
+}
+
+Result<> BackendSession::handle(Message& msg) {
+    auto spec = validate(msg.header, msg.fds.size());
+    if (!spec) return std::unexpected(spec.error());
+    const bool wants_ack = has_protocol_feature(protocol_feature::kReplyAck) &&
+                           (msg.header.flags & kFlagNeedReply) && (*spec)->reply == ReplyKind::kNone;
+    auto outcome = dispatch(msg, **spec);
+    if (!outcome) {
+        // Tell a front-end that asked, then close.
+        if (wants_ack) (void)conn_.reply_u64(msg.header.request, 1);
+        return fail("{}: {}", (*spec)->name, outcome.error().message);
+    }
+    if (*outcome == Outcome::kRefused) {
+        if ((*spec)->reply == ReplyKind::kAlways) return send_refusal(msg);
+        if (!wants_ack)
+            log::warn("{} refused; the front-end did not ask for an acknowledgement", (*spec)->name);
+    }
+    if (wants_ack) return conn_.reply_u64(msg.header.request, *outcome == Outcome::kOk ? 0 : 1);
+    return {};
+}
+
+// A reply body that says "failed" for each message that always has a reply.
+Result<> BackendSession::send_refusal(const Message& msg) {
+    const uint32_t id = msg.header.request;
+    switch (static_cast<Request>(id)) {
+        case Request::kGetConfig: return conn_.reply(id, {});  // empty payload = error
+        case Request::kGetInflightFd: {
+            Inflight none{};  // mmap_size 0: no inflight area
+            return conn_.reply(id, {reinterpret_cast<const uint8_t*>(&none), sizeof none});
+        }
+        case Request::kCreateCryptoSession: {
+            std::vector<uint8_t> body = msg.payload;
+            if (body.size() >= 8) {
+                int64_t invalid = -1;
+                std::memcpy(body.data(), &invalid, sizeof invalid);
+            }
+            return conn_.reply(id, body);
+        }
+        case Request::kSetDeviceStateFd: return conn_.reply_u64(id, 1 | 0x100);  // error, no fd
+        default: return conn_.reply_u64(id, 1);
+    }
+}
+
+BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const MessageSpec& spec) {
+    using namespace protocol_feature;
+    const auto id = static_cast<Request>(msg.header.request);
+    auto needs = [&](unsigned feature) { return has_protocol_feature(feature); };
+    switch (id) {
+        case Request::kGetFeatures: {
+            uint64_t f = device_.features() | bit(kFeatureProtocolFeatures);
+            if (auto r = conn_.reply_u64(msg.header.request, f); !r) return std::unexpected(r.error());
+            return Outcome::kOk;
+        }
+        case Request::kSetFeatures: return set_features(read_payload<uint64_t>(msg));
+        case Request::kGetProtocolFeatures: {
+            if (auto r = conn_.reply_u64(msg.header.request, offered_protocol_features()); !r)
+                return std::unexpected(r.error());
+            return Outcome::kOk;
+        }
+        case Request::kSetProtocolFeatures: return set_protocol_features(read_payload<uint64_t>(msg));
+        case Request::kSetOwner: return Outcome::kOk;
+        case Request::kResetOwner:
+            reset();
+            acked_features_ = 0;
+            features_set_ = false;
+            return Outcome::kOk;
+        case Request::kResetDevice:
+            if (!needs(kResetDevice)) return Outcome::kRefused;
+            reset();
+            acked_features_ = 0;
+            features_set_ = false;
+            status_ = 0;
+            return Outcome::kOk;
+        case Request::kGetQueueNum: {
+            if (auto r = conn_.reply_u64(msg.header.request, device_.num_queues()); !r)
+                return std::unexpected(r.error());
+            return Outcome::kOk;
+        }
+        case Request::kGetMaxMemSlots: {
+            if (!needs(kConfigureMemSlots)) return Outcome::kRefused;
+            if (auto r = conn_.reply_u64(msg.header.request, memory::kMaxRegions); !r)
+                return std::unexpected(r.error());
+            return Outcome::kOk;
+        }
+        case Request::kSetMemTable: return set_mem_table(msg);
+        case Request::kAddMemReg:
+            if (!needs(kConfigureMemSlots)) return Outcome::kRefused;
+            return add_mem_reg(msg);
+        case Request::kRemMemReg:
+            if (!needs(kConfigureMemSlots)) return Outcome::kRefused;
+            return rem_mem_reg(msg);
+        case Request::kSetVringNum: return set_vring_num(read_payload<VringState>(msg));
+        case Request::kSetVringAddr: return set_vring_addr(read_payload<VringAddr>(msg));
+        case Request::kSetVringBase: return set_vring_base(read_payload<VringState>(msg));
+        case Request::kGetVringBase: return get_vring_base(read_payload<VringState>(msg));
+        case Request::kSetVringKick:
+        case Request::kSetVringCall:
+        case Request::kSetVringErr: return set_vring_fd(msg, id);
+        case Request::kSetVringEnable:
+            if (!(acked_features_ & bit(kFeatureProtocolFeatures)) && features_set_)
+                return Outcome::kRefused;
+            return set_vring_enable(read_payload<VringState>(msg));
+        case Request::kGetConfig:
+            if (!needs(kConfig)) return Outcome::kRefused;
+            return get_config(msg);
+        case Request::kSetConfig:
+            if (!needs(kConfig)) return Outcome::kRefused;
+            return set_config(msg);
+        case Request::kSetStatus:
+            if (!needs(kStatus)) return Outcome::kRefused;
+            status_ = static_cast<uint8_t>(read_payload<uint64_t>(msg));
+            return Outcome::kOk;
+        case Request::kGetStatus: {
+            if (!needs(kStatus)) return Outcome::kRefused;
+            if (auto r = conn_.reply_u64(msg.header.request, status_); !r) return std::unexpected(r.error());
+            return Outcome::kOk;
+        }
+        default:
+            // Valid messages of features this back-end does not offer: the
+            // table already checked their shape; any fds are closed with msg.
+            log::warn("{} is not supported; refused", spec.name);
+            return Outcome::kRefused;
+    }
+}
+
+BackendSession::HandlerResult BackendSession::set_features(uint64_t features) {
+    const uint64_t offered = device_.features() | bit(kFeatureProtocolFeatures);
+    if (features & ~offered) return fail("features {:#x} include bits not offered ({:#x})", features, offered);
+    acked_features_ = features;
+    features_set_ = true;
+    device_.set_acked_features(features & ~bit(kFeatureProtocolFeatures));
+    // Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE: rings are enabled.
+    if (!(features & bit(kFeatureProtocolFeatures))) {
+        for (uint16_t i = 0; i < vrings_.size(); ++i) {
+            vrings_[i].enabled = true;
+            if (auto r = update_ring(i); !r) return r;
+        }
+    }
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::set_protocol_features(uint64_t features) {
+    if (features & ~offered_protocol_features())
+        return fail("protocol features {:#x} include bits not offered", features);
+    protocol_features_ = features;
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::set_vring_num(const VringState& s) {
+    auto v = vring(s.index);
+    if (!v) return std::unexpected(v.error());
+    if (!virtio::valid_queue_size(s.num) || s.num > device_.max_queue_size())
+        return fail("ring {} size {} invalid (power of 2 up to {})", s.index, s.num, device_.max_queue_size());
+    if ((*v)->running) return fail("ring {} resized while running", s.index);
+    (*v)->num = s.num;
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::set_vring_addr(const VringAddr& a) {
+    auto v = vring(a.index);
+    if (!v) return std::unexpected(v.error());
+    if (a.flags & ~1u) return fail("ring {} address flags {:#x} unknown", a.index, a.flags);
+    if (a.desc_user_addr % 16 || a.avail_user_addr % 2 || a.used_user_addr % 4)
+        return fail("ring {} addresses misaligned", a.index);
+    if ((*v)->running) return fail("ring {} address changed while running", a.index);
+    (*v)->addr = a;
+    (*v)->has_addr = true;
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::set_vring_base(const VringState& s) {
+    auto v = vring(s.index);
+    if (!v) return std::unexpected(v.error());
+    if (s.num > 0xffff) return fail("ring {} base {:#x} has reserved bits set", s.index, s.num);
+    if ((*v)->running) return fail("ring {} base changed while running", s.index);
+    (*v)->base = static_cast<uint16_t>(s.num);
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::get_vring_base(const VringState& s) {
+    auto v = vring(s.index);
+    if (!v) return std::unexpected(v.error());
+    // Stopping finishes the ring's in-flight I/O before we answer.
+    stop_ring(static_cast<uint16_t>(s.index));
+    (*v)->started = false;
+    (*v)->kick.reset();
+    VringState reply{s.index, (*v)->base};
+    if (auto r = conn_.reply(static_cast<uint32_t>(Request::kGetVringBase),
+                             {reinterpret_cast<const uint8_t*>(&reply), sizeof reply});
+        !r)
+        return std::unexpected(r.error());
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::set_vring_fd(Message& msg, Request which) {
+    const uint64_t u = read_payload<uint64_t>(msg);
+    if (u & ~(kVringIndexMask | kVringNoFd)) return fail("reserved bits set in {:#x}", u);
+    const bool no_fd = u & kVringNoFd;
+    if (no_fd != msg.fds.empty()) return fail("fd presence does not match the no-fd bit");
+    auto v = vring(static_cast<uint32_t>(u & kVringIndexMask));
+    if (!v) return std::unexpected(v.error());
+    const uint16_t index = static_cast<uint16_t>(u & kVringIndexMask);
+    UniqueFd fd = no_fd ? UniqueFd() : std::move(msg.fds[0]);
+    switch (which) {
+        case Request::kSetVringKick:
+            // Polling rings without a kick fd is not offered.
+            if (no_fd) return Outcome::kRefused;
+            stop_ring(index);
+            (*v)->kick = std::move(fd);
+            (*v)->started = true;
+            return update_ring(index);
+        case Request::kSetVringCall:
+            (*v)->call = no_fd ? nullptr : std::make_shared<UniqueFd>(std::move(fd));
+            if ((*v)->running) runner_.set_call(index, (*v)->call);
+            return Outcome::kOk;
+        default:
+            (*v)->err = no_fd ? nullptr : std::make_shared<UniqueFd>(std::move(fd));
+            return Outcome::kOk;
+    }
+}
+
+BackendSession::HandlerResult BackendSession::set_vring_enable(const VringState& s) {
+    auto v = vring(s.index);
+    if (!v) return std::unexpected(v.error());
+    if (s.num > 1) return fail("ring {} enable value {} invalid", s.index, s.num);
+    (*v)->enabled = s.num == 1;
+    return update_ring(static_cast<uint16_t>(s.index));
+}
+
+BackendSession::HandlerResult BackendSession::update_ring(uint16_t index) {
+    Vring& v = vrings_[index];
+    const bool should_run = v.started && v.enabled;
+    if (!should_run) {
+        stop_ring(index);
+        return Outcome::kOk;
+    }
+    if (v.running) return Outcome::kOk;
+    if (!memory_ || !v.num || !v.has_addr) {
+        log::warn("ring {} kicked before its memory, size and addresses were set; not started", index);
+        return Outcome::kRefused;
+    }
+    VringStart start;
+    start.index = index;
+    start.size = static_cast<uint16_t>(v.num);
+    // Ring addresses arrive as front-end user addresses.
+    if (!table_.uaddr_to_gpa(v.addr.desc_user_addr, start.addrs.desc) ||
+        !table_.uaddr_to_gpa(v.addr.avail_user_addr, start.addrs.avail) ||
+        !table_.uaddr_to_gpa(v.addr.used_user_addr, start.addrs.used)) {
+        log::warn("ring {} addresses lie outside the memory table; not started", index);
+        return Outcome::kRefused;
+    }
+    start.last_avail = v.base;
+    start.event_idx = acked_features_ & bit(virtio::kFEventIdx);
+    start.indirect = acked_features_ & bit(virtio::kFIndirectDesc);
+    start.kick_fd = v.kick.get();
+    start.call = v.call;
+    start.err = v.err;
+    start.memory = memory_;
+    if (auto r = runner_.start(start); !r) {
+        log::warn("ring {} not started: {}", index, r.error().message);
+        return Outcome::kRefused;
+    }
+    v.running = true;
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::get_config(const Message& msg) {
+    auto hdr = read_payload<ConfigHeader>(msg);
+    if (hdr.size != msg.payload.size() - sizeof hdr) return fail("config size field {} does not match payload", hdr.size);
+    auto config = device_.config();
+    if (hdr.offset > config.size() || hdr.size > config.size() - hdr.offset) return Outcome::kRefused;
+    std::vector<uint8_t> body(sizeof hdr + hdr.size);
+    std::memcpy(body.data(), &hdr, sizeof hdr);
+    std::memcpy(body.data() + sizeof hdr, config.data() + hdr.offset, hdr.size);
+    if (auto r = conn_.reply(msg.header.request, body); !r) return std::unexpected(r.error());
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::set_config(const Message& msg) {
+    auto hdr = read_payload<ConfigHeader>(msg);
+    if (hdr.size != msg.payload.size() - sizeof hdr) return fail("config size field {} does not match payload", hdr.size);
+    if (hdr.flags > 1) return fail("config flags {:#x} unknown", hdr.flags);
+    std::span<const uint8_t> data(msg.payload.data() + sizeof hdr, hdr.size);
+    return device_.write_config(hdr.offset, data) ? Outcome::kOk : Outcome::kRefused;
+}
+
+}  // namespace xenvhost::vhost_user

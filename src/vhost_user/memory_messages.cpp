@@ -1,0 +1,102 @@
+// SET_MEM_TABLE, ADD_MEM_REG and REM_MEM_REG: region layouts, validation and
+// the atomic swap of the memory table.
+
+#include "base/log.hpp"
+#include "memory/plain_memory.hpp"
+#include "vhost_user/backend_session.hpp"
+
+#include <cstring>
+
+namespace xenvhost::vhost_user {
+
+Result<memory::RegionDesc> BackendSession::parse_region(const uint8_t* p, bool xen_layout) const {
+    memory::RegionDesc d;
+    MemoryRegion r;
+    std::memcpy(&r, p, sizeof r);
+    d.gpa = r.guest_phys_addr;
+    d.size = r.memory_size;
+    d.uaddr = r.user_addr;
+    d.mmap_offset = r.mmap_offset;
+    if (xen_layout) {
+        XenMemoryRegion x;
+        std::memcpy(&x, p, sizeof x);
+        d.xen_flags = x.xen_mmap_flags;
+        d.domid = x.domid;
+    }
+    if (auto ok = memory::validate_region(d); !ok) return std::unexpected(ok.error());
+    return d;
+}
+
+Result<std::shared_ptr<const memory::Region>> BackendSession::make_region(const memory::RegionDesc& d,
+                                                                          UniqueFd fd) const {
+    if (d.xen_flags != 0) return fail("Xen memory regions (flags {:#x}) are not supported by this worker", d.xen_flags);
+    // The mapping keeps the memory; the fd is closed when `fd` goes out of scope.
+    return memory::Region::map_plain(d, fd.get());
+}
+
+BackendSession::HandlerResult BackendSession::install_memory(memory::RegionTable table) {
+    auto mem = std::make_shared<const memory::PlainMemory>(table);
+    table_ = std::move(table);
+    memory_ = mem;
+    if (auto r = runner_.set_memory(mem); !r) {
+        log::warn("running rings could not follow the new memory table: {}", r.error().message);
+        return Outcome::kRefused;
+    }
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::set_mem_table(Message& msg) {
+    MemoryTableHeader hdr;
+    std::memcpy(&hdr, msg.payload.data(), sizeof hdr);
+    const bool xen_layout = has_protocol_feature(protocol_feature::kXenMmap);
+    const size_t stride = xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion);
+    // The stride comes from negotiation and is checked against the size, so
+    // a front-end that acked XEN_MMAP but sends 32-byte regions is caught.
+    if (hdr.num_regions == 0 || hdr.num_regions > kMaxFds)
+        return fail("{} regions (1..{} allowed)", hdr.num_regions, kMaxFds);
+    if (msg.payload.size() != sizeof hdr + hdr.num_regions * stride)
+        return fail("payload of {} bytes does not hold {} regions of {} bytes", msg.payload.size(),
+                    hdr.num_regions, stride);
+    if (msg.fds.size() != hdr.num_regions)
+        return fail("{} regions but {} fds", hdr.num_regions, msg.fds.size());
+    std::vector<std::shared_ptr<const memory::Region>> regions;
+    for (uint32_t i = 0; i < hdr.num_regions; ++i) {
+        auto d = parse_region(msg.payload.data() + sizeof hdr + i * stride, xen_layout);
+        if (!d) return fail("region {}: {}", i, d.error().message);
+        auto region = make_region(*d, std::move(msg.fds[i]));
+        if (!region) return fail("region {}: {}", i, region.error().message);
+        regions.push_back(std::move(*region));
+    }
+    auto table = memory::RegionTable::build(std::move(regions));
+    if (!table) return std::unexpected(table.error());
+    return install_memory(std::move(*table));
+}
+
+BackendSession::HandlerResult BackendSession::add_mem_reg(Message& msg) {
+    const bool xen_layout = has_protocol_feature(protocol_feature::kXenMmap);
+    const size_t expect = kSingleRegionPadding + (xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion));
+    if (msg.payload.size() != expect) return fail("payload of {} bytes, expected {}", msg.payload.size(), expect);
+    auto d = parse_region(msg.payload.data() + kSingleRegionPadding, xen_layout);
+    if (!d) return std::unexpected(d.error());
+    auto region = make_region(*d, std::move(msg.fds[0]));
+    if (!region) return std::unexpected(region.error());
+    auto table = table_.with(std::move(*region));
+    if (!table) return std::unexpected(table.error());
+    return install_memory(std::move(*table));
+}
+
+BackendSession::HandlerResult BackendSession::rem_mem_reg(Message& msg) {
+    const bool xen_layout = has_protocol_feature(protocol_feature::kXenMmap);
+    const size_t expect = kSingleRegionPadding + (xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion));
+    if (msg.payload.size() != expect) return fail("payload of {} bytes, expected {}", msg.payload.size(), expect);
+    auto d = parse_region(msg.payload.data() + kSingleRegionPadding, xen_layout);
+    if (!d) return std::unexpected(d.error());
+    auto table = table_.without(d->gpa, d->uaddr, d->size);
+    if (!table) {
+        log::warn("REM_MEM_REG: {}", table.error().message);
+        return Outcome::kRefused;
+    }
+    return install_memory(std::move(*table));
+}
+
+}  // namespace xenvhost::vhost_user

@@ -1,0 +1,15 @@
+#pragma once
+// Counters of one device, shared by its queue threads and read by status queries.
+
+#include <atomic>
+#include <cstdint>
+
+namespace xenvhost::worker {
+
+struct QueueStats {
+    std::atomic<uint64_t> requests{0};      // completed requests
+    std::atomic<uint64_t> notifications{0};  // call eventfd signals
+    std::atomic<uint64_t> broken_queues{0};  // queues stopped by a guest error
+};
+
+}  // namespace xenvhost::worker

@@ -1,0 +1,227 @@
+#include "worker/queue_thread.hpp"
+
+#include "base/eventfd.hpp"
+#include "base/log.hpp"
+
+#include <sys/epoll.h>
+
+#include <array>
+#include <cstring>
+
+namespace xenvhost::worker {
+namespace {
+enum : uint64_t { kTagKick = 1, kTagWake = 2, kTagCompletion = 3 };
+
+Result<> watch(int epfd, int fd, uint64_t tag) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    if (::epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) return fail_errno("epoll_ctl");
+    return {};
+}
+}  // namespace
+
+Result<std::unique_ptr<QueueThread>> QueueThread::start(const vhost_user::VringStart& s,
+                                                        devices::Device& device, QueueStats& stats) {
+    if (!s.memory) return fail("no guest memory");
+    auto ring = virtio::SplitRing::map(*s.memory, s.size, s.addrs, s.event_idx, s.last_avail);
+    if (!ring) return std::unexpected(ring.error());
+    auto handler = device.make_queue_handler(s.index, s.size);
+    if (!handler) return fail("device refused queue {}", s.index);
+    int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return fail_errno("epoll_create1");
+    UniqueFd epoll(ep);
+    auto wake = make_eventfd();
+    if (!wake) return std::unexpected(wake.error());
+    if (auto r = watch(ep, s.kick_fd, kTagKick); !r) return std::unexpected(r.error());
+    if (auto r = watch(ep, wake->get(), kTagWake); !r) return std::unexpected(r.error());
+    if (handler->completion_fd() >= 0)
+        if (auto r = watch(ep, handler->completion_fd(), kTagCompletion); !r) return std::unexpected(r.error());
+    auto q = std::make_unique<QueueThread>(std::move(*ring), s, std::move(handler), stats, std::move(epoll),
+                                           std::move(*wake));
+    q->thread_ = std::thread([p = q.get()] { p->run(); });
+    return q;
+}
+
+QueueThread::QueueThread(virtio::SplitRing ring, const vhost_user::VringStart& s,
+                         std::unique_ptr<devices::QueueHandler> handler, QueueStats& stats,
+                         UniqueFd epoll, UniqueFd wake)
+    : ring_(std::move(ring)),
+      index_(s.index),
+      kick_fd_(s.kick_fd),
+      err_(s.err),
+      memory_(s.memory),
+      handler_(std::move(handler)),
+      stats_(stats),
+      epoll_(std::move(epoll)),
+      wake_(std::move(wake)),
+      walker_(s.size, s.indirect),
+      slots_(s.size),
+      in_flight_(s.size, 0),
+      call_(s.call) {}
+
+QueueThread::~QueueThread() {
+    if (thread_.joinable()) stop();
+}
+
+uint16_t QueueThread::stop() {
+    {
+        std::lock_guard lock(cmd_mutex_);
+        stop_requested_ = true;
+    }
+    eventfd_signal(wake_.get());
+    if (thread_.joinable()) thread_.join();
+    return ring_.last_avail();
+}
+
+void QueueThread::set_call(std::shared_ptr<UniqueFd> call) {
+    std::lock_guard lock(call_mutex_);
+    call_ = std::move(call);
+}
+
+Result<> QueueThread::set_memory(std::shared_ptr<const memory::GuestMemory> memory) {
+    std::unique_lock lock(cmd_mutex_);
+    new_memory_ = std::move(memory);
+    memory_pending_ = true;
+    const uint64_t generation = ++memory_generation_;
+    eventfd_signal(wake_.get());
+    cmd_done_.wait(lock, [&] { return memory_applied_ >= generation || stopped_; });
+    if (memory_result_) {
+        Error e = *memory_result_;
+        memory_result_.reset();
+        return std::unexpected(e);
+    }
+    return {};
+}
+
+void QueueThread::handle_commands() {
+    std::lock_guard lock(cmd_mutex_);
+    if (memory_pending_) {
+        memory_pending_ = false;
+        memory_ = std::move(new_memory_);
+        if (memory_) {
+            if (auto r = ring_.remap(*memory_); !r) {
+                memory_result_ = r.error();
+                mark_broken(r.error().message);
+            }
+        }
+        memory_applied_ = memory_generation_;
+        cmd_done_.notify_all();
+    }
+}
+
+void QueueThread::mark_broken(std::string_view why) {
+    if (broken_) return;
+    broken_ = true;
+    stats_.broken_queues++;
+    log::warn("queue {}: guest error, queue stopped: {}", index_, why);
+    if (err_ && err_->valid()) eventfd_signal(err_->get());
+}
+
+void QueueThread::complete(uint16_t slot, uint32_t written) {
+    if (slot >= in_flight_.size() || !in_flight_[slot]) {
+        log::error("queue {}: completion for slot {} that is not in flight", index_, slot);
+        return;
+    }
+    // The mapping goes before the guest can see the completion (grants
+    // must be unmapped before the front-end may revoke them).
+    slots_[slot].release();
+    in_flight_[slot] = 0;
+    ring_.push_used(slot, written);
+    stats_.requests.fetch_add(1, std::memory_order_relaxed);
+}
+
+void QueueThread::publish() {
+    if (!ring_.has_unpublished()) return;
+    if (ring_.publish()) {
+        std::lock_guard lock(call_mutex_);
+        if (call_ && call_->valid()) {
+            eventfd_signal(call_->get());
+            stats_.notifications.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+}
+
+void QueueThread::process_available() {
+    if (broken_ || !memory_) return;
+    bool started_any = false;
+    for (;;) {
+        auto avail = ring_.available();
+        if (!avail) {
+            mark_broken(avail.error().message);
+            break;
+        }
+        if (*avail == 0) {
+            if (!ring_.arm_kick()) break;
+            continue;
+        }
+        for (uint16_t i = 0; i < *avail && !broken_; ++i) {
+            const uint16_t head = ring_.pop();
+            if (head >= in_flight_.size()) {
+                mark_broken("head index out of range");
+                break;
+            }
+            if (in_flight_[head]) {
+                mark_broken("head made available again while in flight");
+                break;
+            }
+            if (auto w = walker_.walk(ring_.desc_table(), head, *memory_, chain_); !w) {
+                mark_broken(virtio::describe(w.error()));
+                break;
+            }
+            auto& bufs = slots_[head];
+            if (auto m = memory_->map_buffers(chain_.buffers, bufs); !m) {
+                bufs.release();
+                mark_broken(m.error().message);
+                break;
+            }
+            in_flight_[head] = 1;
+            started_any = true;
+            handler_->start(head, devices::Request{bufs.out, bufs.in}, *this);
+        }
+        if (broken_) break;
+    }
+    if (started_any) handler_->flush();
+}
+
+void QueueThread::run() {
+    // Entries may already be waiting (a kick that came before this thread).
+    process_available();
+    publish();
+    std::array<epoll_event, 8> events;
+    bool stopping = false;
+    for (;;) {
+        if (stopping && handler_->in_flight() == 0) break;
+        int n = ::epoll_wait(epoll_.get(), events.data(), events.size(), -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            log::error("queue {}: epoll_wait: {}", index_, std::strerror(errno));
+            break;
+        }
+        bool kicked = false;
+        for (int i = 0; i < n; ++i) {
+            switch (events[i].data.u64) {
+                case kTagKick:
+                    eventfd_drain(kick_fd_);
+                    kicked = true;
+                    break;
+                case kTagCompletion: handler_->reap(*this); break;
+                case kTagWake: {
+                    eventfd_drain(wake_.get());
+                    handle_commands();
+                    std::lock_guard lock(cmd_mutex_);
+                    if (stop_requested_) stopping = true;
+                    break;
+                }
+            }
+        }
+        if (kicked && !stopping) process_available();
+        publish();
+    }
+    publish();
+    std::lock_guard lock(cmd_mutex_);
+    stopped_ = true;
+    cmd_done_.notify_all();
+}
+
+}  // namespace xenvhost::worker

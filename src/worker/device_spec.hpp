@@ -26,3 +26,8 @@ struct DeviceSpec {
 Result<DeviceSpec> parse_device_spec(std::string_view text);
 
 }  // namespace xenvhost::worker
+
+namespace xenvhost::worker {
+// Checks ranges and required fields of a spec however it was built.
+Result<> validate_device_spec(const DeviceSpec& spec);
+}  // namespace xenvhost::worker

@@ -1,0 +1,89 @@
+// xenvhost-worker: serves a guest's virtio-blk devices over vhost-user.
+
+#include "base/log.hpp"
+#include "worker/event_loop.hpp"
+#include "worker/options.hpp"
+#include "worker/worker.hpp"
+
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+
+using namespace xenvhost;
+
+namespace {
+
+Result<UniqueFd> block_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    if (::sigprocmask(SIG_BLOCK, &set, nullptr) < 0) return fail_errno("sigprocmask");
+    int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0) return fail_errno("signalfd");
+    return UniqueFd(fd);
+}
+
+void print_counters(const worker::Worker& w) {
+    for (const auto& s : w.status())
+        log::info("device {}: {} requests, mapping {}, map calls {}, unmap calls {}, pages mapped {}, map failures {}",
+                  s.name, s.requests, s.mapping, s.map_calls, s.unmap_calls, s.pages_mapped, s.map_failures);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    log::set_tag(fmt::format("xenvhost-worker[{}]", ::getpid()));
+    auto opts = worker::parse_worker_options(argc, argv);
+    if (!opts) {
+        std::fprintf(stderr, "xenvhost-worker: %s (see --help)\n", opts.error().message.c_str());
+        return 1;
+    }
+    if (opts->help) {
+        std::fputs(opts->help_text.c_str(), stdout);
+        return 0;
+    }
+    if (opts->print_capabilities) {
+        std::puts("{\"type\": \"block\", \"features\": [\"blk-file\", \"read-only\"]}");
+        return 0;
+    }
+    log::set_level(opts->log_level);
+    // A front-end that goes away mid-reply must not kill the worker.
+    std::signal(SIGPIPE, SIG_IGN);
+    auto signals = block_signals();
+    if (!signals) {
+        log::error("{}", signals.error().message);
+        return 1;
+    }
+    auto loop = worker::EventLoop::create();
+    if (!loop) {
+        log::error("{}", loop.error().message);
+        return 1;
+    }
+    vhost_user::SessionOptions session;
+    session.xen = opts->xen;
+    session.domid = opts->domid.value_or(0);
+    worker::Worker w(**loop, session);
+    for (const auto& spec : opts->devices) {
+        if (auto r = w.add_device(spec); !r) {
+            log::error("{}", r.error().message);
+            return 1;
+        }
+    }
+    int exit_code = 0;
+    (void)(*loop)->add(signals->get(), EPOLLIN, [&](uint32_t) {
+        signalfd_siginfo info;
+        if (::read(signals->get(), &info, sizeof info) == sizeof info) {
+            log::info("signal {}: shutting down", info.ssi_signo);
+            (*loop)->stop();
+        }
+    });
+    (*loop)->run();
+    print_counters(w);
+    w.shutdown();
+    return exit_code;
+}

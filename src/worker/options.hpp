@@ -1,0 +1,27 @@
+#pragma once
+// The worker's command line, following the vhost-user back-end program conventions.
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+#include "worker/device_spec.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xenvhost::worker {
+
+struct WorkerOptions {
+    bool help = false;
+    bool print_capabilities = false;
+    std::string help_text;
+    std::vector<DeviceSpec> devices;
+    std::optional<uint32_t> domid;  // the Xen guest served
+    bool xen = false;
+    std::string control_socket;
+    log::Level log_level = log::Level::info;
+};
+
+Result<WorkerOptions> parse_worker_options(int argc, char** argv);
+
+}  // namespace xenvhost::worker

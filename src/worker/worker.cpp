@@ -1,0 +1,60 @@
+#include "worker/worker.hpp"
+
+#include "base/log.hpp"
+#include "devices/blk/blk_device.hpp"
+#include "worker/listener.hpp"
+
+namespace xenvhost::worker {
+
+Worker::~Worker() { shutdown(); }
+
+Result<> Worker::add_device(const DeviceSpec& spec) {
+    if (auto ok = validate_device_spec(spec); !ok) return ok;
+    if (devices_.count(spec.name)) return fail("device {} already exists", spec.name);
+    devices::blk::BlkOptions blk;
+    blk.path = spec.blk_file;
+    blk.read_only = spec.read_only;
+    blk.num_queues = spec.num_queues;
+    blk.queue_size = spec.queue_size;
+    blk.serial = spec.serial;
+    auto device = devices::blk::make_blk_device(blk);
+    if (!device) return fail("device {}: {}", spec.name, device.error().message);
+    UniqueFd listen_fd;
+    if (spec.socket_fd >= 0) {
+        listen_fd.reset(spec.socket_fd);
+    } else {
+        auto l = listen_unix(spec.socket_path);
+        if (!l) return fail("device {}: {}", spec.name, l.error().message);
+        listen_fd = std::move(*l);
+    }
+    auto host = std::make_unique<DeviceHost>(spec.name, spec.socket_path, std::move(listen_fd),
+                                             std::move(*device), options_, loop_);
+    if (status_cb_) host->on_status_change(status_cb_);
+    if (auto r = host->start(); !r) return fail("device {}: {}", spec.name, r.error().message);
+    log::info("device {}: serving {}{} on {}", spec.name, spec.blk_file, spec.read_only ? " (read-only)" : "",
+              spec.socket_path.empty() ? fmt::format("fd {}", spec.socket_fd) : spec.socket_path);
+    devices_.emplace(spec.name, std::move(host));
+    return {};
+}
+
+Result<> Worker::remove_device(std::string_view name) {
+    auto it = devices_.find(name);
+    if (it == devices_.end()) return fail("no device {}", name);
+    it->second->shutdown();
+    devices_.erase(it);
+    log::info("device {}: removed", name);
+    return {};
+}
+
+std::vector<DeviceStatus> Worker::status() const {
+    std::vector<DeviceStatus> out;
+    for (const auto& [name, host] : devices_) out.push_back(host->status());
+    return out;
+}
+
+void Worker::shutdown() {
+    for (auto& [name, host] : devices_) host->shutdown();
+    devices_.clear();
+}
+
+}  // namespace xenvhost::worker

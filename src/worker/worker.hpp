@@ -1,0 +1,36 @@
+#pragma once
+// The worker's devices: created from the command line or by xenvhostd over
+// the control channel, each served by its own DeviceHost.
+
+#include "vhost_user/backend_session.hpp"
+#include "worker/control_handler.hpp"
+#include "worker/device_host.hpp"
+#include "worker/event_loop.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace xenvhost::worker {
+
+class Worker final : public ControlHandler {
+public:
+    Worker(EventLoop& loop, vhost_user::SessionOptions options) : loop_(loop), options_(options) {}
+    ~Worker();
+
+    Result<> add_device(const DeviceSpec& spec) override;
+    Result<> remove_device(std::string_view name) override;
+    std::vector<DeviceStatus> status() const override;
+
+    // Called whenever a device's connection state changes.
+    void on_status_change(DeviceHost::StatusCallback cb) { status_cb_ = std::move(cb); }
+    void shutdown();
+
+private:
+    EventLoop& loop_;
+    vhost_user::SessionOptions options_;
+    std::map<std::string, std::unique_ptr<DeviceHost>, std::less<>> devices_;
+    DeviceHost::StatusCallback status_cb_;
+};
+
+}  // namespace xenvhost::worker

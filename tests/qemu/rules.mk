@@ -1,0 +1,38 @@
+# QEMU level: a real QEMU 7.2 (TCG) with a Linux guest doing I/O on a disk
+# served by the vhost-user-blk back-end under test.
+#
+#   make qemu-guest                  guest kernel + busybox initramfs into $(BUILD)/qemu/
+#   make test-qemu                   every guest case against build/bin/xenvhost-worker
+#   make test-qemu BACKEND=qsd       the same cases against qemu-storage-daemon
+#   make demo                        one guest run against the worker, with a transcript
+
+QEMU_DIR        := $(BUILD)/qemu
+# The newest installed Debian kernel; its modules come from /lib/modules.
+QEMU_KERNEL_SRC := $(shell ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+QEMU_KERNEL     := $(QEMU_DIR)/vmlinuz
+QEMU_INITRAMFS  := $(QEMU_DIR)/guest.cpio.gz
+QEMU_BACKEND     = $(if $(BACKEND),$(BACKEND),worker)
+
+$(QEMU_KERNEL): tests/qemu/build-guest.sh $(QEMU_KERNEL_SRC)
+	@test -n "$(QEMU_KERNEL_SRC)" || { echo "no /boot/vmlinuz-*: install linux-image-amd64" >&2; exit 1; }
+	@bash tests/qemu/build-guest.sh kernel $(QEMU_KERNEL_SRC) $@
+
+$(QEMU_INITRAMFS): tests/qemu/build-guest.sh tests/qemu/guest-init.sh $(QEMU_KERNEL_SRC)
+	@test -n "$(QEMU_KERNEL_SRC)" || { echo "no /boot/vmlinuz-*: install linux-image-amd64" >&2; exit 1; }
+	@bash tests/qemu/build-guest.sh initramfs $(QEMU_KERNEL_SRC) tests/qemu/guest-init.sh $@
+
+.PHONY: qemu-guest
+qemu-guest: $(QEMU_KERNEL) $(QEMU_INITRAMFS)
+
+QEMU_TEST_ENV = BUILD=$(BUILD) WORKER=$(WORKER) BACKEND=$(QEMU_BACKEND) \
+  GUEST_KERNEL=$(QEMU_KERNEL) GUEST_INITRAMFS=$(QEMU_INITRAMFS)
+
+.PHONY: test-qemu
+test-qemu: all qemu-guest
+	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh
+
+.PHONY: demo
+demo: all qemu-guest
+	@$(QEMU_TEST_ENV) bash tests/qemu/demo.sh
+
+TEST_LEVELS += qemu

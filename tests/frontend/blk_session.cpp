@@ -1,0 +1,169 @@
+#include "frontend/blk_session.hpp"
+
+#include <linux/virtio_config.h>
+#include "frontend/virtio_ring.hpp"
+
+#include <cstring>
+
+namespace xenvhost::frontend {
+
+namespace vu = vhost_user;
+namespace pf = vhost_user::protocol_feature;
+using vu::bit;
+
+uint64_t supported_protocol_features() {
+    return bit(pf::kMq) | bit(pf::kReplyAck) | bit(pf::kConfig) | bit(pf::kConfigureMemSlots) |
+           bit(pf::kResetDevice) | bit(pf::kStatus);
+}
+
+uint64_t supported_blk_features() {
+    return bit(VIRTIO_F_VERSION_1) | bit(VIRTIO_RING_F_INDIRECT_DESC) |
+           bit(VIRTIO_RING_F_EVENT_IDX) | bit(VIRTIO_BLK_F_SIZE_MAX) | bit(VIRTIO_BLK_F_SEG_MAX) |
+           bit(VIRTIO_BLK_F_GEOMETRY) | bit(VIRTIO_BLK_F_RO) | bit(VIRTIO_BLK_F_BLK_SIZE) |
+           bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_BLK_F_TOPOLOGY) | bit(VIRTIO_BLK_F_CONFIG_WCE) |
+           bit(VIRTIO_BLK_F_MQ) | bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES);
+}
+
+Result<std::unique_ptr<BlkSession>> BlkSession::connect(const std::string& socket_path,
+                                                        const SessionOptions& opts) {
+    std::unique_ptr<BlkSession> s(new BlkSession(opts));
+    auto conn = Connection::connect(socket_path, opts.connect_retry_ms);
+    if (!conn) return std::unexpected(conn.error());
+    s->client_ = std::make_unique<VhostClient>(std::move(*conn));
+    s->client_->set_need_reply_all(opts.need_reply_all);
+    if (auto r = s->negotiate(); !r) return std::unexpected(r.error());
+    return s;
+}
+
+Result<void> BlkSession::negotiate() {
+    auto features = client_->get_features();
+    if (!features) return std::unexpected(features.error());
+    offered_features_ = *features;
+    if (!(offered_features_ & bit(VIRTIO_F_VERSION_1)))
+        return fail("back-end does not offer VERSION_1 (features {:#x})", offered_features_);
+
+    if (offered_features_ & bit(vu::kFeatureProtocolFeatures)) {
+        auto proto = client_->get_protocol_features();
+        if (!proto) return std::unexpected(proto.error());
+        offered_protocol_ = *proto;
+        acked_protocol_ =
+            offered_protocol_ & supported_protocol_features() & ~opts_.refuse_protocol_features;
+        if (auto r = client_->set_protocol_features(acked_protocol_); !r) return r;
+    }
+    if (auto r = client_->set_owner(); !r) return r;
+
+    if (has_protocol(pf::kMq)) {
+        auto n = client_->get_queue_num();
+        if (!n) return std::unexpected(n.error());
+        queue_num_ = *n;
+    } else {
+        queue_num_ = 1;
+    }
+    if (opts_.num_queues == 0 || opts_.num_queues > queue_num_)
+        return fail("{} queues requested, back-end has {}", opts_.num_queues, queue_num_);
+    if (has_protocol(pf::kConfigureMemSlots)) {
+        auto n = client_->get_max_mem_slots();
+        if (!n) return std::unexpected(n.error());
+        max_mem_slots_ = *n;
+    }
+    if (has_protocol(pf::kConfig)) {
+        auto cfg = client_->get_config(0, kBlkConfigSize);
+        if (!cfg) return std::unexpected(cfg.error());
+        std::memcpy(&config_, cfg->data(), cfg->size());
+    }
+    return {};
+}
+
+Result<void> BlkSession::start() {
+    uint64_t want = supported_blk_features();
+    if (!opts_.event_idx) want &= ~bit(VIRTIO_RING_F_EVENT_IDX);
+    if (!opts_.indirect) want &= ~bit(VIRTIO_RING_F_INDIRECT_DESC);
+    want |= bit(vu::kFeatureProtocolFeatures);
+    acked_features_ = offered_features_ & want & ~opts_.refuse_features;
+    if (opts_.indirect_chains && !(acked_features_ & bit(VIRTIO_RING_F_INDIRECT_DESC)))
+        return fail("indirect chains requested but INDIRECT_DESC is not negotiated");
+    if (opts_.num_queues > 1 && !(acked_features_ & bit(VIRTIO_BLK_F_MQ)))
+        return fail("{} queues requested but VIRTIO_BLK_F_MQ is not negotiated", opts_.num_queues);
+
+    bool status = opts_.use_status && has_protocol(pf::kStatus);
+    if (status) {
+        if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER); !r)
+            return r;
+    }
+    if (auto r = client_->set_features(acked_features_); !r) return r;
+    if (status) {
+        if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+                                         VIRTIO_CONFIG_S_FEATURES_OK);
+            !r)
+            return r;
+    }
+
+    auto mem = opts_.regions.empty()
+                   ? GuestMemory::create_flat(opts_.memory_size)
+                   : GuestMemory::create(opts_.regions, opts_.backing);
+    if (!mem) return std::unexpected(mem.error());
+    memory_ = std::make_unique<GuestMemory>(std::move(*mem));
+    if (auto r = client_->set_mem_table(*memory_); !r) return r;
+
+    QueueOptions qo;
+    qo.size = opts_.queue_size;
+    qo.event_idx = acked_features_ & bit(VIRTIO_RING_F_EVENT_IDX);
+    qo.indirect_max = (acked_features_ & bit(VIRTIO_RING_F_INDIRECT_DESC)) ? 64 : 0;
+    qo.region = opts_.ring_region;
+    BlkQueueOptions bo = opts_.blk;
+    bo.indirect = opts_.indirect_chains;
+    if (bo.depth > opts_.queue_size) bo.depth = opts_.queue_size;
+    for (uint16_t i = 0; i < opts_.num_queues; ++i) {
+        auto q = SplitQueue::create(*memory_, i, qo, opts_.addressing);
+        if (!q) return std::unexpected(q.error());
+        queues_.push_back(std::move(*q));
+        auto b = BlkQueue::create(*memory_, *queues_.back(), bo);
+        if (!b) return std::unexpected(b.error());
+        blk_.push_back(std::move(*b));
+    }
+    for (uint16_t i = 0; i < opts_.num_queues; ++i)
+        if (auto r = setup_queue(i, 0); !r) return r;
+    if (status) {
+        if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+                                         VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+            !r)
+            return r;
+    }
+    return {};
+}
+
+Result<void> BlkSession::setup_queue(uint16_t index, uint32_t base) {
+    SplitQueue& q = *queues_.at(index);
+    auto addr = q.vring_addr();
+    if (!addr) return std::unexpected(addr.error());
+    if (auto r = client_->set_vring_num(index, q.size()); !r) return r;
+    if (auto r = client_->set_vring_base(index, base); !r) return r;
+    if (auto r = client_->set_vring_addr(*addr); !r) return r;
+    if (auto r = client_->set_vring_kick(index, q.kick_fd()); !r) return r;
+    if (auto r = client_->set_vring_call(index, q.call_fd()); !r) return r;
+    if (acked_features_ & bit(vu::kFeatureProtocolFeatures))
+        if (auto r = client_->set_vring_enable(index, true); !r) return r;
+    return {};
+}
+
+Result<uint32_t> BlkSession::stop_queue(uint16_t index) {
+    if (acked_features_ & bit(vu::kFeatureProtocolFeatures))
+        if (auto r = client_->set_vring_enable(index, false); !r) return std::unexpected(r.error());
+    return client_->get_vring_base(index);
+}
+
+Result<void> BlkSession::start_queue(uint16_t index, uint32_t base) {
+    return setup_queue(index, base);
+}
+
+Result<std::vector<uint32_t>> BlkSession::stop() {
+    std::vector<uint32_t> bases;
+    for (uint16_t i = 0; i < queues_.size(); ++i) {
+        auto b = stop_queue(i);
+        if (!b) return std::unexpected(b.error());
+        bases.push_back(*b);
+    }
+    return bases;
+}
+
+}  // namespace xenvhost::frontend

@@ -1,0 +1,29 @@
+#pragma once
+// What every queue of one disk shares: the open image, the request limits,
+// the GET_ID answer, and the modes that change at run time.
+
+#include "devices/blk/blk_backing_file.hpp"
+#include "devices/blk/blk_request.hpp"
+
+#include <linux/virtio_blk.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+namespace xenvhost::devices::blk {
+
+struct BlkDisk {
+    BackingFile file;
+    RequestLimits limits;
+    std::array<uint8_t, VIRTIO_BLK_ID_BYTES> id{};  // serial, zero-padded
+    // Writeback cache (1) or writethrough (0): set by the driver through
+    // CONFIG_WCE or the FLUSH feature, read by the queue threads.
+    std::atomic<bool> writeback{true};
+    // Learned from the file system: the first EOPNOTSUPP turns the fallocate
+    // mode off for every queue, so later requests take the fallback at once.
+    std::atomic<bool> punch_hole{true};
+    std::atomic<bool> zero_range{true};
+};
+
+}  // namespace xenvhost::devices::blk

@@ -20,10 +20,11 @@ void store_relaxed(uint16_t* p, uint16_t v) {
     std::atomic_ref<uint16_t>(*p).store(v, std::memory_order_relaxed);
 }
 
-uint16_t* avail_ring(Avail* a) { return reinterpret_cast<uint16_t*>(a->ring); }
-uint16_t* used_event_word(Avail* a, uint16_t size) { return avail_ring(a) + size; }
+// The event words sit right after the rings; address them by byte offset.
+uint16_t* avail_ring(Avail* a) { return a->ring; }
+uint16_t* used_event_word(Avail* a, uint16_t size) { return a->ring + size; }
 uint16_t* avail_event_word(Used* u, uint16_t size) {
-    return reinterpret_cast<uint16_t*>(&u->ring[size]);
+    return reinterpret_cast<uint16_t*>(reinterpret_cast<uint8_t*>(u) + 4 + sizeof(UsedElem) * size);
 }
 
 }  // namespace

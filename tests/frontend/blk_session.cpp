@@ -74,7 +74,7 @@ Result<void> BlkSession::negotiate() {
     return {};
 }
 
-Result<void> BlkSession::start() {
+Result<void> BlkSession::prepare() {
     uint64_t want = supported_blk_features();
     if (!opts_.event_idx) want &= ~bit(VIRTIO_RING_F_EVENT_IDX);
     if (!opts_.indirect) want &= ~bit(VIRTIO_RING_F_INDIRECT_DESC);
@@ -121,9 +121,17 @@ Result<void> BlkSession::start() {
         if (!b) return std::unexpected(b.error());
         blk_.push_back(std::move(*b));
     }
+    for (auto& q : queues_) q->reset_indices(opts_.initial_ring_index);
+    prepared_ = true;
+    return {};
+}
+
+Result<void> BlkSession::start() {
+    if (!prepared_)
+        if (auto r = prepare(); !r) return r;
     for (uint16_t i = 0; i < opts_.num_queues; ++i)
-        if (auto r = setup_queue(i, 0); !r) return r;
-    if (status) {
+        if (auto r = setup_queue(i, opts_.initial_ring_index); !r) return r;
+    if (opts_.use_status && has_protocol(pf::kStatus)) {
         if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
                                          VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
             !r)
@@ -143,6 +151,15 @@ Result<void> BlkSession::setup_queue(uint16_t index, uint32_t base) {
     if (auto r = client_->set_vring_call(index, q.call_fd()); !r) return r;
     if (acked_features_ & bit(vu::kFeatureProtocolFeatures))
         if (auto r = client_->set_vring_enable(index, true); !r) return r;
+    return {};
+}
+
+Result<void> BlkSession::reset_device() {
+    if (auto r = client_->reset_device(); !r) return r;
+    blk_.clear();
+    queues_.clear();
+    memory_.reset();
+    prepared_ = false;
     return {};
 }
 

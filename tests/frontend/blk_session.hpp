@@ -3,7 +3,8 @@
 // vhost-user-blk does it:
 //   connect():  GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES,
 //               SET_OWNER, GET_QUEUE_NUM, [GET_MAX_MEM_SLOTS], GET_CONFIG
-//   start():    SET_FEATURES, [SET_STATUS], SET_MEM_TABLE, per queue
+//   prepare():  SET_FEATURES, [SET_STATUS], SET_MEM_TABLE; rings allocated
+//   start():    prepare() if not done, then per queue
 //               SET_VRING_NUM/BASE/ADDR/KICK/CALL, SET_VRING_ENABLE,
 //               [SET_STATUS DRIVER_OK]
 //   stop():     SET_VRING_ENABLE 0 and GET_VRING_BASE per queue.
@@ -49,6 +50,7 @@ struct SessionOptions {
     std::optional<size_t> ring_region;      // where rings go
     BlkQueueOptions blk;
     const DescriptorAddressing* addressing = nullptr;  // default: guest-physical
+    uint16_t initial_ring_index = 0;  // free-running index the rings start at
     int connect_retry_ms = 5000;
 };
 
@@ -56,7 +58,11 @@ class BlkSession {
 public:
     static Result<std::unique_ptr<BlkSession>> connect(const std::string& socket_path,
                                                        const SessionOptions& opts);
+    Result<void> prepare();
     Result<void> start();
+    // RESET_DEVICE; afterwards start() brings the device up again from
+    // SET_FEATURES with fresh guest memory and rings.
+    Result<void> reset_device();
     // Disables and stops every ring; returns the GET_VRING_BASE answers.
     Result<std::vector<uint32_t>> stop();
     // Stops one ring (disable + GET_VRING_BASE).
@@ -85,6 +91,7 @@ private:
     explicit BlkSession(const SessionOptions& opts) : opts_(opts) {}
     Result<void> negotiate();
     Result<void> setup_queue(uint16_t index, uint32_t base);
+    bool prepared_ = false;
 
     SessionOptions opts_;
     std::unique_ptr<VhostClient> client_;

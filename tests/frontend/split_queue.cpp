@@ -214,6 +214,18 @@ Result<bool> SplitQueue::wait_call(int timeout_ms) {
 
 bool SplitQueue::drain_call() { return eventfd_drain(call_.get()); }
 
+void SplitQueue::reset_indices(uint16_t idx) {
+    avail_idx_ = published_idx_ = kicked_idx_ = last_used_ = idx;
+    store_release(avail_idx_ptr(), idx);
+    store_release(used_idx_ptr(), idx);
+    // avail_event is the device's field, but a ring that starts mid-way
+    // must not begin with a stale value that suppresses the first kick.
+    if (event_idx_) {
+        store_release(used_event_ptr(), idx);
+        store_release(avail_event_ptr(), idx);
+    }
+}
+
 void SplitQueue::raw_push_avail(uint16_t head) {
     avail_ring()[avail_idx_ % size_] = head;
     ++avail_idx_;

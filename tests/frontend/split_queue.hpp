@@ -94,6 +94,11 @@ public:
     uint16_t used_idx() const;        // device's used->idx
     uint16_t avail_event() const;     // device's avail_event (EVENT_IDX)
 
+    // Before the ring is started: makes the free-running indices start at
+    // `idx` (avail->idx and used->idx in guest memory too); SET_VRING_BASE
+    // must then send `idx`.
+    void reset_indices(uint16_t idx);
+
     // After GET_VRING_BASE returned `base` and everything in flight was
     // completed: the driver's view stays as is, the device will resume from
     // `base` once SET_VRING_BASE sends it.

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Builds the initramfs images of the Xen test level (called by tests/xen/rules.mk).
+#
+#   mkimage.sh domU         OUT STAGE INIT
+#   mkimage.sh dom0-base    OUT STAGE KVER VMLINUZ DOMU_CPIO DOMU_CFG
+#   mkimage.sh dom0-project OUT STAGE BASE_LIST XEN_TEST_DIR BIN_DIR
+#
+# STAGE is an empty scratch directory (dom0-project: it may already hold what
+# `make install DESTDIR=STAGE PREFIX=/usr` put there); it is removed at the end.
+# dom0 boots with two archives concatenated: the base layer (busybox, Xen
+# tools, modules, the domU) changes rarely; the project layer (init,
+# scenarios, this project's programs) is rebuilt in well under a second.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$here/lib.sh"
+
+XEN_TOOLS=/usr/lib/xen-4.17/bin
+XEN_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs)
+SHARE=usr/share/xenvhost-tests/xen
+
+build_domu() {
+    local out=$1 stage=$2 init=$3
+    img_skeleton "$stage"
+    install -m 0755 "$init" "$stage/init"
+    img_pack "$stage" "$out"
+}
+
+build_dom0_base() {
+    local out=$1 stage=$2 kver=$3 vmlinuz=$4 domu_cpio=$5 domu_cfg=$6
+    img_skeleton "$stage"
+    local -a tools=()
+    local t
+    for t in xl xenstored xenconsoled xen-init-dom0 xenconsole libxl-save-helper; do
+        tools+=("$XEN_TOOLS/$t")
+    done
+    # bash runs dom0's init and the scenarios; libgcc_s is dlopen()ed by glibc
+    # for pthread_cancel (xl needs it), so ldd does not list it.
+    img_add "$stage" "${tools[@]}" /usr/bin/xenstore /bin/bash /lib/x86_64-linux-gnu/libgcc_s.so.1
+    local cmd
+    for cmd in read write ls list rm chmod watch exists; do
+        ln -sf xenstore "$stage/usr/bin/xenstore-$cmd"
+    done
+    ln -sf "$XEN_TOOLS/xl" "$stage/usr/sbin/xl"
+    mkdir -p "$stage"/{etc/xen,var/lib/xen,var/lib/xenstored,var/log/xen/console,run/xen,run/xenstored}
+    cp /etc/xen/xl.conf "$stage/etc/xen/"
+    cp -r /etc/xen/scripts "$stage/etc/xen/"
+    img_add_modules "$stage" "$kver" "${XEN_MODULES[@]}"
+    install -m 0644 "$vmlinuz" "$stage/root/vmlinuz"
+    install -m 0644 "$domu_cpio" "$stage/root/domU.cpio.gz"
+    install -m 0644 "$domu_cfg" "$stage/root/domU.cfg"
+    img_pack "$stage" "$out"
+}
+
+build_dom0_project() {
+    local out=$1 stage=$2 base_list=$3 src=$4 bin_dir=$5
+    install -D -m 0755 "$src/dom0/init" "$stage/init"
+    install -D -m 0755 "$src/dom0/main.sh" "$stage/$SHARE/dom0-main.sh"
+    mkdir -p "$stage/$SHARE"
+    cp -r "$src/scenarios" "$stage/$SHARE/"
+    # Programs `make install` did not place are copied as they are.
+    mkdir -p "$stage/usr/bin"
+    local f
+    for f in "$bin_dir"/*; do
+        [[ -f $f && -x $f ]] || continue
+        [[ -e $stage/usr/bin/$(basename "$f") ]] || install -m 0755 "$f" "$stage/usr/bin/"
+    done
+    local -a programs=()
+    mapfile -t programs < <(find "$stage/usr" -type f -perm -u+x)
+    IMG_SKIP=$base_list img_add_libs "$stage" "${programs[@]}"
+    img_pack "$stage" "$out"
+}
+
+main() {
+    local what=${1:-}
+    shift || true
+    case $what in
+        domU) (($# == 3)) || usage; prepare_stage "$2"; build_domu "$@" ;;
+        dom0-base) (($# == 6)) || usage; prepare_stage "$2"; build_dom0_base "$@" ;;
+        dom0-project) (($# == 5)) || usage; build_dom0_project "$@" ;;
+        *) usage ;;
+    esac
+    rm -rf "$2"
+}
+
+prepare_stage() {
+    rm -rf "$1"
+    mkdir -p "$1"
+}
+
+usage() {
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+main "$@"

@@ -1,0 +1,97 @@
+# Xen test level: the real Xen 4.17 hypervisor booted under QEMU TCG with a
+# Debian PV dom0 (busybox initramfs) and a PV domU; this project's programs
+# and the scenarios in tests/xen/scenarios/ run inside dom0.
+#
+#   make xen-images   build $(BUILD)/xen/{xen,vmlinuz,domU.cpio.gz,dom0.cpio.gz}
+#   make test-xen     boot them, run every scenario, print a transcript with
+#                     timings; fails if a scenario fails or the run times out
+#
+# Knobs (make variables):
+#   XEN_TIMEOUT=900        seconds before a run counts as hung
+#   XEN_SCENARIOS=a:b      run only these scenarios (file names without .sh, ':'-separated)
+#   XEN_INTERACTIVE=1      a dom0 shell on this terminal after the sequence (QEMU
+#                          -nographic); add XEN_DOM0_ARGS=nodomu to skip the guest
+#                          and the scenarios. Quit with Ctrl-a x or `poweroff -f`.
+#                          e.g. make test-xen XEN_INTERACTIVE=1 XEN_DOM0_ARGS=nodomu
+#   XEN_DOM0_ARGS=...      extra words for dom0's kernel command line (nodomu, shell)
+#   XEN_ARGS=...           Xen's own command line (serial console, dom0 1024M/1 vCPU)
+#   XEN_QEMU_CPU=qemu64,+svm  XEN_QEMU_MEM=3G  XEN_QEMU_SMP=2
+#                          (never -cpu max: dom0 crashes under TCG)
+#   XEN_KVER=...           kernel for dom0 and the domU (default: newest in /lib/modules)
+#   XEN_INSTALL=           (empty) do not build and `make install` the project's
+#                          programs; put in dom0 only what $(BUILD)/bin holds already
+#
+# dom0's initramfs is two concatenated archives: a base layer (busybox, bash,
+# Xen tools and libraries, Xen kernel modules, the domU) and a project layer
+# (init, scenarios, every program in $(BUILD)/bin with its libraries,
+# `make install` output once the worker builds), so a change to the project
+# rebuilds only the small layer.
+
+XEN_DIR        := $(BUILD)/xen
+XEN_SRC        := tests/xen
+XEN_KVER       ?= $(shell ls /lib/modules 2>/dev/null | sort -V | tail -n 1)
+XEN_HYPERVISOR ?= /boot/xen-4.17-amd64.gz
+XEN_TIMEOUT    ?= 900
+XEN_SCENARIOS  ?=
+XEN_INTERACTIVE ?= 0
+XEN_DOM0_ARGS  ?=
+XEN_ARGS       ?= console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all console_timestamps=boot
+XEN_QEMU_CPU   ?= qemu64,+svm
+XEN_QEMU_MEM   ?= 3G
+XEN_QEMU_SMP   ?= 2
+
+# The dom0 device checks (scenario 00-devices).
+XEN_DEVCHECK      := $(BUILD)/bin/xen-devices-check
+XEN_DEVCHECK_SRCS := $(sort $(wildcard $(XEN_SRC)/devices-check/*.cpp))
+XEN_DEVCHECK_OBJS := $(XEN_DEVCHECK_SRCS:%.cpp=$(BUILD)/obj/%.o)
+# Xen's public headers use anonymous unions and __attribute__ spellings that
+# strict ISO mode rejects; the GNU dialect of the same standard accepts them.
+$(XEN_DEVCHECK_OBJS): CXXFLAGS += -std=gnu++2b
+
+$(XEN_DEVCHECK): $(XEN_DEVCHECK_OBJS)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lfmt -lxengnttab -lxenforeignmemory -lxenevtchn -lxenctrl
+
+# The project's programs go in through `make install` once the worker has a
+# main(); until then whatever $(BUILD)/bin holds is copied as it is.
+XEN_INSTALL   ?= $(if $(wildcard src/worker/main.cpp),yes)
+XEN_PROGRAMS  := $(if $(XEN_INSTALL),$(PROGRAMS))
+XEN_BIN_FILES := $(sort $(wildcard $(BUILD)/bin/*) $(XEN_PROGRAMS) $(XEN_DEVCHECK))
+XEN_IMAGE_TOOLS := $(XEN_SRC)/image/mkimage.sh $(XEN_SRC)/image/lib.sh
+XEN_PROJECT_INPUTS := $(XEN_SRC)/dom0/init $(XEN_SRC)/dom0/main.sh \
+  $(shell find $(XEN_SRC)/scenarios 2>/dev/null)
+
+$(XEN_DIR)/xen: $(XEN_HYPERVISOR)
+	@mkdir -p $(@D)
+	zcat $< >$@.tmp && mv $@.tmp $@
+
+$(XEN_DIR)/vmlinuz: /boot/vmlinuz-$(XEN_KVER)
+	@mkdir -p $(@D)
+	cp $< $@
+
+$(XEN_DIR)/domU.cpio.gz: $(XEN_SRC)/domU/init $(XEN_IMAGE_TOOLS)
+	@mkdir -p $(@D)
+	bash $(XEN_SRC)/image/mkimage.sh domU $@ $(XEN_DIR)/stage-domU $<
+
+$(XEN_DIR)/dom0-base.cpio.gz: $(XEN_DIR)/vmlinuz $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg $(XEN_IMAGE_TOOLS)
+	bash $(XEN_SRC)/image/mkimage.sh dom0-base $@ $(XEN_DIR)/stage-base $(XEN_KVER) \
+	  $(XEN_DIR)/vmlinuz $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg
+
+$(XEN_DIR)/dom0-project.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_PROJECT_INPUTS) $(XEN_BIN_FILES) $(XEN_IMAGE_TOOLS)
+	rm -rf $(XEN_DIR)/stage-project && mkdir -p $(XEN_DIR)/stage-project
+	$(if $(XEN_INSTALL),$(MAKE) --no-print-directory install DESTDIR=$(abspath $(XEN_DIR)/stage-project) PREFIX=/usr)
+	bash $(XEN_SRC)/image/mkimage.sh dom0-project $@ $(XEN_DIR)/stage-project \
+	  $(XEN_DIR)/dom0-base.cpio.gz.list $(XEN_SRC) $(BUILD)/bin
+
+# The kernel unpacks concatenated initramfs archives in order.
+$(XEN_DIR)/dom0.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_DIR)/dom0-project.cpio.gz
+	cat $^ >$@.tmp && mv $@.tmp $@
+
+.PHONY: xen-images test-xen
+xen-images: $(XEN_DIR)/xen $(XEN_DIR)/vmlinuz $(XEN_DIR)/domU.cpio.gz $(XEN_DIR)/dom0.cpio.gz
+
+test-xen: xen-images
+	XEN_TIMEOUT='$(XEN_TIMEOUT)' XEN_SCENARIOS='$(XEN_SCENARIOS)' XEN_INTERACTIVE='$(XEN_INTERACTIVE)' \
+	XEN_DOM0_ARGS='$(XEN_DOM0_ARGS)' XEN_ARGS='$(XEN_ARGS)' XEN_QEMU_CPU='$(XEN_QEMU_CPU)' \
+	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_QEMU_SMP)' \
+	  bash $(XEN_SRC)/run.sh $(XEN_DIR) $(XEN_SRC)/scenarios

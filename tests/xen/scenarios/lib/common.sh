@@ -1,0 +1,35 @@
+# shellcheck shell=bash
+# Helpers for the dom0 scenarios (sourced). A scenario is an executable
+# scenarios/NN-name.sh run in order by dom0-main.sh with DOMU_ID exported;
+# it passes by exiting 0.
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# Seconds (two decimals) from uptime A to now, or to uptime B.
+since() { awk -v a="$1" -v b="${2:-$(uptime_s)}" 'BEGIN { printf "%.2f", b - a }'; }
+
+# Succeeds if number A >= number B.
+at_least() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
+die() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+# Waits up to SECONDS for COMMAND... to succeed, polling every 0.2 s.
+wait_until() {
+    local limit=$1 tries=0
+    shift
+    until "$@" >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        [ "$tries" -le $((limit * 5)) ] || return 1
+        sleep 0.2
+    done
+}
+
+# Fails unless xenstore node PATH reads WANT.
+expect_node() {
+    local path=$1 want=$2 got
+    got=$(xenstore-read "$path") || die "xenstore node $path is missing"
+    [ "$got" = "$want" ] || die "$path is '$got', expected '$want'"
+}

@@ -44,7 +44,7 @@ public:
         auto wce = parse_config_write(offset, data);
         if (!wce) {
             log::warn("blk: {}: config write of {} bytes at offset {} refused (only the "
-                      "writeback byte at {} is writable)",
+                      "writeback byte at {} is writable, with 0 or 1)",
                       disk_->file.path, data.size(), offset, kWceOffset);
             return false;
         }

@@ -15,11 +15,11 @@ namespace xenvhost::devices::blk {
 enum class CacheMode : uint8_t { writeback, none };
 
 struct BlkOptions {
-    std::string path;  // image file or block device
+    std::string path{};  // image file or block device
     bool read_only = false;
     uint16_t num_queues = 1;
     uint16_t queue_size = 256;  // largest queue the front-end may choose
-    std::string serial;         // GET_ID answer, at most 20 bytes
+    std::string serial{};       // GET_ID answer, at most 20 bytes
     CacheMode cache = CacheMode::writeback;
 };
 

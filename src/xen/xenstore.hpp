@@ -4,7 +4,10 @@
 
 #include "base/error.hpp"
 
+// The Xen 4.17 headers lack extern "C" guards.
+extern "C" {
 #include <xenstore.h>
+}
 
 #include <memory>
 #include <optional>

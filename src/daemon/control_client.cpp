@@ -1,0 +1,135 @@
+#include "daemon/control_client.hpp"
+
+#include "base/log.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace xenvhost::daemon {
+
+Result<std::unique_ptr<ControlClient>> ControlClient::connect(EventLoop& loop, const std::string& path,
+                                                              Callbacks callbacks) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return fail("control socket path {} is too long", path);
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) return fail_errno("socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        return fail_errno("connect {}", path);
+    int raw = fd.get();
+    std::unique_ptr<ControlClient> c(new ControlClient(loop, std::move(fd), path, std::move(callbacks)));
+    ControlClient* self = c.get();
+    if (auto r = loop.add(raw, EPOLLIN, [self](uint32_t ev) { self->on_ready(ev); }); !r)
+        return std::unexpected(r.error());
+    return c;
+}
+
+ControlClient::~ControlClient() {
+    *alive_ = false;
+    loop_.remove(fd_.get());
+}
+
+void ControlClient::send(const control::Command& command, ReplyFn reply) {
+    pending_.push_back({std::holds_alternative<control::StatusCommand>(command), std::move(reply), {}});
+    out_ += control::format_command(command);
+    flush();
+}
+
+bool ControlClient::flush() {
+    while (!out_.empty()) {
+        ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+            out_.erase(0, static_cast<size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        // Reported through on_ready (EPOLLHUP/EPOLLERR), never from inside send().
+        ::shutdown(fd_.get(), SHUT_RDWR);
+        return false;
+    }
+    bool want_out = !out_.empty();
+    if (want_out != polling_out_) {
+        (void)loop_.modify(fd_.get(), EPOLLIN | (want_out ? EPOLLOUT : 0u));
+        polling_out_ = want_out;
+    }
+    return true;
+}
+
+void ControlClient::lose(const std::string& reason) {
+    pending_.clear();
+    auto lost = cb_.lost;  // may destroy us
+    if (lost) lost(reason);
+}
+
+void ControlClient::on_ready(uint32_t events) {
+    auto alive = alive_;
+    if (events & EPOLLOUT) flush();
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+        if (n > 0) {
+            in_.append(buf, static_cast<size_t>(n));
+            size_t start = 0, nl;
+            while ((nl = in_.find('\n', start)) != std::string::npos) {
+                std::string line = in_.substr(start, nl - start);
+                start = nl + 1;
+                if (!handle_line(line) || !*alive) return;
+            }
+            in_.erase(0, start);
+            if (in_.size() >= control::kMaxLine) return lose("worker sent a line longer than the protocol allows");
+            continue;
+        }
+        if (n == 0) return lose("worker closed the control connection");
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return;
+        return lose(fmt::format("control connection: {}", std::strerror(errno)));
+    }
+}
+
+bool ControlClient::handle_line(std::string_view line) {
+    auto alive = alive_;
+    auto reply = control::parse_reply(line);
+    if (!reply) {
+        lose(fmt::format("worker sent a malformed line: {}", reply.error().message));
+        return false;
+    }
+    if (auto* ev = std::get_if<control::EventLine>(&*reply)) {
+        if (cb_.event) cb_.event(ev->status);
+        return *alive;
+    }
+    if (pending_.empty()) {
+        lose("worker sent a reply nobody asked for");
+        return false;
+    }
+    Pending& p = pending_.front();
+    if (auto* dev = std::get_if<control::DeviceLine>(&*reply)) {
+        if (!p.is_status) {
+            lose("worker sent a device line outside a status reply");
+            return false;
+        }
+        p.devices.push_back(std::move(dev->status));
+        return true;
+    }
+    Result<std::vector<worker::DeviceStatus>> result;
+    if (auto* err = std::get_if<control::ErrorReply>(&*reply)) {
+        result = std::unexpected(Error{err->reason, 0});
+    } else if (std::holds_alternative<control::EndReply>(*reply) != p.is_status) {
+        lose("worker's reply does not match the command");
+        return false;
+    } else {
+        result = std::move(p.devices);
+    }
+    ReplyFn fn = std::move(p.reply);
+    pending_.pop_front();
+    if (fn) fn(std::move(result));
+    return *alive;
+}
+
+}  // namespace xenvhost::daemon

@@ -1,0 +1,426 @@
+#include "daemon/daemon.hpp"
+
+#include "base/log.hpp"
+
+#include <sys/epoll.h>
+
+#include <cerrno>
+#include <filesystem>
+
+namespace xenvhost::daemon {
+
+Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, EventLoop& loop) {
+    auto xs = xen::Xenstore::open();
+    if (!xs) return std::unexpected(xs.error());
+    std::unique_ptr<Daemon> d(new Daemon(options, loop, std::move(*xs)));
+    if (auto r = d->start(); !r) return std::unexpected(r.error());
+    return d;
+}
+
+Daemon::~Daemon() {
+    if (watch_fd_ >= 0) loop_.remove(watch_fd_);
+}
+
+Result<> Daemon::start() {
+    // Our own domid is the relative "domid" node; dom0 may not have one.
+    auto domid = xs_.read("domid");
+    if (!domid) return std::unexpected(domid.error());
+    if (*domid) {
+        auto id = parse_id(**domid, kMaxDomid);
+        if (!id) return fail("our xenstore domid node: {}", id.error().message);
+        self_ = *id;
+    }
+    log::info("serving virtio devices of backend domain {}{} (run dir {}, worker {})", self_,
+              self_ ? " (driver domain)" : "", options_.run_dir, options_.worker);
+    discovery_ = std::make_unique<Discovery>(xs_, self_);
+    if (auto r = discovery_->watch(); !r) return r;
+    auto fd = xs_.watch_fd();
+    if (!fd) return std::unexpected(fd.error());
+    if (auto r = loop_.add(*fd, EPOLLIN, [this](uint32_t) { on_xenstore_readable(); }); !r) return r;
+    watch_fd_ = *fd;
+    auto batch = discovery_->scan();
+    if (!batch) return std::unexpected(batch.error());
+    process(std::move(*batch));
+    return {};
+}
+
+void Daemon::check_xenstore(const Error& e) {
+    log::error("{}", e.message);
+    // These mean the handle is dead (libxenstore closed it); systemd restarts us.
+    if (e.err == EIO || e.err == ECONNRESET || e.err == EPIPE || e.err == EBADF || e.err == ENOTCONN) {
+        if (!fatal_) {
+            fatal_ = true;
+            log::error("lost the connection to xenstored; shutting down");
+            shutdown([this] { loop_.stop(); });
+        }
+    }
+}
+
+void Daemon::on_xenstore_readable() {
+    if (shutting_down_) {
+        while (xs_.next_event()) {
+        }
+        return;
+    }
+    auto batch = discovery_->drain();
+    if (!batch) return check_xenstore(batch.error());
+    process(std::move(*batch));
+}
+
+void Daemon::process(DiscoveryBatch batch) {
+    for (auto& [key, dev] : devices_) {
+        if (batch.rescanned_kinds.contains(key.kind) || batch.rescanned_guests.contains({key.kind, key.domid}))
+            batch.devices.insert(key);
+    }
+    for (auto& [dir, reason] : batch.malformed) report_malformed(dir, reason);
+    for (auto& key : batch.devices) process_device(key);
+    if (batch.release_domain) on_release_domain();
+}
+
+void Daemon::report_malformed(const std::string& dir, const std::string& reason) {
+    if (!malformed_reported_.insert(dir).second) return;
+    log::error("{}: cannot be served: {}", dir, reason);
+    auto r = publisher_.apply(dir, StatusUpdate{}.set(kKeyError, reason));
+    if (!r) check_xenstore(r.error());
+}
+
+Result<Observed> Daemon::observe(const std::string& dir) const {
+    Observed o;
+    auto state = xs_.read(dir + "/state");
+    if (!state) return std::unexpected(state.error());
+    if (*state) {
+        o.exists = true;
+        if (auto s = parse_id(**state, 255)) o.state = *s;
+    } else {
+        // A directory node reads as an empty value; a missing one as nothing.
+        auto self = xs_.read(dir);
+        if (!self) return std::unexpected(self.error());
+        o.exists = self->has_value();
+    }
+    if (!o.exists) return o;
+    auto online = xs_.read(dir + "/online");
+    if (!online) return std::unexpected(online.error());
+    o.online = *online && **online == "1";
+    return o;
+}
+
+Result<KeyValues> Daemon::read_inputs(const DeviceKey& key) const {
+    KeyValues values;
+    std::string dir = dir_of(key);
+    for (auto k : entry_keys(key.kind)) {
+        auto v = xs_.read(dir + "/" + std::string(k));
+        if (!v) return std::unexpected(v.error());
+        if (*v) values.emplace(std::string(k), std::move(**v));
+    }
+    return values;
+}
+
+void Daemon::process_device(const DeviceKey& key) {
+    auto seen = observe(dir_of(key));
+    if (!seen) return check_xenstore(seen.error());
+    auto it = devices_.find(key);
+    if (it == devices_.end()) {
+        Device fresh{};
+        fresh.key = key;
+        it = devices_.emplace(key, std::move(fresh)).first;
+    }
+    Device& dev = it->second;
+    Action action = decide(dev.phase, *seen);
+    log::debug("{}: phase {}, state {}, online {} -> {}", key.label(), phase_name(dev.phase),
+               seen->state ? std::to_string(*seen->state) : "-", seen->online ? 1 : 0, action_name(action));
+    switch (action) {
+        case Action::none:
+            // Only remember devices we may have to act on later.
+            if (!seen->exists) devices_.erase(it);
+            break;
+        case Action::start:
+        case Action::adopt:
+        case Action::retry: start_device(dev, action); break;
+        case Action::republish: {
+            log::info("{}: the toolstack rewrote the device directory; publishing state 2 again", key.label());
+            publisher_.forget(dir_of(key));
+            auto* w = workers_.contains(key.domid) ? workers_[key.domid].get() : nullptr;
+            StatusUpdate u;
+            u.set(kKeySocket, socket_path(key)).set(kKeyConnected, dev.connected ? "1" : "0");
+            if (w) u.set(kKeyWorkerPid, std::to_string(w->pid())).set(kKeyRestarts, std::to_string(w->restarts()));
+            u.state = {{kStateInitialising}, kStateInitWait};
+            publish(key, u);
+            break;
+        }
+        case Action::stop: stop_device(dev); break;
+        case Action::close: close_device(key); break;
+        case Action::stop_forget: {
+            log::info("{}: device directory removed; taking the device out of its worker", key.label());
+            publisher_.forget(dir_of(key));
+            devices_.erase(it);
+            if (auto w = workers_.find(key.domid); w != workers_.end()) w->second->remove(key.name());
+            retire_worker_if_idle(key.domid);
+            break;
+        }
+        case Action::forget:
+            log::debug("{}: device directory removed", key.label());
+            publisher_.forget(dir_of(key));
+            devices_.erase(it);
+            break;
+    }
+}
+
+void Daemon::start_device(Device& dev, Action action) {
+    auto inputs = read_inputs(dev.key);
+    if (!inputs) return check_xenstore(inputs.error());
+    if (action == Action::retry && *inputs == dev.inputs) return;  // nothing changed since it failed
+    dev.inputs = std::move(*inputs);
+    auto entry = parse_entry(dev.key, dev.inputs);
+    if (!entry) return fail_device(dev, entry.error().message);
+    if (auto r = check_image(*entry); !r) return fail_device(dev, r.error().message);
+    auto introduced = xs_.is_domain_introduced(dev.key.domid);
+    if (!introduced) return check_xenstore(introduced.error());
+    if (!*introduced) {
+        log::info("{}: guest domain {} is not running; not serving the device", dev.key.label(), dev.key.domid);
+        dev.phase = Phase::idle;
+        return;
+    }
+    auto worker = worker_for(dev.key.domid);
+    if (!worker) return fail_device(dev, worker.error().message);
+    dev.phase = Phase::starting;
+    dev.adopting = action == Action::adopt;
+    log::info("{}: {} ({}, {}{})", dev.key.label(), dev.adopting ? "adopting (already at state 2)" : "starting",
+              entry->image, entry->read_only ? "read-only" : "read-write", entry->cdrom ? ", cdrom" : "");
+    (*worker)->add(spec_for(*entry));  // may answer at once (on_added)
+}
+
+void Daemon::fail_device(Device& dev, const std::string& reason) {
+    dev.phase = Phase::failed;
+    log::error("{}: cannot be served: {}", dev.key.label(), reason);
+    publish(dev.key, StatusUpdate{}.set(kKeyError, reason).set(kKeyConnected, "0"));
+}
+
+void Daemon::stop_device(Device& dev) {
+    dev.phase = Phase::closing;
+    log::info("{}: closing", dev.key.label());
+    auto w = workers_.find(dev.key.domid);
+    if (w == workers_.end()) return close_device(dev.key);
+    w->second->remove(dev.key.name());  // on_removed() closes it, possibly at once
+}
+
+void Daemon::close_device(const DeviceKey& key) {
+    auto it = devices_.find(key);
+    if (it == devices_.end()) return;
+    Device& dev = it->second;
+    dev.phase = Phase::closed;
+    dev.connected = false;
+    StatusUpdate u;
+    u.set(kKeyConnected, "0");
+    u.state = {std::nullopt, kStateClosed};
+    std::string dir = dir_of(key);
+    auto r = publisher_.apply(dir, u);
+    if (!r) return check_xenstore(r.error());
+    if (!*r) {
+        log::info("{}: closed (directory already removed)", key.label());
+        publisher_.forget(dir);
+        devices_.erase(it);
+        return;
+    }
+    if (self_ != 0) {
+        // In a driver domain nobody else may remove the backend directory (xl devd would).
+        if (auto rm = xs_.remove(dir); !rm) return check_xenstore(rm.error());
+        publisher_.forget(dir);
+        devices_.erase(it);
+        log::info("{}: closed (state 6), device directory removed", key.label());
+        return;
+    }
+    log::info("{}: closed (state 6)", key.label());
+}
+
+Result<WorkerProcess*> Daemon::worker_for(unsigned domid) {
+    if (auto it = workers_.find(domid); it != workers_.end()) return it->second.get();
+    WorkerProcess::Hooks h;
+    h.added = [this, domid](const std::string& name, const Result<>& r) { on_added(domid, name, r); };
+    h.removed = [this, domid](const std::string& name) { on_removed(domid, name); };
+    h.device_event = [this, domid](const worker::DeviceStatus& s) { on_device_event(domid, s); };
+    h.up = [this, domid](pid_t pid, unsigned restarts) { on_worker_up(domid, pid, restarts); };
+    h.died = [this, domid](const std::string&, unsigned restarts) { on_worker_died(domid, restarts); };
+    h.given_up = [this, domid](const std::string& reason) { on_worker_given_up(domid, reason); };
+    h.stopped = [this, domid] { on_worker_stopped(domid); };
+    auto w = WorkerProcess::create(loop_, options_, domid, std::move(h));
+    if (!w) return std::unexpected(w.error());
+    return workers_.emplace(domid, std::move(*w)).first->second.get();
+}
+
+std::string Daemon::socket_path(const DeviceKey& key) const {
+    return fmt::format("{}/dom{}/{}.sock", options_.run_dir, key.domid, key.name());
+}
+
+worker::DeviceSpec Daemon::spec_for(const DeviceEntry& e) const {
+    worker::DeviceSpec s;
+    s.name = e.key.name();
+    s.socket_path = socket_path(e.key);
+    s.blk_file = e.image;
+    s.read_only = e.read_only;
+    s.serial = e.serial;
+    return s;
+}
+
+Daemon::Device* Daemon::find(unsigned domid, const std::string& name) {
+    auto dash = name.rfind('-');
+    if (dash == std::string::npos) return nullptr;
+    std::string_view kind = std::string_view(name).substr(0, dash);
+    auto devid = parse_id(std::string_view(name).substr(dash + 1), INT32_MAX);
+    if (!devid) return nullptr;
+    for (DeviceKind k : kAllKinds) {
+        if (kind_name(k) != kind) continue;
+        auto it = devices_.find(DeviceKey{k, domid, *devid});
+        return it == devices_.end() ? nullptr : &it->second;
+    }
+    return nullptr;
+}
+
+void Daemon::publish(const DeviceKey& key, const StatusUpdate& update) {
+    auto r = publisher_.apply(dir_of(key), update);
+    if (!r) check_xenstore(r.error());
+}
+
+void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& result) {
+    Device* dev = find(domid, name);
+    if (!dev) return;
+    if (!result) {
+        if (dev->phase == Phase::starting || dev->phase == Phase::ready) fail_device(*dev, result.error().message);
+        retire_worker_if_idle(domid);
+        return;
+    }
+    auto& w = workers_.at(domid);
+    if (dev->phase == Phase::starting) {
+        StatusUpdate u;
+        u.set(kKeySocket, socket_path(dev->key))
+            .set(kKeyWorkerPid, std::to_string(w->pid()))
+            .set(kKeyRestarts, std::to_string(w->restarts()))
+            .set(kKeyConnected, "0")
+            .set(kKeyMapping, "none")
+            .erase(kKeyError);
+        if (!dev->adopting) u.state = {{kStateInitialising}, kStateInitWait};
+        dev->phase = Phase::ready;
+        dev->connected = false;
+        log::info("{}: ready on {}{}", dev->key.label(), socket_path(dev->key),
+                  dev->adopting ? " (adopted at state 2)" : ", state 2");
+        publish(dev->key, u);
+    } else if (dev->phase == Phase::ready) {
+        log::info("{}: served again by worker pid {} (restart {})", dev->key.label(), w->pid(), w->restarts());
+        publish(dev->key, StatusUpdate{}
+                              .set(kKeyWorkerPid, std::to_string(w->pid()))
+                              .set(kKeyRestarts, std::to_string(w->restarts())));
+    }
+}
+
+void Daemon::on_removed(unsigned domid, const std::string& name) {
+    Device* dev = find(domid, name);
+    if (dev && dev->phase == Phase::closing) close_device(dev->key);
+    retire_worker_if_idle(domid);
+}
+
+void Daemon::on_device_event(unsigned domid, const worker::DeviceStatus& s) {
+    Device* dev = find(domid, s.name);
+    if (!dev || dev->phase != Phase::ready) return;
+    if (dev->connected != s.connected)
+        log::info("{}: front-end {} (mapping {})", dev->key.label(), s.connected ? "connected" : "disconnected",
+                  s.mapping);
+    dev->connected = s.connected;
+    publish(dev->key, StatusUpdate{}.set(kKeyConnected, s.connected ? "1" : "0").set(kKeyMapping, s.mapping));
+}
+
+void Daemon::on_worker_up(unsigned domid, pid_t pid, unsigned restarts) {
+    for (auto& [key, dev] : devices_) {
+        if (key.domid != domid || dev.phase != Phase::ready) continue;
+        publish(key, StatusUpdate{}.set(kKeyWorkerPid, std::to_string(pid)).set(kKeyRestarts, std::to_string(restarts)));
+    }
+}
+
+void Daemon::on_worker_died(unsigned domid, unsigned restarts) {
+    for (auto& [key, dev] : devices_) {
+        if (key.domid != domid || dev.phase != Phase::ready) continue;
+        dev.connected = false;
+        log::warn("{}: its worker died; it is re-added once the worker restarts", key.label());
+        publish(key, StatusUpdate{}.set(kKeyConnected, "0").set(kKeyRestarts, std::to_string(restarts)));
+    }
+}
+
+void Daemon::on_worker_given_up(unsigned domid, const std::string& reason) {
+    for (auto& [key, dev] : devices_) {
+        if (key.domid != domid) continue;
+        if (dev.phase == Phase::starting || dev.phase == Phase::ready) fail_device(dev, reason);
+    }
+}
+
+void Daemon::on_worker_stopped(unsigned domid) {
+    // The worker's own callback is on the stack: destroy it afterwards.
+    loop_.defer([this, domid] {
+        auto it = workers_.find(domid);
+        if (it == workers_.end() || it->second->state() != WorkerProcess::State::stopped) return;
+        workers_.erase(it);
+        remove_guest_run_dir(domid);
+        if (shutting_down_ && workers_.empty() && shutdown_done_) {
+            auto done = std::move(shutdown_done_);
+            shutdown_done_ = nullptr;
+            done();
+        }
+    });
+}
+
+void Daemon::retire_worker_if_idle(unsigned domid) {
+    if (shutting_down_) return;
+    auto it = workers_.find(domid);
+    if (it == workers_.end() || it->second->device_count() != 0) return;
+    for (auto& [key, dev] : devices_)
+        if (key.domid == domid && (dev.phase == Phase::starting || dev.phase == Phase::ready || dev.phase == Phase::closing))
+            return;
+    log::info("dom{}: no device left to serve; stopping its worker", domid);
+    it->second->stop();
+}
+
+void Daemon::on_release_domain() {
+    std::set<unsigned> domids;
+    for (auto& [d, _] : workers_) domids.insert(d);
+    for (auto& [key, _] : devices_) domids.insert(key.domid);
+    for (unsigned d : domids) {
+        auto introduced = xs_.is_domain_introduced(d);
+        if (!introduced) return check_xenstore(introduced.error());
+        if (*introduced) continue;
+        log::info("dom{}: guest domain is gone; releasing its devices and worker", d);
+        for (auto it = devices_.begin(); it != devices_.end();) {
+            if (it->first.domid != d) {
+                ++it;
+                continue;
+            }
+            log::info("{}: released with its guest", it->first.label());
+            publisher_.forget(dir_of(it->first));
+            it = devices_.erase(it);
+        }
+        if (auto w = workers_.find(d); w != workers_.end()) w->second->stop();
+        else remove_guest_run_dir(d);
+    }
+}
+
+void Daemon::remove_guest_run_dir(unsigned domid) {
+    std::error_code ec;
+    std::filesystem::remove_all(fmt::format("{}/dom{}", options_.run_dir, domid), ec);
+    if (ec) log::warn("dom{}: cannot remove its run directory: {}", domid, ec.message());
+}
+
+void Daemon::shutdown(std::function<void()> done) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    shutdown_done_ = std::move(done);
+    if (workers_.empty()) {
+        loop_.defer([this] {
+            if (shutdown_done_) {
+                auto d = std::move(shutdown_done_);
+                shutdown_done_ = nullptr;
+                d();
+            }
+        });
+        return;
+    }
+    log::info("stopping {} worker(s)", workers_.size());
+    for (auto& [d, w] : workers_) w->stop();
+}
+
+}  // namespace xenvhost::daemon

@@ -1,0 +1,94 @@
+#pragma once
+// xenvhostd's core: ties discovery, the per-device state machine, the
+// per-guest worker supervisors and the status publisher together on one
+// event loop.
+
+#include "base/error.hpp"
+#include "daemon/device_entry.hpp"
+#include "daemon/device_state.hpp"
+#include "daemon/discovery.hpp"
+#include "daemon/event_loop.hpp"
+#include "daemon/options.hpp"
+#include "daemon/status_publisher.hpp"
+#include "daemon/worker_process.hpp"
+#include "xen/xenstore.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace xenvhost::daemon {
+
+class Daemon {
+public:
+    // Connects to xenstored, finds our domid, sets the watches and takes over
+    // the devices already there.
+    static Result<std::unique_ptr<Daemon>> create(const Options& options, EventLoop& loop);
+    ~Daemon();
+
+    // Stops every worker and removes its sockets, then calls `done`.
+    void shutdown(std::function<void()> done);
+    // 0, or 1 after a fatal error (xenstored connection lost).
+    int exit_code() const { return fatal_ ? 1 : 0; }
+    unsigned self_domid() const { return self_; }
+
+private:
+    struct Device {
+        DeviceKey key;
+        Phase phase = Phase::idle;
+        bool adopting = false;
+        bool connected = false;
+        KeyValues inputs;  // what the last attempt was made with
+    };
+
+    Daemon(const Options& options, EventLoop& loop, xen::Xenstore xs)
+        : options_(options), loop_(loop), xs_(std::move(xs)), publisher_(xs_) {}
+    Result<> start();
+    void on_xenstore_readable();
+    void process(DiscoveryBatch batch);
+    void process_device(const DeviceKey& key);
+    Result<Observed> observe(const std::string& dir) const;
+    Result<KeyValues> read_inputs(const DeviceKey& key) const;
+    void start_device(Device& dev, Action action);
+    void fail_device(Device& dev, const std::string& reason);
+    void stop_device(Device& dev);
+    void close_device(const DeviceKey& key);
+    void report_malformed(const std::string& dir, const std::string& reason);
+    Result<WorkerProcess*> worker_for(unsigned domid);
+    worker::DeviceSpec spec_for(const DeviceEntry& entry) const;
+    std::string socket_path(const DeviceKey& key) const;
+    std::string dir_of(const DeviceKey& key) const { return device_dir(self_, key); }
+    Device* find(unsigned domid, const std::string& name);
+    void publish(const DeviceKey& key, const StatusUpdate& update);
+    void check_xenstore(const Error& e);
+
+    void on_added(unsigned domid, const std::string& name, const Result<>& result);
+    void on_removed(unsigned domid, const std::string& name);
+    void on_device_event(unsigned domid, const worker::DeviceStatus& status);
+    void on_worker_up(unsigned domid, pid_t pid, unsigned restarts);
+    void on_worker_died(unsigned domid, unsigned restarts);
+    void on_worker_given_up(unsigned domid, const std::string& reason);
+    void on_worker_stopped(unsigned domid);
+    void on_release_domain();
+    void retire_worker_if_idle(unsigned domid);
+    void remove_guest_run_dir(unsigned domid);
+
+    const Options& options_;
+    EventLoop& loop_;
+    xen::Xenstore xs_;
+    unsigned self_ = 0;
+    int watch_fd_ = -1;
+    std::unique_ptr<Discovery> discovery_;
+    StatusPublisher publisher_;
+    std::map<DeviceKey, Device> devices_;
+    std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;
+    std::set<std::string> malformed_reported_;
+    bool shutting_down_ = false;
+    bool fatal_ = false;
+    std::function<void()> shutdown_done_;
+};
+
+}  // namespace xenvhost::daemon

@@ -1,0 +1,41 @@
+#pragma once
+// A device directory as libxl writes it, parsed into what the worker needs.
+// Any key that makes the device unservable yields a readable reason, which
+// the daemon publishes as the device's error key.
+
+#include "base/error.hpp"
+#include "daemon/backend_path.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace xenvhost::daemon {
+
+struct DeviceEntry {
+    DeviceKey key;
+    std::string image;  // params
+    bool read_only = false;
+    bool cdrom = false;
+    bool discard = false;
+    std::optional<bool> grant_usage;  // absent before Xen 4.19 for disks
+    uint64_t base = 0;                // virtio-mmio window, 0 on x86
+    uint64_t irq = 0;
+    std::string serial;  // the vdev ("xvda") for disks
+};
+
+// The backend keys the parser looks at, per kind.
+std::span<const std::string_view> entry_keys(DeviceKind kind);
+
+using KeyValues = std::map<std::string, std::string, std::less<>>;
+
+Result<DeviceEntry> parse_entry(const DeviceKey& key, const KeyValues& values);
+
+// The checks that need the filesystem: the image exists, is a regular file or
+// block device, and can be opened with the mode asked for.
+Result<> check_image(const DeviceEntry& entry);
+
+}  // namespace xenvhost::daemon

@@ -1,0 +1,93 @@
+// xenvhostd: watches xenstore for the virtio devices the toolstack declares
+// for guests and serves them through one xenvhost-worker per guest.
+
+#include "base/log.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/event_loop.hpp"
+#include "daemon/options.hpp"
+#include "daemon/sd_notify.hpp"
+
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+using namespace xenvhost;
+
+int main(int argc, char** argv) {
+    log::set_tag(fmt::format("xenvhostd[{}]", ::getpid()));
+    auto options = daemon::parse_options(argc, argv);
+    if (!options) {
+        std::fprintf(stderr, "xenvhostd: %s (see --help)\n", options.error().message.c_str());
+        return 1;
+    }
+    if (options->help) {
+        std::fputs(daemon::usage().c_str(), stdout);
+        return 0;
+    }
+    log::set_level(options->log_level);
+
+    // Before any thread exists (libxenstore starts one), so every thread
+    // inherits the mask and the signals reach only the signalfd.
+    sigset_t mask;
+    sigemptyset(&mask);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
+    if (::sigprocmask(SIG_BLOCK, &mask, nullptr) < 0) {
+        log::error("sigprocmask: {}", std::strerror(errno));
+        return 1;
+    }
+    ::signal(SIGPIPE, SIG_IGN);  // libxenstore flips it process-wide otherwise
+    xenvhost::UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd) {
+        log::error("signalfd: {}", std::strerror(errno));
+        return 1;
+    }
+
+    std::error_code ec;
+    std::filesystem::create_directories(options->run_dir, ec);
+    if (ec) {
+        log::error("cannot create run directory {}: {}", options->run_dir, ec.message());
+        return 1;
+    }
+
+    auto loop = daemon::EventLoop::create();
+    if (!loop) {
+        log::error("{}", loop.error().message);
+        return 1;
+    }
+    auto d = daemon::Daemon::create(*options, *loop);
+    if (!d) {
+        log::error("{}", d.error().message);
+        return 1;
+    }
+    daemon::Daemon* core = d->get();
+    auto on_signal = [&](uint32_t) {
+        signalfd_siginfo info;
+        while (::read(sigfd.get(), &info, sizeof info) == sizeof info) {
+            if (info.ssi_signo == SIGHUP) continue;  // nothing to reload; the config is read at start
+            log::info("signal {} received; stopping", strsignal(static_cast<int>(info.ssi_signo)));
+            core->shutdown([&] { loop->stop(); });
+        }
+    };
+    if (auto r = loop->add(sigfd.get(), EPOLLIN, on_signal); !r) {
+        log::error("{}", r.error().message);
+        return 1;
+    }
+    daemon::sd_notify_message("READY=1");
+    if (auto r = loop->run(); !r) {
+        log::error("{}", r.error().message);
+        return 1;
+    }
+    daemon::sd_notify_message("STOPPING=1");
+    int code = core->exit_code();
+    loop->remove(sigfd.get());
+    d->reset();
+    log::info("stopped");
+    return code;
+}

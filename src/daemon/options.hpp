@@ -1,0 +1,34 @@
+#pragma once
+// xenvhostd's command line and configuration file.
+
+#include "base/error.hpp"
+#include "base/log.hpp"
+
+#include <string>
+
+namespace xenvhost::daemon {
+
+struct Options {
+    bool help = false;
+    std::string run_dir = "/run/xenvhost";  // sockets and runtime files
+    std::string worker;                     // the xenvhost-worker to run
+    std::string config_file;
+    log::Level log_level = log::Level::info;
+    // Supervision: a worker dying more than max_restarts times within
+    // restart_window_s seconds is given up on.
+    unsigned max_restarts = 5;
+    unsigned restart_window_s = 60;
+    unsigned backoff_initial_ms = 100;
+    unsigned backoff_max_ms = 5000;
+};
+
+std::string usage();
+
+// Command line first, then the --config file for what the command line left
+// unset. The error message is one line, ready to print.
+Result<Options> parse_options(int argc, const char* const* argv);
+
+// The worker binary next to our own executable.
+std::string default_worker_path();
+
+}  // namespace xenvhost::daemon

@@ -1,0 +1,314 @@
+#include "daemon/worker_process.hpp"
+
+#include "base/log.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace xenvhost::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kConnectTimeout = 5s;
+constexpr auto kConnectRetryMax = 50ms;
+constexpr auto kStopGrace = 3s;
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+std::string describe_status(int status) {
+    if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return "ended";
+}
+
+// Waits for a pidfd to become readable (the process exited).
+bool wait_exit(int pidfd, int timeout_ms) {
+    pollfd p{pidfd, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) == 1;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(EventLoop& loop, const Options& options, unsigned domid,
+                                                             Hooks hooks) {
+    std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, options, domid, std::move(hooks)));
+    if (::mkdir(w->dir().c_str(), 0750) < 0 && errno != EEXIST) return fail_errno("mkdir {}", w->dir());
+    WorkerProcess* self = w.get();
+    auto timer = Timer::create(loop, [self] { self->fire_timer(); });
+    if (!timer) return std::unexpected(timer.error());
+    w->timer_ = std::move(*timer);
+    w->kill_stale();
+    if (auto r = w->spawn(); !r) return std::unexpected(r.error());
+    return w;
+}
+
+WorkerProcess::~WorkerProcess() {
+    *alive_ = false;
+    client_.reset();
+    if (pidfd_) {
+        // Never leave a worker behind us: kill and reap it.
+        loop_.remove(pidfd_.get());
+        pidfd_signal(pidfd_.get(), SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        ::unlink((dir() + "/worker.pid").c_str());
+    }
+}
+
+std::string WorkerProcess::dir() const { return fmt::format("{}/dom{}", options_.run_dir, domid_); }
+
+void WorkerProcess::kill_stale() {
+    std::ifstream in(dir() + "/worker.pid");
+    pid_t old = 0;
+    if (!(in >> old) || old <= 1) return;
+    std::ifstream cmd(fmt::format("/proc/{}/cmdline", old));
+    std::stringstream ss;
+    ss << cmd.rdbuf();
+    std::string args = ss.str();
+    // Only a worker started for this very control socket is ours to stop.
+    if (args.find(std::string("\0", 1) + control_path() + std::string("\0", 1)) == std::string::npos) return;
+    UniqueFd fd(pidfd_open(old));
+    if (!fd) return;
+    log::warn("dom{}: stopping worker {} left behind by an earlier xenvhostd", domid_, old);
+    pidfd_signal(fd.get(), SIGTERM);
+    if (!wait_exit(fd.get(), 2000)) {
+        pidfd_signal(fd.get(), SIGKILL);
+        wait_exit(fd.get(), 1000);
+    }
+}
+
+Result<> WorkerProcess::spawn() {
+    std::string domid = std::to_string(domid_);
+    std::string control = control_path();
+    ::unlink(control.c_str());  // so we never connect to a stale socket
+    const char* argv[] = {options_.worker.c_str(), "--domid", domid.c_str(), "--control-socket", control.c_str(), nullptr};
+
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE}) sigaddset(&defaults, sig);
+    // We block signals for signalfd and ignore SIGPIPE; the worker starts clean.
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    // Whatever libxenstore left without O_CLOEXEC must not leak into a guest's worker.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    pid_t pid = -1;
+    int rc = ::posix_spawn(&pid, options_.worker.c_str(), &actions, &attr, const_cast<char* const*>(argv), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) return fail("cannot start worker {}: {}", options_.worker, std::strerror(rc));
+
+    UniqueFd fd(pidfd_open(pid));
+    if (!fd) {
+        auto err = fail_errno("pidfd_open {}", pid);
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return err;
+    }
+    if (auto r = loop_.add(fd.get(), EPOLLIN, [this](uint32_t) { on_exit(); }); !r) {
+        pidfd_signal(fd.get(), SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return std::unexpected(r.error());
+    }
+    pid_ = pid;
+    pidfd_ = std::move(fd);
+    state_ = State::starting;
+    killed_for_timeout_ = false;
+    spawned_at_ = Clock::now();
+    connect_delay_ = 2ms;
+    timer_->arm(connect_delay_);
+    std::ofstream(dir() + "/worker.pid") << pid << "\n";
+    log::info("dom{}: started worker pid {}", domid_, pid);
+    return {};
+}
+
+void WorkerProcess::try_connect() {
+    ControlClient::Callbacks cb;
+    cb.event = [this](const worker::DeviceStatus& s) {
+        if (hooks_.device_event) hooks_.device_event(s);
+    };
+    cb.lost = [this](const std::string& reason) { on_lost(reason); };
+    auto client = ControlClient::connect(loop_, control_path(), std::move(cb));
+    if (!client) {
+        int e = client.error().err;
+        bool not_yet = e == ENOENT || e == ECONNREFUSED || e == EAGAIN;
+        if (!not_yet || Clock::now() - spawned_at_ > kConnectTimeout) {
+            log::error("dom{}: worker pid {} does not answer on {}: {}", domid_, pid_, control_path(),
+                       client.error().message);
+            killed_for_timeout_ = true;
+            pidfd_signal(pidfd_.get(), SIGKILL);  // on_exit() restarts it
+            return;
+        }
+        connect_delay_ = std::min<std::chrono::milliseconds>(connect_delay_ * 2, kConnectRetryMax);
+        timer_->arm(connect_delay_);
+        return;
+    }
+    client_ = std::move(*client);
+    state_ = State::running;
+    log::debug("dom{}: connected to worker pid {}", domid_, pid_);
+    auto alive = alive_;
+    if (hooks_.up) hooks_.up(pid_, restarts_);
+    if (!*alive || state_ != State::running) return;
+    for (auto& [name, spec] : devices_) send_add(name);
+}
+
+void WorkerProcess::send_add(const std::string& name) {
+    auto it = devices_.find(name);
+    if (it == devices_.end() || !client_) return;
+    auto alive = alive_;
+    client_->send(control::AddCommand{it->second}, [this, alive, name](Result<std::vector<worker::DeviceStatus>> r) {
+        if (!*alive || !devices_.contains(name) || removing_.contains(name)) return;
+        Result<> result;
+        if (!r) {
+            devices_.erase(name);
+            result = std::unexpected(r.error());
+        }
+        if (hooks_.added) hooks_.added(name, result);
+    });
+}
+
+void WorkerProcess::add(const worker::DeviceSpec& spec) {
+    devices_[spec.name] = spec;
+    if (state_ == State::running) send_add(spec.name);
+    else if (state_ == State::given_up || state_ == State::stopping || state_ == State::stopped) {
+        devices_.erase(spec.name);
+        if (hooks_.added)
+            hooks_.added(spec.name, fail("the worker for dom{} {}", domid_,
+                                         state_ == State::given_up ? "was given up on" : "is stopping"));
+    }
+}
+
+void WorkerProcess::remove(const std::string& name) {
+    if (!devices_.contains(name) || state_ != State::running || !client_) {
+        devices_.erase(name);
+        if (hooks_.removed) hooks_.removed(name);
+        return;
+    }
+    removing_[name] = true;
+    auto alive = alive_;
+    client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<worker::DeviceStatus>> r) {
+        if (!*alive) return;
+        if (!r) log::warn("dom{}: worker could not remove {}: {}", domid_, name, r.error().message);
+        removing_.erase(name);
+        devices_.erase(name);
+        if (hooks_.removed) hooks_.removed(name);
+    });
+}
+
+void WorkerProcess::stop() {
+    if (state_ == State::stopping || state_ == State::stopped) return;
+    if (!pidfd_) {
+        state_ = State::stopped;
+        timer_->cancel();
+        if (hooks_.stopped) hooks_.stopped();
+        return;
+    }
+    state_ = State::stopping;
+    log::info("dom{}: stopping worker pid {}", domid_, pid_);
+    pidfd_signal(pidfd_.get(), SIGTERM);
+    timer_->arm(std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
+}
+
+void WorkerProcess::fire_timer() {
+    switch (state_) {
+        case State::starting: try_connect(); break;
+        case State::backoff:
+            ++restarts_;
+            if (auto r = spawn(); !r) {
+                log::error("dom{}: {}", domid_, r.error().message);
+                schedule_restart(r.error().message);
+            }
+            break;
+        case State::stopping:
+            log::warn("dom{}: worker pid {} ignored SIGTERM, killing it", domid_, pid_);
+            if (pidfd_) pidfd_signal(pidfd_.get(), SIGKILL);
+            break;
+        default: break;
+    }
+}
+
+void WorkerProcess::on_lost(const std::string& reason) {
+    // Called from inside the client; it is destroyed later, not under its own feet.
+    std::shared_ptr<ControlClient> doomed(std::move(client_));
+    loop_.defer([doomed] {});
+    if (state_ == State::stopping || state_ == State::stopped) return;
+    log::warn("dom{}: worker pid {}: {}; killing it", domid_, pid_, reason);
+    for (auto& [name, _] : std::map<std::string, bool>(removing_)) {
+        removing_.erase(name);
+        devices_.erase(name);
+        if (hooks_.removed) hooks_.removed(name);
+    }
+    if (pidfd_) pidfd_signal(pidfd_.get(), SIGKILL);
+}
+
+void WorkerProcess::on_exit() {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) <= 0) return;  // not exited after all
+    loop_.remove(pidfd_.get());
+    pidfd_.reset();
+    client_.reset();
+    ::unlink((dir() + "/worker.pid").c_str());
+    std::string how = killed_for_timeout_ ? "did not open its control socket in time" : describe_status(status);
+    auto alive = alive_;
+    auto pending_removals = std::move(removing_);
+    removing_.clear();
+    for (auto& [name, _] : pending_removals) {
+        devices_.erase(name);
+        if (hooks_.removed) hooks_.removed(name);
+        if (!*alive) return;
+    }
+    if (state_ == State::stopping) {
+        log::info("dom{}: worker pid {} {}", domid_, pid_, how);
+        state_ = State::stopped;
+        timer_->cancel();
+        if (hooks_.stopped) hooks_.stopped();
+        return;
+    }
+    schedule_restart(fmt::format("worker pid {} {}", pid_, how));
+}
+
+void WorkerProcess::schedule_restart(const std::string& reason) {
+    auto now = Clock::now();
+    deaths_.push_back(now);
+    auto window = std::chrono::seconds(options_.restart_window_s);
+    while (!deaths_.empty() && now - deaths_.front() > window) deaths_.pop_front();
+    if (deaths_.size() > options_.max_restarts) {
+        state_ = State::given_up;
+        timer_->cancel();
+        std::string why = fmt::format("{}; gave up after {} restarts within {} s", reason, restarts_,
+                                      options_.restart_window_s);
+        log::error("dom{}: {}", domid_, why);
+        if (hooks_.given_up) hooks_.given_up(why);
+        return;
+    }
+    unsigned shift = std::min<size_t>(deaths_.size() - 1, 16);
+    auto delay = std::min<uint64_t>(uint64_t{options_.backoff_initial_ms} << shift, options_.backoff_max_ms);
+    state_ = State::backoff;
+    log::warn("dom{}: {}; restarting it in {} ms", domid_, reason, delay);
+    timer_->arm(std::chrono::milliseconds(delay));
+    if (hooks_.died) hooks_.died(reason, restarts_);
+}
+
+}  // namespace xenvhost::daemon

@@ -1,0 +1,96 @@
+#pragma once
+// Supervises one guest's worker process: spawns it, connects to its control
+// socket, keeps the guest's devices added to it, restarts it with backoff
+// when it dies (re-adding the devices on the same sockets) and gives up when
+// it keeps dying. Process exit is seen through a pidfd on the event loop.
+
+#include "base/error.hpp"
+#include "base/unique_fd.hpp"
+#include "daemon/control_client.hpp"
+#include "daemon/event_loop.hpp"
+#include "daemon/options.hpp"
+#include "worker/device_spec.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace xenvhost::daemon {
+
+class WorkerProcess {
+public:
+    struct Hooks {
+        // Reply to add(): the device's socket is listening, or why not. Also
+        // called again after each restart once the device is re-added.
+        std::function<void(const std::string& name, const Result<>& result)> added;
+        // remove() finished: the device is out of the worker (or the worker is gone).
+        std::function<void(const std::string& name)> removed;
+        std::function<void(const worker::DeviceStatus&)> device_event;
+        // The worker is running and connected (first start or restart).
+        std::function<void(pid_t pid, unsigned restarts)> up;
+        // It died unexpectedly and will be restarted.
+        std::function<void(const std::string& reason, unsigned restarts)> died;
+        // It kept dying; no more restarts.
+        std::function<void(const std::string& reason)> given_up;
+        // stop() finished.
+        std::function<void()> stopped;
+    };
+
+    enum class State { starting, running, backoff, given_up, stopping, stopped };
+
+    static Result<std::unique_ptr<WorkerProcess>> create(EventLoop& loop, const Options& options, unsigned domid,
+                                                         Hooks hooks);
+    ~WorkerProcess();
+
+    // Asks for the device to be served; sent now if connected, else on connect.
+    void add(const worker::DeviceSpec& spec);
+    // Takes the device out; `removed` follows (at once if the worker is not running).
+    void remove(const std::string& name);
+    // SIGTERM, SIGKILL after a grace period; `stopped` follows.
+    void stop();
+
+    State state() const { return state_; }
+    pid_t pid() const { return pid_; }
+    unsigned restarts() const { return restarts_; }
+    bool serves(const std::string& name) const { return devices_.contains(name); }
+    size_t device_count() const { return devices_.size(); }
+    std::string dir() const;
+    std::string control_path() const { return dir() + "/control"; }
+
+private:
+    WorkerProcess(EventLoop& loop, const Options& options, unsigned domid, Hooks hooks)
+        : loop_(loop), options_(options), domid_(domid), hooks_(std::move(hooks)) {}
+    Result<> spawn();
+    void try_connect();
+    void on_exit();
+    void on_lost(const std::string& reason);
+    void send_add(const std::string& name);
+    void kill_stale();
+    void schedule_restart(const std::string& reason);
+    void fire_timer();
+
+    EventLoop& loop_;
+    const Options& options_;
+    unsigned domid_;
+    Hooks hooks_;
+    State state_ = State::starting;
+    pid_t pid_ = -1;
+    UniqueFd pidfd_;
+    std::unique_ptr<ControlClient> client_;
+    std::unique_ptr<Timer> timer_;  // connect retries, restart backoff, stop grace
+    std::chrono::steady_clock::time_point spawned_at_;
+    std::chrono::milliseconds connect_delay_{0};
+    unsigned restarts_ = 0;
+    std::deque<std::chrono::steady_clock::time_point> deaths_;
+    bool killed_for_timeout_ = false;
+    std::map<std::string, worker::DeviceSpec> devices_;
+    std::map<std::string, bool> removing_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace xenvhost::daemon

@@ -70,10 +70,14 @@ void DeviceHost::on_message() {
     }
     const uint32_t request = msg->header.request;
     log::debug("device {}: {}", name_, vhost_user::request_name(request));
+    const char* mode_before = session_->memory_mode();
     if (auto r = session_->handle(*msg); !r) {
         last_error_ = r.error().message;
         disconnect(fmt::format("protocol error: {}", r.error().message));
+        return;
     }
+    // The mapping mode becomes known with the first memory table.
+    if (status_cb_ && session_->memory_mode() != mode_before) status_cb_(status());
 }
 
 void DeviceHost::disconnect(std::string_view why) {

@@ -1,6 +1,7 @@
 // xenvhost-worker: serves a guest's virtio-blk devices over vhost-user.
 
 #include "base/log.hpp"
+#include "worker/control_channel.hpp"
 #include "worker/event_loop.hpp"
 #include "worker/options.hpp"
 #include "worker/worker.hpp"
@@ -68,13 +69,22 @@ int main(int argc, char** argv) {
     session.xen = opts->xen;
     session.domid = opts->domid.value_or(0);
     worker::Worker w(**loop, session);
+    std::unique_ptr<worker::ControlChannel> control;
+    if (!opts->control_socket.empty()) {
+        auto c = worker::ControlChannel::create(**loop, w, opts->control_socket);
+        if (!c) {
+            log::error("control socket: {}", c.error().message);
+            return 1;
+        }
+        control = std::move(*c);
+        w.on_status_change([&control](const worker::DeviceStatus& s) { control->notify(s); });
+    }
     for (const auto& spec : opts->devices) {
         if (auto r = w.add_device(spec); !r) {
             log::error("{}", r.error().message);
             return 1;
         }
     }
-    int exit_code = 0;
     (void)(*loop)->add(signals->get(), EPOLLIN, [&](uint32_t) {
         signalfd_siginfo info;
         if (::read(signals->get(), &info, sizeof info) == sizeof info) {
@@ -85,5 +95,6 @@ int main(int argc, char** argv) {
     (*loop)->run();
     print_counters(w);
     w.shutdown();
-    return exit_code;
+    control.reset();
+    return 0;
 }

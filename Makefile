@@ -73,14 +73,21 @@ $(DAEMON): $(DAEMON_OBJS) $(LIB)
 TEST_LEVELS :=
 include $(sort $(wildcard tests/*/rules.mk))
 
-.PHONY: test
-test: all
-	@bash tests/run-levels.sh $(TEST_LEVELS)
-
 # The sanitizer build lives in its own tree so it never mixes objects.
 .PHONY: test-sanitize
 test-sanitize:
-	$(MAKE) BUILD=$(BUILD)/asan SANITIZE=address,undefined test-unit test-component
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined test-unit test-component
+ifeq ($(SANITIZE),)
+TEST_LEVELS += sanitize
+endif
+
+# Fast levels first, so a broken build fails within minutes.
+LEVEL_ORDER := unit component xenstore sanitize qemu xen
+ORDERED_LEVELS := $(filter $(TEST_LEVELS),$(LEVEL_ORDER)) $(filter-out $(LEVEL_ORDER),$(TEST_LEVELS))
+
+.PHONY: test
+test: all
+	@bash tests/run-levels.sh $(ORDERED_LEVELS)
 
 # ---------------------------------------------------------------- deps
 DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \

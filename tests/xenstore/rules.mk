@@ -1,0 +1,40 @@
+# xenstore level: xenvhostd against the real C xenstored 4.17, run without a
+# hypervisor behind the fakexen.so LD_PRELOAD shim, with the real worker and
+# the in-tree vhost-user front-end (tests/frontend) doing I/O.
+XENSTORE_TEST_SRCS := $(sort $(filter-out %/fakexen.c,$(wildcard tests/xenstore/*.cpp)))
+XENSTORE_TEST_OBJS := $(XENSTORE_TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
+XENSTORE_TESTS     := $(BUILD)/bin/xenstore-tests
+FAKEXEN            := $(BUILD)/lib/fakexen.so
+
+$(XENSTORE_TEST_OBJS): CPPFLAGS += -I. -Itests -DXENVHOST_BUILD_BIN='"$(abspath $(BUILD)/bin)"' \
+  -DXENVHOST_FAKEXEN='"$(abspath $(FAKEXEN))"' -DXENVHOST_SOURCE_DIR='"$(abspath .)"'
+
+$(FAKEXEN): tests/xenstore/fakexen.c
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $< -ldl
+
+$(XENSTORE_TESTS): $(XENSTORE_TEST_OBJS) $(BUILD)/lib/libfrontend.a $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
+
+.PHONY: test-xenstore
+test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(DAEMON)
+	$(XENSTORE_TESTS) --gtest_brief=1
+
+TEST_LEVELS += xenstore
+
+# The daemon's and the control channel's logic is unit-tested in
+# tests/unit/test_daemon_*.cpp and test_control_*.cpp; those tests link the
+# daemon's objects (all but main) and the worker's control channel through
+# this archive, which the linker searches after the unit-test objects.
+DAEMON_CORE_LIB := $(BUILD)/lib/libxenvhostd-core.a
+DAEMON_CORE_OBJS := $(filter-out %/main.o,$(DAEMON_OBJS)) \
+  $(BUILD)/obj/src/worker/control_channel.o $(BUILD)/obj/src/worker/event_loop.o
+
+$(DAEMON_CORE_LIB): $(DAEMON_CORE_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(UNIT_TESTS): $(DAEMON_CORE_LIB)
+$(UNIT_TESTS): LDLIBS := $(DAEMON_CORE_LIB) $(LIB) $(LDLIBS)

@@ -1,0 +1,86 @@
+// 100 guests with one disk each: the time from the commit of each device
+// directory to state 2, as libxl would see it, and the daemon's memory.
+
+#include "tests/xenstore/fixture.hpp"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+namespace xenvhost::xstest {
+namespace {
+
+TEST_F(XenstoreLevel, HundredGuests) {
+    constexpr unsigned kGuests = 100, kFirst = 10;
+    std::string img = image("shared.img", 1 << 20);
+    for (unsigned d = kFirst; d < kFirst + kGuests; ++d) XS_ASSERT_OK(env->create_domain(d, fmt::format("g{}", d)));
+    start_daemon({"--log-level", "warn"});
+    // Let the daemon come up before the clock starts.
+    XS_ASSERT_OK(env->xs().write("/local/domain/0/backend/virtio_disk/ready-probe", ""));
+    ASSERT_TRUE(wait_error("/local/domain/0/backend/virtio_disk/ready-probe"));
+    XS_ASSERT_OK(env->xs().remove("/local/domain/0/backend/virtio_disk/ready-probe"));
+
+    // Watch every state node from one handle and time-stamp each first "2".
+    auto xs = xen::Xenstore::open();
+    ASSERT_TRUE(xs.has_value());
+    std::vector<Clock::time_point> written(kGuests), ready(kGuests);
+    std::vector<bool> done(kGuests, false);
+    for (unsigned i = 0; i < kGuests; ++i)
+        XS_ASSERT_OK(xs->watch(be("virtio_disk", kFirst + i, kXvda) + "/state", std::to_string(i)));
+    auto fd = xs->watch_fd();
+    ASSERT_TRUE(fd.has_value());
+    while (xs->next_event()) {
+    }
+
+    for (unsigned i = 0; i < kGuests; ++i) {
+        auto tree = disk(kFirst + i, kXvda, img);
+        written[i] = Clock::now();
+        XS_ASSERT_OK(env->write_tree(tree));
+    }
+    unsigned remaining = kGuests;
+    auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (remaining > 0 && Clock::now() < deadline) {
+        pollfd p{*fd, POLLIN, 0};
+        ::poll(&p, 1, 200);
+        while (auto ev = xs->next_event()) {
+            unsigned i = std::stoul(ev->token);
+            if (done[i]) continue;
+            if (xs->read(ev->path).value_or(std::nullopt) == "2") {
+                ready[i] = Clock::now();
+                done[i] = true;
+                --remaining;
+            }
+        }
+    }
+    ASSERT_EQ(remaining, 0u) << "devices not at state 2 after 60 s";
+
+    std::vector<double> ms;
+    for (unsigned i = 0; i < kGuests; ++i)
+        ms.push_back(std::chrono::duration<double, std::milli>(ready[i] - written[i]).count());
+    std::sort(ms.begin(), ms.end());
+    double median = (ms[kGuests / 2 - 1] + ms[kGuests / 2]) / 2, max = ms.back();
+    long rss = daemon->rss_kib();
+    std::printf("100 guests: device dir -> state 2: median %.1f ms, p90 %.1f ms, max %.1f ms; xenvhostd RSS %ld KiB\n",
+                median, ms[kGuests * 9 / 10], max, rss);
+    RecordProperty("median_ms", static_cast<int>(median));
+    RecordProperty("max_ms", static_cast<int>(max));
+    RecordProperty("daemon_rss_kib", static_cast<int>(rss));
+    EXPECT_LT(max, 10000) << "libxl would have given up";
+    EXPECT_LT(median, 1000);
+
+    // Every guest has its own worker.
+    std::set<pid_t> workers;
+    for (unsigned i = 0; i < kGuests; ++i) workers.insert(worker_pid(be("virtio_disk", kFirst + i, kXvda)));
+    EXPECT_EQ(workers.size(), kGuests);
+    // Tearing them all down.
+    auto t0 = Clock::now();
+    for (unsigned i = 0; i < kGuests; ++i) XS_ASSERT_OK(env->close_backend(be("virtio_disk", kFirst + i, kXvda)));
+    for (unsigned i = 0; i < kGuests; ++i) ASSERT_TRUE(wait_state(be("virtio_disk", kFirst + i, kXvda), "6"));
+    std::printf("100 guests: all 100 closed (5 -> 6) in %.1f ms\n",
+                std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+}
+
+}  // namespace
+}  // namespace xenvhost::xstest

@@ -49,7 +49,8 @@ public:
     virtual std::string_view mode() const = 0;
     // Maps [gpa, gpa+len) for the lifetime of a started ring; fails unless
     // the whole range lies in guest memory (and, for plain memory, in one region).
-    virtual Result<RingMapping> map_ring(uint64_t gpa, uint64_t len) const = 0;
+    // `writable` asks for write access (the used ring); the others are only read.
+    virtual Result<RingMapping> map_ring(uint64_t gpa, uint64_t len, bool writable) const = 0;
     // Copies guest bytes into dst; false if any byte lies outside guest memory.
     virtual bool read(uint64_t gpa, std::span<uint8_t> dst) const = 0;
     // Maps every buffer of a request (appending to out.out / out.in in order)

@@ -4,7 +4,7 @@
 
 namespace xenvhost::memory {
 
-Result<RingMapping> PlainMemory::map_ring(uint64_t gpa, uint64_t len) const {
+Result<RingMapping> PlainMemory::map_ring(uint64_t gpa, uint64_t len, bool) const {
     auto span = table_.translate(gpa, len);
     if (span.size() != len)
         return fail("ring area gpa {:#x} len {:#x} is not inside one memory region", gpa, len);

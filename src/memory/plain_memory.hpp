@@ -12,7 +12,7 @@ public:
     explicit PlainMemory(RegionTable table) : table_(std::move(table)) {}
 
     std::string_view mode() const override { return "mmap"; }
-    Result<RingMapping> map_ring(uint64_t gpa, uint64_t len) const override;
+    Result<RingMapping> map_ring(uint64_t gpa, uint64_t len, bool writable) const override;
     bool read(uint64_t gpa, std::span<uint8_t> dst) const override;
     Result<> map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const override;
 

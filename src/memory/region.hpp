@@ -4,6 +4,7 @@
 #include "base/error.hpp"
 #include "base/mapping.hpp"
 #include "base/unique_fd.hpp"
+#include "memory/xen_address.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -17,8 +18,9 @@ struct RegionDesc {
     uint64_t size = 0;
     uint64_t uaddr = 0;
     uint64_t mmap_offset = 0;
-    uint32_t xen_flags = 0;  // 0 for plain regions
-    uint32_t domid = 0;
+    XenRegionKind kind = XenRegionKind::kPlain;  // plain regions are mmap()ed whole
+    bool no_advance_map = false;                 // the front-end forbids mapping it whole
+    uint32_t domid = 0;                          // the guest owning a Xen region
 };
 
 // Checks that apply to every region: non-empty, no address arithmetic overflow.

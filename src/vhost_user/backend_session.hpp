@@ -5,6 +5,8 @@
 
 #include "devices/device.hpp"
 #include "memory/guest_memory.hpp"
+#include "memory/map_stats.hpp"
+#include "memory/xen_memory.hpp"
 #include "memory/region_table.hpp"
 #include "vhost_user/connection.hpp"
 #include "vhost_user/message_table.hpp"
@@ -12,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +23,10 @@ namespace xenvhost::vhost_user {
 struct SessionOptions {
     // Set when serving a Xen guest: offers XEN_MMAP and accepts Xen regions for this domid.
     bool xen = false;
-    uint32_t domid = 0;
+    std::optional<uint32_t> domid;  // regions of any other domain are refused
+    memory::XenHandles xen_handles;
+    // Mapping counters of the device, kept across connections.
+    std::shared_ptr<memory::MapStats> map_stats = std::make_shared<memory::MapStats>();
 };
 
 class BackendSession {
@@ -83,6 +89,8 @@ private:
     Result<memory::RegionDesc> parse_region(const uint8_t* p, bool xen_layout) const;
     Result<std::shared_ptr<const memory::Region>> make_region(const memory::RegionDesc& d, UniqueFd fd) const;
     HandlerResult install_memory(memory::RegionTable table);
+    // A region the session will not take: refused (policy) or fatal (malformed).
+    HandlerResult region_error(uint32_t index, const Error& e) const;
     // Starts or stops the runner for a ring according to its state.
     HandlerResult update_ring(uint16_t index);
     void stop_ring(uint16_t index);

@@ -4,6 +4,8 @@
 #include "base/log.hpp"
 #include "memory/plain_memory.hpp"
 #include "vhost_user/backend_session.hpp"
+#include "vhost_user/xen_region_flags.hpp"
+#include "xen/device_fd.hpp"
 
 #include <cstring>
 
@@ -17,25 +19,52 @@ Result<memory::RegionDesc> BackendSession::parse_region(const uint8_t* p, bool x
     d.size = r.memory_size;
     d.uaddr = r.user_addr;
     d.mmap_offset = r.mmap_offset;
+    if (auto ok = memory::validate_region(d); !ok) return std::unexpected(ok.error());
     if (xen_layout) {
         XenMemoryRegion x;
         std::memcpy(&x, p, sizeof x);
-        d.xen_flags = x.xen_mmap_flags;
+        // Policy refusals carry EPERM: the table is refused, the connection stays.
+        auto flags = parse_xen_flags(x.xen_mmap_flags);
+        if (!flags) return std::unexpected(Error{flags.error().message, EPERM});
+        d.kind = flags->kind;
+        d.no_advance_map = flags->no_advance_map;
         d.domid = x.domid;
+        if (d.kind != memory::XenRegionKind::kPlain && options_.domid && d.domid != *options_.domid)
+            return std::unexpected(
+                Error{fmt::format("region of domain {}, but this worker serves domain {}", d.domid, *options_.domid),
+                      EPERM});
     }
-    if (auto ok = memory::validate_region(d); !ok) return std::unexpected(ok.error());
     return d;
 }
 
 Result<std::shared_ptr<const memory::Region>> BackendSession::make_region(const memory::RegionDesc& d,
                                                                           UniqueFd fd) const {
-    if (d.xen_flags != 0) return fail("Xen memory regions (flags {:#x}) are not supported by this worker", d.xen_flags);
-    // The mapping keeps the memory; the fd is closed when `fd` goes out of scope.
-    return memory::Region::map_plain(d, fd.get());
+    // The fd is closed when `fd` goes out of scope: a plain region keeps its
+    // mapping, a Xen region is mapped later through the worker's own handles.
+    if (d.kind == memory::XenRegionKind::kPlain) return memory::Region::map_plain(d, fd.get());
+    const bool grant = d.kind == memory::XenRegionKind::kGrant;
+    if (grant ? !options_.xen_handles.grants : !options_.xen_handles.foreign)
+        return std::unexpected(
+            Error{fmt::format("{} mapping is not available on this host", grant ? "grant" : "foreign"), EPERM});
+    if (auto ok = xen::check_device_fd(fd.get(), grant ? xen::XenDevice::kGntdev : xen::XenDevice::kPrivcmd); !ok)
+        return std::unexpected(Error{ok.error().message, EPERM});
+    return memory::Region::unmapped(d);
+}
+
+BackendSession::HandlerResult BackendSession::region_error(uint32_t index, const Error& e) const {
+    if (e.err == EPERM) {
+        log::warn("memory region {} refused: {}", index, e.message);
+        return Outcome::kRefused;
+    }
+    return fail("region {}: {}", index, e.message);
 }
 
 BackendSession::HandlerResult BackendSession::install_memory(memory::RegionTable table) {
-    auto mem = std::make_shared<const memory::PlainMemory>(table);
+    std::shared_ptr<const memory::GuestMemory> mem;
+    if (has_protocol_feature(protocol_feature::kXenMmap))
+        mem = std::make_shared<const memory::XenMemory>(table, options_.xen_handles, options_.map_stats);
+    else
+        mem = std::make_shared<const memory::PlainMemory>(table);
     table_ = std::move(table);
     memory_ = mem;
     if (auto r = runner_.set_memory(mem); !r) {
@@ -62,9 +91,9 @@ BackendSession::HandlerResult BackendSession::set_mem_table(Message& msg) {
     std::vector<std::shared_ptr<const memory::Region>> regions;
     for (uint32_t i = 0; i < hdr.num_regions; ++i) {
         auto d = parse_region(msg.payload.data() + sizeof hdr + i * stride, xen_layout);
-        if (!d) return fail("region {}: {}", i, d.error().message);
+        if (!d) return region_error(i, d.error());
         auto region = make_region(*d, std::move(msg.fds[i]));
-        if (!region) return fail("region {}: {}", i, region.error().message);
+        if (!region) return region_error(i, region.error());
         regions.push_back(std::move(*region));
     }
     auto table = memory::RegionTable::build(std::move(regions));
@@ -77,9 +106,9 @@ BackendSession::HandlerResult BackendSession::add_mem_reg(Message& msg) {
     const size_t expect = kSingleRegionPadding + (xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion));
     if (msg.payload.size() != expect) return fail("payload of {} bytes, expected {}", msg.payload.size(), expect);
     auto d = parse_region(msg.payload.data() + kSingleRegionPadding, xen_layout);
-    if (!d) return std::unexpected(d.error());
+    if (!d) return region_error(0, d.error());
     auto region = make_region(*d, std::move(msg.fds[0]));
-    if (!region) return std::unexpected(region.error());
+    if (!region) return region_error(0, region.error());
     auto table = table_.with(std::move(*region));
     if (!table) return std::unexpected(table.error());
     return install_memory(std::move(*table));
@@ -90,7 +119,7 @@ BackendSession::HandlerResult BackendSession::rem_mem_reg(Message& msg) {
     const size_t expect = kSingleRegionPadding + (xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion));
     if (msg.payload.size() != expect) return fail("payload of {} bytes, expected {}", msg.payload.size(), expect);
     auto d = parse_region(msg.payload.data() + kSingleRegionPadding, xen_layout);
-    if (!d) return std::unexpected(d.error());
+    if (!d) return region_error(0, d.error());
     auto table = table_.without(d->gpa, d->uaddr, d->size);
     if (!table) {
         log::warn("REM_MEM_REG: {}", table.error().message);

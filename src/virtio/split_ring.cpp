@@ -55,11 +55,11 @@ Result<SplitRing> SplitRing::map(const memory::GuestMemory& mem, uint16_t size,
 }
 
 Result<> SplitRing::remap(const memory::GuestMemory& mem) {
-    auto d = mem.map_ring(addrs_.desc, desc_area_size(size_));
+    auto d = mem.map_ring(addrs_.desc, desc_area_size(size_), false);
     if (!d) return fail("descriptor table: {}", d.error().message);
-    auto a = mem.map_ring(addrs_.avail, avail_area_size(size_));
+    auto a = mem.map_ring(addrs_.avail, avail_area_size(size_), false);
     if (!a) return fail("avail ring: {}", a.error().message);
-    auto u = mem.map_ring(addrs_.used, used_area_size(size_));
+    auto u = mem.map_ring(addrs_.used, used_area_size(size_), true);
     if (!u) return fail("used ring: {}", u.error().message);
     desc_map_ = std::move(*d);
     avail_map_ = std::move(*a);

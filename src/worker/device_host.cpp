@@ -19,8 +19,11 @@ DeviceHost::DeviceHost(std::string name, std::string socket_path, UniqueFd liste
       socket_path_(std::move(socket_path)),
       listen_fd_(std::move(listen_fd)),
       device_(std::move(device)),
-      options_(options),
-      loop_(loop) {}
+      options_(std::move(options)),
+      loop_(loop) {
+    // Counters belong to this device and outlive its connections.
+    options_.map_stats = std::make_shared<memory::MapStats>();
+}
 
 DeviceHost::~DeviceHost() { shutdown(); }
 
@@ -99,6 +102,10 @@ DeviceStatus DeviceHost::status() const {
     s.connected = conn_ != nullptr;
     s.mapping = session_ ? session_->memory_mode() : "none";
     s.requests = stats_.requests.load();
+    s.map_calls = options_.map_stats->map_calls.load();
+    s.unmap_calls = options_.map_stats->unmap_calls.load();
+    s.pages_mapped = options_.map_stats->pages_mapped.load();
+    s.map_failures = options_.map_stats->map_failures.load();
     s.last_error = last_error_;
     return s;
 }

@@ -4,6 +4,7 @@
 #include "worker/control_channel.hpp"
 #include "worker/event_loop.hpp"
 #include "worker/options.hpp"
+#include "worker/xen_handles.hpp"
 #include "worker/worker.hpp"
 
 #include <sys/epoll.h>
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
     }
     vhost_user::SessionOptions session;
     session.xen = opts->xen;
-    session.domid = opts->domid.value_or(0);
+    session.domid = opts->domid;
+    if (opts->xen) session.xen_handles = worker::open_xen_handles(opts->domid);
     worker::Worker w(**loop, session);
     std::unique_ptr<worker::ControlChannel> control;
     if (!opts->control_socket.empty()) {

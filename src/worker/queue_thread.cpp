@@ -172,8 +172,18 @@ void QueueThread::process_available() {
             auto& bufs = slots_[head];
             if (auto m = memory_->map_buffers(chain_.buffers, bufs); !m) {
                 bufs.release();
-                mark_broken(m.error().message);
-                break;
+                if (m.error().err == EFAULT) {  // outside guest memory: a guest error
+                    mark_broken(m.error().message);
+                    break;
+                }
+                // A mapping that failed (a revoked grant, a missing frame)
+                // fails this request only.
+                log::warn("queue {}: request {}: {}", index_, head, m.error().message);
+                if (!map_status_only(bufs)) {
+                    in_flight_[head] = 1;
+                    complete(head, 0);
+                    continue;
+                }
             }
             in_flight_[head] = 1;
             started_any = true;
@@ -182,6 +192,21 @@ void QueueThread::process_available() {
         if (broken_) break;
     }
     if (started_any) handler_->flush();
+}
+
+bool QueueThread::map_status_only(memory::MappedBuffers& bufs) {
+    // The device answers a request it cannot read with an error in the last
+    // device-writable byte, so map just that byte.
+    for (auto it = chain_.buffers.rbegin(); it != chain_.buffers.rend(); ++it) {
+        if (!it->writable) continue;
+        memory::GuestBuffer status{it->gpa + it->len - 1, 1, true};
+        if (!memory_->map_buffers({&status, 1}, bufs)) {
+            bufs.release();
+            return false;
+        }
+        return true;
+    }
+    return false;
 }
 
 void QueueThread::run() {

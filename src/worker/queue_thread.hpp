@@ -40,6 +40,7 @@ private:
     void process_available();
     void handle_commands();
     void mark_broken(std::string_view why);
+    bool map_status_only(memory::MappedBuffers& bufs);
     void publish();
     void complete(uint16_t slot, uint32_t written) override;
 

@@ -18,7 +18,7 @@ public:
     explicit GuestRam(uint64_t size = 1 << 20) : size_(size) {
         int fd = ::memfd_create("guest", MFD_CLOEXEC);
         (void)!::ftruncate(fd, static_cast<off_t>(size));
-        auto region = memory::Region::map_plain({0, size, 0x10000000, 0, 0, 0}, fd);
+        auto region = memory::Region::map_plain({0, size, 0x10000000, 0}, fd);
         ::close(fd);
         region_ = *region;
         mem_ = std::make_shared<memory::PlainMemory>(*memory::RegionTable::build({region_}));

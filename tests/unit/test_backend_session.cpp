@@ -126,6 +126,13 @@ struct Harness {
     std::unique_ptr<BackendSession> session;
 };
 
+SessionOptions xen_options(uint32_t domid) {
+    SessionOptions o;
+    o.xen = true;
+    o.domid = domid;
+    return o;
+}
+
 constexpr uint64_t kProto = bit(protocol_feature::kReplyAck) | bit(protocol_feature::kMq) |
                             bit(protocol_feature::kConfig) | bit(protocol_feature::kConfigureMemSlots);
 
@@ -135,7 +142,7 @@ TEST(BackendSession, OffersXenMmapOnlyForXenGuests) {
     Harness plain;
     ASSERT_TRUE(plain.send(Request::kGetProtocolFeatures, {}));
     EXPECT_FALSE(plain.reply_u64() & bit(protocol_feature::kXenMmap));
-    Harness xen(SessionOptions{true, 5});
+    Harness xen(xen_options(5));
     ASSERT_TRUE(xen.send(Request::kGetProtocolFeatures, {}));
     EXPECT_TRUE(xen.reply_u64() & bit(protocol_feature::kXenMmap));
 }
@@ -250,7 +257,7 @@ TEST(BackendSession, MemTableStrideAndFdCountAreChecked) {
 }
 
 TEST(BackendSession, XenMmapAckedButPlainRegionsSentIsRejected) {
-    Harness h(SessionOptions{true, 5});
+    Harness h(xen_options(5));
     h.negotiate(kProto | bit(protocol_feature::kXenMmap), h.device.features() | bit(kFeatureProtocolFeatures));
     std::vector<uint8_t> p(8 + 32 * 5);  // 168 bytes: 5 plain regions, which is not 8 + 40n for n=5
     MemoryTableHeader hdr{5, 0};

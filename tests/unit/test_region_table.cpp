@@ -21,7 +21,7 @@ UniqueFd memfd(size_t size) {
 std::shared_ptr<const Region> region(uint64_t gpa, uint64_t size, uint64_t uaddr, uint64_t offset = 0,
                                      size_t file = 0) {
     auto fd = memfd(file ? file : offset + size);
-    auto r = Region::map_plain({gpa, size, uaddr, offset, 0, 0}, fd.get());
+    auto r = Region::map_plain({gpa, size, uaddr, offset}, fd.get());
     EXPECT_TRUE(r) << (r ? "" : r.error().message);
     return r ? *r : nullptr;
 }
@@ -75,19 +75,19 @@ TEST(RegionTable, TranslateReturnsShortSpansAtRegionEnds) {
 
 TEST(Region, RejectsBadDescriptions) {
     auto fd = memfd(0x1000);
-    EXPECT_FALSE(Region::map_plain({0, 0, 0x1000, 0, 0, 0}, fd.get()));                       // size 0
-    EXPECT_FALSE(Region::map_plain({~0ull - 0x10, 0x1000, 0x1000, 0, 0, 0}, fd.get()));       // gpa overflow
-    EXPECT_FALSE(Region::map_plain({0, 0x1000, ~0ull - 0x10, 0, 0, 0}, fd.get()));            // uaddr overflow
-    EXPECT_FALSE(Region::map_plain({0, 0x1000, 0x1000, ~0ull - 0x10, 0, 0}, fd.get()));       // offset overflow
-    EXPECT_FALSE(Region::map_plain({0, 0x2000, 0x1000, 0, 0, 0}, fd.get()));                  // fd too small
-    EXPECT_FALSE(Region::map_plain({0, 0x1000, 0x1000, 0x800, 0, 0}, fd.get()));              // offset+size past end
+    EXPECT_FALSE(Region::map_plain({0, 0, 0x1000, 0}, fd.get()));                       // size 0
+    EXPECT_FALSE(Region::map_plain({~0ull - 0x10, 0x1000, 0x1000, 0}, fd.get()));       // gpa overflow
+    EXPECT_FALSE(Region::map_plain({0, 0x1000, ~0ull - 0x10, 0}, fd.get()));            // uaddr overflow
+    EXPECT_FALSE(Region::map_plain({0, 0x1000, 0x1000, ~0ull - 0x10}, fd.get()));       // offset overflow
+    EXPECT_FALSE(Region::map_plain({0, 0x2000, 0x1000, 0}, fd.get()));                  // fd too small
+    EXPECT_FALSE(Region::map_plain({0, 0x1000, 0x1000, 0x800}, fd.get()));              // offset+size past end
 }
 
 TEST(Region, UnalignedOffsetMapsTheRightBytes) {
     auto fd = memfd(0x3000);
     uint8_t marker = 0xab;
     ASSERT_EQ(::pwrite(fd.get(), &marker, 1, 0x1234), 1);
-    auto r = Region::map_plain({0x100000, 0x1000, 0x1000, 0x1234, 0, 0}, fd.get());
+    auto r = Region::map_plain({0x100000, 0x1000, 0x1000, 0x1234}, fd.get());
     ASSERT_TRUE(r);
     EXPECT_EQ((*r)->host()[0], 0xab);
 }
@@ -109,6 +109,6 @@ TEST(PlainMemory, MapsBuffersPiecewiseAcrossRegions) {
     uint8_t tmp[0x200];
     EXPECT_TRUE(mem->read(0xf00, {tmp, 0x200}));
     EXPECT_FALSE(mem->read(0x1f00, {tmp, 0x200}));
-    EXPECT_TRUE(mem->map_ring(0x100, 0x100));
-    EXPECT_FALSE(mem->map_ring(0xf00, 0x200));  // a ring must lie in one region
+    EXPECT_TRUE(mem->map_ring(0x100, 0x100, true));
+    EXPECT_FALSE(mem->map_ring(0xf00, 0x200, true));  // a ring must lie in one region
 }

@@ -1,0 +1,46 @@
+#pragma once
+// Guest memory of a Xen guest whose front-end negotiated XEN_MMAP. Nothing is
+// mapped when the table arrives: rings are mapped long-lived when they start,
+// and each request's buffers are gathered page by page and mapped with one
+// batched call per access direction (the guest grants driver-written pages
+// read-only, and one gntdev mapping has one protection), then unmapped before
+// the request completes.
+
+#include "memory/guest_memory.hpp"
+#include "memory/map_stats.hpp"
+#include "memory/region_table.hpp"
+#include "xen/foreign_memory.hpp"
+#include "xen/grant_table.hpp"
+
+#include <memory>
+
+namespace xenvhost::memory {
+
+struct XenHandles {
+    std::shared_ptr<xen::GrantTable> grants;     // null where gntdev is unavailable
+    std::shared_ptr<xen::ForeignMemory> foreign;  // null where privcmd is unavailable
+};
+
+class XenMemory final : public GuestMemory {
+public:
+    XenMemory(RegionTable table, XenHandles handles, std::shared_ptr<MapStats> stats)
+        : table_(std::move(table)), handles_(std::move(handles)), stats_(std::move(stats)) {}
+
+    std::string_view mode() const override;
+    Result<RingMapping> map_ring(uint64_t gpa, uint64_t len, bool writable) const override;
+    bool read(uint64_t gpa, std::span<uint8_t> dst) const override;
+    Result<> map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const override;
+
+    const RegionTable& table() const { return table_; }
+
+private:
+    struct FrameMapping;
+    Result<std::unique_ptr<FrameMapping>> map_frames(XenRegionKind kind, uint32_t domid,
+                                                     std::span<const uint64_t> frames, bool writable) const;
+
+    RegionTable table_;
+    XenHandles handles_;
+    std::shared_ptr<MapStats> stats_;
+};
+
+}  // namespace xenvhost::memory

@@ -1,0 +1,29 @@
+#include "worker/xen_handles.hpp"
+
+#include "base/log.hpp"
+
+namespace xenvhost::worker {
+
+memory::XenHandles open_xen_handles(std::optional<uint32_t> domid) {
+    memory::XenHandles h;
+    if (auto g = xen::GrantTable::open()) {
+        h.grants = std::move(*g);
+    } else {
+        log::warn("grant mappings unavailable: {}", g.error().message);
+    }
+    if (auto f = xen::ForeignMemory::open()) {
+        if (domid) {
+            if (auto r = (*f)->restrict_to(*domid); !r) {
+                // An unrestricted handle could map any domain: refuse to use it.
+                log::warn("foreign mappings unavailable: {}", r.error().message);
+                return h;
+            }
+        }
+        h.foreign = std::move(*f);
+    } else {
+        log::warn("foreign mappings unavailable: {}", f.error().message);
+    }
+    return h;
+}
+
+}  // namespace xenvhost::worker

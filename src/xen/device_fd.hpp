@@ -1,0 +1,14 @@
+#pragma once
+// Recognises the gntdev and privcmd character devices in fds a front-end sends
+// with Xen regions. The worker never uses those fds (it has its own library
+// handles); it checks them so a confused front-end is caught early.
+
+#include "base/error.hpp"
+
+namespace xenvhost::xen {
+
+enum class XenDevice { kGntdev, kPrivcmd };
+
+Result<> check_device_fd(int fd, XenDevice expected);
+
+}  // namespace xenvhost::xen

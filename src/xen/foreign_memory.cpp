@@ -1,0 +1,66 @@
+#include "xen/foreign_memory.hpp"
+
+#include <sys/mman.h>
+
+#define __XEN_TOOLS__ 1  // the public headers want it; xenctrl.h (which sets it) is not C++-clean
+extern "C" {  // the header has no C++ guards
+#include <xenforeignmemory.h>
+}
+
+#include <utility>
+#include <vector>
+
+namespace xenvhost::xen {
+namespace {
+xenforeignmemory_handle* h(void* p) { return static_cast<xenforeignmemory_handle*>(p); }
+}  // namespace
+
+ForeignMapping& ForeignMapping::operator=(ForeignMapping&& o) noexcept {
+    if (this != &o) {
+        reset();
+        fm_ = std::move(o.fm_);
+        addr_ = std::exchange(o.addr_, nullptr);
+        pages_ = std::exchange(o.pages_, 0);
+    }
+    return *this;
+}
+
+void ForeignMapping::reset() {
+    if (addr_) xenforeignmemory_unmap(h(fm_->handle_), addr_, pages_);
+    addr_ = nullptr;
+    pages_ = 0;
+    fm_.reset();
+}
+
+Result<std::shared_ptr<ForeignMemory>> ForeignMemory::open() {
+    xenforeignmemory_handle* handle = xenforeignmemory_open(nullptr, 0);
+    if (!handle) return fail_errno("xenforeignmemory_open (/dev/xen/privcmd)");
+    return std::make_shared<ForeignMemory>(handle);
+}
+
+ForeignMemory::~ForeignMemory() { xenforeignmemory_close(h(handle_)); }
+
+Result<> ForeignMemory::restrict_to(uint32_t domid) {
+    if (xenforeignmemory_restrict(h(handle_), static_cast<domid_t>(domid)) < 0)
+        return fail_errno("restricting privcmd to domain {}", domid);
+    return {};
+}
+
+Result<ForeignMapping> ForeignMemory::map(uint32_t domid, std::span<const uint64_t> frames, bool writable) {
+    if (frames.empty()) return fail("no frames to map");
+    std::vector<xen_pfn_t> pfns(frames.begin(), frames.end());
+    std::vector<int> err(frames.size(), 0);
+    void* addr = xenforeignmemory_map(h(handle_), domid, PROT_READ | (writable ? PROT_WRITE : 0),
+                                      pfns.size(), pfns.data(), err.data());
+    if (!addr) return fail_errno("foreign map of {} frames of domain {}", frames.size(), domid);
+    ForeignMapping mapping(shared_from_this(), addr, frames.size());
+    for (size_t i = 0; i < err.size(); ++i) {
+        if (err[i])
+            return std::unexpected(Error{fmt::format("frame {:#x} of domain {} could not be mapped (error {})",
+                                                     frames[i], domid, err[i]),
+                                         -err[i]});
+    }
+    return mapping;
+}
+
+}  // namespace xenvhost::xen

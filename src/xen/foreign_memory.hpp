@@ -1,0 +1,54 @@
+#pragma once
+// RAII over libxenforeignmemory (/dev/xen/privcmd): batched foreign mappings
+// of a guest's frames, restricted to that guest.
+
+#include "base/error.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace xenvhost::xen {
+
+class ForeignMemory;
+
+class ForeignMapping {
+public:
+    ForeignMapping() = default;
+    ForeignMapping(std::shared_ptr<ForeignMemory> fm, void* addr, size_t pages)
+        : fm_(std::move(fm)), addr_(addr), pages_(pages) {}
+    ForeignMapping(const ForeignMapping&) = delete;
+    ForeignMapping& operator=(const ForeignMapping&) = delete;
+    ForeignMapping(ForeignMapping&& o) noexcept { *this = std::move(o); }
+    ForeignMapping& operator=(ForeignMapping&& o) noexcept;
+    ~ForeignMapping() { reset(); }
+
+    uint8_t* data() const { return static_cast<uint8_t*>(addr_); }
+    size_t pages() const { return pages_; }
+    void reset();
+
+private:
+    std::shared_ptr<ForeignMemory> fm_;
+    void* addr_ = nullptr;
+    size_t pages_ = 0;
+};
+
+class ForeignMemory : public std::enable_shared_from_this<ForeignMemory> {
+public:
+    static Result<std::shared_ptr<ForeignMemory>> open();
+    ~ForeignMemory();
+
+    // Limits this handle to one guest; later maps of any other domain fail in the kernel.
+    Result<> restrict_to(uint32_t domid);
+    // Maps `frames` of `domid` with one batch; a frame that cannot be mapped
+    // (per-page error) fails the whole call, naming the first bad frame.
+    Result<ForeignMapping> map(uint32_t domid, std::span<const uint64_t> frames, bool writable);
+
+    explicit ForeignMemory(void* handle) : handle_(handle) {}
+
+private:
+    friend class ForeignMapping;
+    void* handle_;  // xenforeignmemory_handle*
+};
+
+}  // namespace xenvhost::xen

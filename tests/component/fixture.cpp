@@ -107,7 +107,7 @@ uint64_t BackendTest::required_protocol_features() const {
     return f;
 }
 
-SessionOptions BackendTest::default_session() {
+SessionOptions default_session() {
     SessionOptions o;
     o.memory_size = 32ull << 20;
     o.queue_size = 128;

@@ -35,6 +35,8 @@ using namespace xenvhost::frontend;
     lhs = std::move(*XV_CAT(xv_r_, __LINE__))
 
 BackendKind backend_kind();
+// The session the tests use unless they need something else.
+SessionOptions default_session();
 std::string worker_program();
 std::string qsd_program();
 
@@ -59,7 +61,6 @@ protected:
     // Protocol features the back-end must offer.
     uint64_t required_protocol_features() const;
 
-    static SessionOptions default_session();
     // Connects and negotiates (no rings yet).
     Result<std::unique_ptr<BlkSession>> connect(const SessionOptions& opts = default_session());
     // Connects and starts every ring.

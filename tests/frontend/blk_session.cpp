@@ -103,7 +103,14 @@ Result<void> BlkSession::prepare() {
                    : GuestMemory::create(opts_.regions, opts_.backing);
     if (!mem) return std::unexpected(mem.error());
     memory_ = std::make_unique<GuestMemory>(std::move(*mem));
-    if (auto r = client_->set_mem_table(*memory_); !r) return r;
+    if (opts_.memory_messages == MemoryMessages::kAddMemReg) {
+        if (!has_protocol(pf::kConfigureMemSlots))
+            return fail("ADD_MEM_REG needs CONFIGURE_MEM_SLOTS");
+        for (const auto& r : memory_->regions())
+            if (auto a = client_->add_mem_reg(region_message(r)); !a) return a;
+    } else {
+        if (auto r = client_->set_mem_table(*memory_); !r) return r;
+    }
 
     QueueOptions qo;
     qo.size = opts_.queue_size;

@@ -34,6 +34,12 @@ uint64_t supported_protocol_features();
 // Virtio features this front-end's blk driver understands (ring and blk bits).
 uint64_t supported_blk_features();
 
+// How the initial memory table is sent.
+enum class MemoryMessages {
+    kSetMemTable,  // one SET_MEM_TABLE (QEMU without CONFIGURE_MEM_SLOTS)
+    kAddMemReg,    // one ADD_MEM_REG per region (QEMU with CONFIGURE_MEM_SLOTS)
+};
+
 struct SessionOptions {
     uint16_t num_queues = 1;
     uint16_t queue_size = 128;
@@ -47,6 +53,7 @@ struct SessionOptions {
     std::vector<RegionLayout> regions;      // empty: one region of memory_size at gpa 0
     uint64_t memory_size = 64ull << 20;
     Backing backing = Backing::kSeparateMemfds;
+    MemoryMessages memory_messages = MemoryMessages::kSetMemTable;
     std::optional<size_t> ring_region;      // where rings go
     BlkQueueOptions blk;
     const DescriptorAddressing* addressing = nullptr;  // default: guest-physical

@@ -1,6 +1,7 @@
 #include "frontend/split_queue.hpp"
 
 #include <poll.h>
+#include <time.h>
 
 #include <atomic>
 #include <cstring>
@@ -212,6 +213,23 @@ Result<bool> SplitQueue::wait_call(int timeout_ms) {
     }
 }
 
+Result<std::optional<UsedElem>> SplitQueue::wait_used(int timeout_ms) {
+    timespec start{};
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        auto u = pop_used();
+        if (!u || *u) return u;
+        if (!arm_interrupt()) continue;
+        timespec now{};
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (spent >= timeout_ms) return pop_used();
+        auto w = wait_call(static_cast<int>(timeout_ms - spent));
+        if (!w) return std::unexpected(w.error());
+        if (!*w) return pop_used();
+    }
+}
+
 bool SplitQueue::drain_call() { return eventfd_drain(call_.get()); }
 
 void SplitQueue::reset_indices(uint16_t idx) {
@@ -234,6 +252,13 @@ void SplitQueue::raw_push_avail(uint16_t head) {
 void SplitQueue::raw_set_avail_idx(uint16_t idx) {
     avail_idx_ = idx;
     publish();
+}
+
+void SplitQueue::raw_submit(uint16_t head, uint16_t count, uint32_t writable) {
+    chain_len_[head] = count;
+    chain_write_[head] = writable;
+    ++in_flight_;
+    raw_push_avail(head);
 }
 
 Result<std::vector<uint16_t>> SplitQueue::raw_take_descriptors(unsigned count) {

@@ -85,6 +85,9 @@ public:
     void suppress_interrupts();
     // Waits until the call eventfd fires; false on timeout. Drains it.
     Result<bool> wait_call(int timeout_ms);
+    // Waits for the next used element (calls may be spurious; the used ring
+    // decides). nullopt on timeout.
+    Result<std::optional<UsedElem>> wait_used(int timeout_ms);
     // Reads and clears the call eventfd without blocking.
     bool drain_call();
 
@@ -112,7 +115,11 @@ public:
     void raw_set_avail_idx(uint16_t idx);
     // Takes descriptors out of the free list for hand-written chains.
     Result<std::vector<uint16_t>> raw_take_descriptors(unsigned count);
-    // Guest address and host pointer of scratch space for hand-made tables.
+    // Puts a hand-written chain in the avail ring and tracks it as in
+    // flight: `head` must be the first id raw_take_descriptors() returned
+    // and `count` how many it returned; `writable` bounds the used length.
+    void raw_submit(uint16_t head, uint16_t count, uint32_t writable);
+    // Guest address of scratch space for hand-made tables and buffers.
     uint64_t scratch_gpa() const { return scratch_gpa_; }
     uint32_t scratch_size() const { return scratch_size_; }
 

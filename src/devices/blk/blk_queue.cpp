@@ -393,7 +393,7 @@ void BlkQueue::fail_io(uint16_t slot, int err, CompletionSink& sink) {
     ++io_errors_;
     // One line per error, thinned out when errors repeat (1st, 2nd, 4th, 8th, ...).
     if (std::has_single_bit(io_errors_))
-        log::error("blk: {}: queue {}: {} of {} bytes at offset {} failed: {} ({} I/O errors so far)",
+        log::error("blk: {}: queue {}: {} of {} bytes at offset {} failed: {} (I/O errors so far: {})",
                    disk_->file.path, index_, op_name(s.op), s.length, s.offset,
                    std::strerror(err), io_errors_);
     finish(slot, VIRTIO_BLK_S_IOERR, sink);

@@ -19,7 +19,7 @@ timeout_s=${XEN_TIMEOUT:-900}
 cpu=${XEN_QEMU_CPU:-qemu64,+svm}
 mem=${XEN_QEMU_MEM:-3G}
 smp=${XEN_QEMU_SMP:-2}
-xen_args=${XEN_ARGS:-console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all console_timestamps=boot}
+xen_args=${XEN_ARGS:-console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all console_timestamps=boot bootscrub=0}
 dom0_args="console=hvc0 earlyprintk=xen rdinit=/init loglevel=4 ${XEN_DOM0_ARGS:-}"
 if [[ -n ${XEN_SCENARIOS:-} ]]; then
     # ':'-separated: a comma would split QEMU's multiboot module list.
@@ -27,18 +27,19 @@ if [[ -n ${XEN_SCENARIOS:-} ]]; then
     dom0_args+=" xenvhost.scenarios=$XEN_SCENARIOS"
 fi
 [[ $timeout_s =~ ^[0-9]+$ ]] || { echo "XEN_TIMEOUT must be a number of seconds" >&2; exit 2; }
-for f in xen vmlinuz dom0.cpio.gz; do
+for f in xen vmlinux dom0.cpio.gz; do
     [[ -f $images/$f ]] || { echo "missing $images/$f (make xen-images)" >&2; exit 2; }
 done
 
 # The multiboot Xen image takes dom0's kernel and initramfs as modules,
-# each "path [command line]".
+# each "path [command line]". dom0's kernel is the uncompressed ELF: Xen
+# would otherwise spend seconds of TCG time decompressing xz.
 qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp" -no-reboot
     -kernel "$images/xen" -append "$xen_args"
-    -initrd "$images/vmlinuz $dom0_args,$images/dom0.cpio.gz")
+    -initrd "$images/vmlinux $dom0_args,$images/dom0.cpio.gz")
 
 if [[ ${XEN_INTERACTIVE:-0} == 1 ]]; then
-    qemu[-1]="$images/vmlinuz $dom0_args shell,$images/dom0.cpio.gz"
+    qemu[-1]="$images/vmlinux $dom0_args shell,$images/dom0.cpio.gz"
     echo "dom0 shell on this terminal; quit with Ctrl-a x or poweroff -f"
     exec "${qemu[@]}" -nographic -serial mon:stdio
 fi

@@ -16,11 +16,13 @@ work=$(mktemp -d /tmp/vdisk.XXXXXX)
 xl_pid=
 
 cleanup() {
+    local rc=$1
     if [ -n "$xl_pid" ] && kill -0 "$xl_pid" 2>/dev/null; then kill "$xl_pid" || true; fi
+    if [ "$rc" -ne 0 ] && [ -s "$work/xl.log" ]; then sed 's/^/  xl: /' "$work/xl.log"; fi
     if xl domid "$name" >/dev/null 2>&1; then xl destroy "$name" || true; fi
     rm -rf "$work" "$img"
 }
-trap cleanup EXIT
+trap 'cleanup $?' EXIT
 
 truncate -s 64M "$img"
 cat >"$work/$name.cfg" <<CFG
@@ -28,7 +30,7 @@ name = "$name"
 type = "pv"
 memory = 128
 vcpus = 1
-kernel = "/root/vmlinuz"
+kernel = "/root/vmlinux"
 ramdisk = "/root/domU.cpio.gz"
 extra = "console=hvc0 rdinit=/init quiet"
 disk = [ 'backendtype=standalone,specification=virtio,vdev=xvda,target=$img' ]
@@ -39,7 +41,9 @@ xl create "$work/$name.cfg" >"$work/xl.log" 2>&1 &
 xl_pid=$!
 
 # Building the PV guest takes seconds under TCG before libxl adds the disk.
-wait_until 120 xenstore-exists "$be_root" || die "libxl wrote no $be_root within 120 s"
+backend_or_xl_gone() { xenstore-exists "$be_root" || ! kill -0 "$xl_pid"; }
+wait_until 120 backend_or_xl_gone || die "libxl wrote no $be_root within 120 s"
+xenstore-exists "$be_root" || die "xl create exited before writing $be_root"
 t_be=$(uptime_s)
 domid=$(xl domid "$name") || die "no domain $name while its disk is being added"
 echo "backend directory written $(since "$t0") s after xl create (guest domid $domid); libxl waits for state 2:"

@@ -16,13 +16,14 @@ die() {
     exit 1
 }
 
-# Waits up to SECONDS for COMMAND... to succeed, polling every 0.2 s.
+# Waits up to SECONDS (by the clock, however slow each try is) for
+# COMMAND... to succeed, polling every 0.2 s.
 wait_until() {
-    local limit=$1 tries=0
+    local limit=$1 t0
     shift
+    t0=$(uptime_s)
     until "$@" >/dev/null 2>&1; do
-        tries=$((tries + 1))
-        [ "$tries" -le $((limit * 5)) ] || return 1
+        at_least "$limit" "$(since "$t0")" || return 1
         sleep 0.2
     done
 }

@@ -22,6 +22,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <span>
@@ -88,6 +89,24 @@ uint64_t allocated_bytes(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return ~uint64_t{0};
     return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
+// Whether this process holds an O_DIRECT fd on `path` (from /proc/self/fdinfo).
+bool has_direct_fd(const std::string& path) {
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        std::error_code ec;
+        if (std::filesystem::read_symlink(e.path(), ec) != path) continue;
+        std::ifstream info("/proc/self/fdinfo/" + e.path().filename().string());
+        std::string key;
+        while (info >> key) {
+            if (key != "flags:") continue;
+            unsigned long flags = 0;
+            info >> std::oct >> flags;
+            if (flags & O_DIRECT) return true;
+            break;
+        }
+    }
+    return false;
 }
 
 struct Sink : CompletionSink {
@@ -380,6 +399,11 @@ TEST_F(BlkQueueTest, MoreBuffersThanIovMax) {
 
 TEST_F(BlkQueueTest, CacheNoneWithAlignedAndMisalignedBuffers) {
     open({.cache = blk::CacheMode::none});
+    // Where the file system takes O_DIRECT, the image must be open with it.
+    if (int probe = ::open(image_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC); probe >= 0) {
+        ::close(probe);
+        EXPECT_TRUE(has_direct_fd(image_));
+    }
     // 4 KiB-aligned memory, and the same memory shifted by 8 bytes.
     std::unique_ptr<uint8_t, decltype(&std::free)> mem(
         static_cast<uint8_t*>(std::aligned_alloc(4096, 3 * 65536)), &std::free);

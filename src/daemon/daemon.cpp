@@ -72,6 +72,8 @@ void Daemon::process(DiscoveryBatch batch) {
         if (batch.rescanned_kinds.contains(key.kind) || batch.rescanned_guests.contains({key.kind, key.domid}))
             batch.devices.insert(key);
     }
+    for (auto& key : batch.minor)
+        if (!devices_.contains(key)) batch.devices.insert(key);
     for (auto& [dir, reason] : batch.malformed) report_malformed(dir, reason);
     for (auto& key : batch.devices) process_device(key);
     if (batch.release_domain) on_release_domain();

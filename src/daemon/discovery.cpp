@@ -1,6 +1,7 @@
 #include "daemon/discovery.hpp"
 
 #include "base/log.hpp"
+#include "daemon/device_entry.hpp"
 #include "daemon/status_publisher.hpp"
 
 #include <climits>
@@ -9,10 +10,18 @@ namespace xenvhost::daemon {
 namespace {
 constexpr const char* kTokenDevices = "devices";
 constexpr const char* kTokenRelease = "release";
+// Keys whose change can change what happens to a known device.
+bool is_relevant_key(DeviceKind kind, std::string_view rest) {
+    if (rest.empty() || rest == "state" || rest == "online") return true;
+    for (auto k : entry_keys(kind))
+        if (k == rest) return true;
+    return false;
+}
 }  // namespace
 
 void DiscoveryBatch::merge(DiscoveryBatch&& other) {
     devices.merge(other.devices);
+    minor.merge(other.minor);
     malformed.merge(other.malformed);
     release_domain = release_domain || other.release_domain;
     rescanned_kinds.merge(other.rescanned_kinds);
@@ -26,7 +35,7 @@ Result<> Discovery::watch() {
 }
 
 void Discovery::add_device(DeviceKind kind, const std::string& domid, const std::string& devid,
-                           DiscoveryBatch& out) const {
+                           DiscoveryBatch& out, bool minor) const {
     std::string dir = fmt::format("{}/{}/{}", backend_root(self_, kind), domid, devid);
     auto d = parse_id(domid, kMaxDomid);
     if (!d) {
@@ -38,7 +47,8 @@ void Discovery::add_device(DeviceKind kind, const std::string& domid, const std:
         out.malformed[dir] = fmt::format("devid in the path: {}", id.error().message);
         return;
     }
-    out.devices.insert(DeviceKey{kind, *d, *id});
+    if (minor) out.minor.insert(DeviceKey{kind, *d, *id});
+    else out.devices.insert(DeviceKey{kind, *d, *id});
 }
 
 Result<> Discovery::scan_guest(DeviceKind kind, const std::string& domid, DiscoveryBatch& out) const {
@@ -83,8 +93,10 @@ Result<DiscoveryBatch> Discovery::drain() const {
         }
         if (!ref->domid) kinds_to_scan.insert(ref->kind);
         else if (!ref->devid) guests_to_scan.emplace(ref->kind, *ref->domid);
-        else if (ref->rest.empty() || !is_own_key(ref->rest)) add_device(ref->kind, *ref->domid, *ref->devid, out);
+        else if (!ref->rest.empty() && is_own_key(ref->rest)) continue;
+        else add_device(ref->kind, *ref->domid, *ref->devid, out, !is_relevant_key(ref->kind, ref->rest));
     }
+    for (auto& key : out.devices) out.minor.erase(key);
     for (DeviceKind kind : kinds_to_scan) {
         if (auto r = scan_kind(kind, out); !r) return std::unexpected(r.error());
         out.rescanned_kinds.insert(kind);

@@ -15,6 +15,10 @@ namespace xenvhost::daemon {
 
 struct DiscoveryBatch {
     std::set<DeviceKey> devices;
+    // Devices touched only through keys that cannot change what the daemon
+    // does with a device it already knows (e.g. "bootable"): worth a look
+    // only if the daemon has not seen the device yet.
+    std::set<DeviceKey> minor;
     // Directories whose domid or devid is not a number: dir → reason.
     std::map<std::string, std::string> malformed;
     bool release_domain = false;
@@ -38,7 +42,8 @@ public:
 private:
     Result<> scan_kind(DeviceKind kind, DiscoveryBatch& out) const;
     Result<> scan_guest(DeviceKind kind, const std::string& domid, DiscoveryBatch& out) const;
-    void add_device(DeviceKind kind, const std::string& domid, const std::string& devid, DiscoveryBatch& out) const;
+    void add_device(DeviceKind kind, const std::string& domid, const std::string& devid, DiscoveryBatch& out,
+                    bool minor = false) const;
 
     const xen::Xenstore& xs_;
     unsigned self_;

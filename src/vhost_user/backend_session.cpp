@@ -27,7 +27,7 @@ BackendSession::~BackendSession() { reset(); }
 uint64_t BackendSession::offered_protocol_features() const {
     using namespace protocol_feature;
     uint64_t f = bit(kMq) | bit(kReplyAck) | bit(kConfig) | bit(kConfigureMemSlots) |
-                 bit(kResetDevice) | bit(kStatus);
+                 bit(kResetDevice) | bit(kStatus) | bit(kInflightShmfd);
     // Stock QEMU acks bit 17 without sending Xen regions, so it is offered
     // only when this worker serves a Xen guest.
     if (options_.xen) f |= bit(kXenMmap);
@@ -171,6 +171,12 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
             if (!needs(kStatus)) return Outcome::kRefused;
             status_ = static_cast<uint8_t>(read_payload<uint64_t>(msg));
             return Outcome::kOk;
+        case Request::kGetInflightFd:
+            if (!needs(kInflightShmfd)) return Outcome::kRefused;
+            return get_inflight_fd(msg);
+        case Request::kSetInflightFd:
+            if (!needs(kInflightShmfd)) return Outcome::kRefused;
+            return set_inflight_fd(msg);
         case Request::kGetStatus: {
             if (!needs(kStatus)) return Outcome::kRefused;
             if (auto r = conn_.reply_u64(msg.header.request, status_); !r) return std::unexpected(r.error());
@@ -317,6 +323,8 @@ BackendSession::HandlerResult BackendSession::update_ring(uint16_t index) {
     start.call = v.call;
     start.err = v.err;
     start.memory = memory_;
+    start.features = acked_features_;
+    start.inflight = inflight_;
     if (auto r = runner_.start(start); !r) {
         log::warn("ring {} not started: {}", index, r.error().message);
         return Outcome::kRefused;

@@ -82,6 +82,8 @@ private:
     HandlerResult set_vring_fd(Message& msg, Request which);
     HandlerResult set_vring_enable(const VringState& s);
     HandlerResult get_config(const Message& msg);
+    HandlerResult get_inflight_fd(const Message& msg);
+    HandlerResult set_inflight_fd(Message& msg);
     HandlerResult set_config(const Message& msg);
 
     Result<Vring*> vring(uint32_t index);
@@ -106,6 +108,7 @@ private:
     std::vector<Vring> vrings_;
     memory::RegionTable table_;
     std::shared_ptr<const memory::GuestMemory> memory_;
+    std::shared_ptr<const virtio::InflightArea> inflight_;
 };
 
 }  // namespace xenvhost::vhost_user

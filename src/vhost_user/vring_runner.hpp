@@ -4,6 +4,7 @@
 
 #include "base/unique_fd.hpp"
 #include "memory/guest_memory.hpp"
+#include "virtio/inflight.hpp"
 #include "virtio/split_ring.hpp"
 
 #include <cstdint>
@@ -22,6 +23,9 @@ struct VringStart {
     std::shared_ptr<UniqueFd> call;  // may be null (no notifications)
     std::shared_ptr<UniqueFd> err;   // may be null
     std::shared_ptr<const memory::GuestMemory> memory;
+    uint64_t features = 0;  // acked virtio features (recorded in the inflight area)
+    // Inflight tracking area (INFLIGHT_SHMFD), null if the front-end gave none.
+    std::shared_ptr<const virtio::InflightArea> inflight;
 };
 
 class VringRunner {

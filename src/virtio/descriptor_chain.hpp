@@ -18,10 +18,10 @@ enum class ChainError {
     kHeadOutOfRange,
     kNextOutOfRange,
     kTooLong,             // more descriptors than the queue (or table) holds: a loop
-    kIndirectNotAllowed,  // INDIRECT without the feature, or not on the head
+    kIndirectNotAllowed,  // INDIRECT without the feature
     kIndirectWithNext,
     kNestedIndirect,
-    kIndirectBadLength,   // zero, not a multiple of 16, or larger than the queue
+    kIndirectBadLength,   // zero, not a multiple of 16, or more than kMaxIndirectEntries
     kIndirectUnreadable,  // table outside guest memory
     kBufferOverflow,      // gpa + len wraps
     kTotalTooLarge,       // more than 4 GiB in one chain
@@ -37,6 +37,8 @@ struct DescriptorChain {
     uint64_t writable_len = 0;
 };
 
+inline constexpr uint32_t kMaxIndirectEntries = 32768;
+
 class ChainWalker {
 public:
     ChainWalker(uint16_t queue_size, bool indirect_allowed);
@@ -47,6 +49,8 @@ public:
 
 private:
     std::expected<void, ChainError> add(const Desc& d, DescriptorChain& out);
+    std::expected<void, ChainError> walk_indirect(const Desc& d, const memory::GuestMemory& mem,
+                                                  DescriptorChain& out);
     uint16_t queue_size_;
     bool indirect_allowed_;
     std::vector<Desc> indirect_;  // copy of the current indirect table

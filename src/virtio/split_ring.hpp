@@ -43,8 +43,9 @@ public:
     Result<uint16_t> available() const;
     // Takes the next head; call only while available() > 0.
     uint16_t pop();
-    // Gives back the last popped head so it is taken again (resubmission).
-    void unpop() { --last_avail_; }
+    // Where the next pop reads; set when inflight recovery accounts for heads
+    // taken by an earlier back-end.
+    void set_last_avail(uint16_t idx) { last_avail_ = idx; }
 
     // Queues a used element locally; publish() makes the batch visible.
     void push_used(uint16_t id, uint32_t len);

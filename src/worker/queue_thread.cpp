@@ -58,7 +58,19 @@ QueueThread::QueueThread(virtio::SplitRing ring, const vhost_user::VringStart& s
       walker_(s.size, s.indirect),
       slots_(s.size),
       in_flight_(s.size, 0),
-      call_(s.call) {}
+      inflight_area_(s.inflight),
+      call_(s.call) {
+    uint8_t* area = inflight_area_ ? inflight_area_->queue(s.index, s.size) : nullptr;
+    if (!area) return;
+    inflight_.emplace(area, s.size);
+    if (auto heads = inflight_->recover(ring_.used_idx(), s.features)) {
+        // Every head the previous back-end took is either used or still in flight.
+        ring_.set_last_avail(static_cast<uint16_t>(ring_.used_idx() + heads->size()));
+        resubmit_ = std::move(*heads);
+        if (!resubmit_.empty())
+            log::info("queue {}: resubmitting {} requests in flight before the restart", index_, resubmit_.size());
+    }
+}
 
 QueueThread::~QueueThread() {
     if (thread_.joinable()) stop();
@@ -128,12 +140,15 @@ void QueueThread::complete(uint16_t slot, uint32_t written) {
     slots_[slot].release();
     in_flight_[slot] = 0;
     ring_.push_used(slot, written);
+    if (inflight_) inflight_->used(slot);
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
 }
 
 void QueueThread::publish() {
     if (!ring_.has_unpublished()) return;
-    if (ring_.publish()) {
+    const bool notify = ring_.publish();
+    if (inflight_) inflight_->published(ring_.used_idx());
+    if (notify) {
         std::lock_guard lock(call_mutex_);
         if (call_ && call_->valid()) {
             eventfd_signal(call_->get());
@@ -145,7 +160,11 @@ void QueueThread::publish() {
 void QueueThread::process_available() {
     if (broken_ || !memory_) return;
     bool started_any = false;
+    // What an earlier back-end had taken but not completed goes first, in order.
+    for (size_t i = 0; i < resubmit_.size() && !broken_; ++i) started_any |= submit(resubmit_[i]);
+    resubmit_.clear();
     for (;;) {
+        if (broken_) break;
         auto avail = ring_.available();
         if (!avail) {
             mark_broken(avail.error().message);
@@ -157,41 +176,45 @@ void QueueThread::process_available() {
         }
         for (uint16_t i = 0; i < *avail && !broken_; ++i) {
             const uint16_t head = ring_.pop();
-            if (head >= in_flight_.size()) {
-                mark_broken("head index out of range");
-                break;
-            }
-            if (in_flight_[head]) {
-                mark_broken("head made available again while in flight");
-                break;
-            }
-            if (auto w = walker_.walk(ring_.desc_table(), head, *memory_, chain_); !w) {
-                mark_broken(virtio::describe(w.error()));
-                break;
-            }
-            auto& bufs = slots_[head];
-            if (auto m = memory_->map_buffers(chain_.buffers, bufs); !m) {
-                bufs.release();
-                if (m.error().err == EFAULT) {  // outside guest memory: a guest error
-                    mark_broken(m.error().message);
-                    break;
-                }
-                // A mapping that failed (a revoked grant, a missing frame)
-                // fails this request only.
-                log::warn("queue {}: request {}: {}", index_, head, m.error().message);
-                if (!map_status_only(bufs)) {
-                    in_flight_[head] = 1;
-                    complete(head, 0);
-                    continue;
-                }
-            }
-            in_flight_[head] = 1;
-            started_any = true;
-            handler_->start(head, devices::Request{bufs.out, bufs.in}, *this);
+            if (head < in_flight_.size() && !in_flight_[head] && inflight_) inflight_->taken(head);
+            started_any |= submit(head);
         }
-        if (broken_) break;
     }
     if (started_any) handler_->flush();
+}
+
+bool QueueThread::submit(uint16_t head) {
+    if (head >= in_flight_.size()) {
+        mark_broken("head index out of range");
+        return false;
+    }
+    if (in_flight_[head]) {
+        mark_broken("head made available again while in flight");
+        return false;
+    }
+    if (auto w = walker_.walk(ring_.desc_table(), head, *memory_, chain_); !w) {
+        mark_broken(virtio::describe(w.error()));
+        return false;
+    }
+    auto& bufs = slots_[head];
+    if (auto m = memory_->map_buffers(chain_.buffers, bufs); !m) {
+        bufs.release();
+        if (m.error().err == EFAULT) {  // outside guest memory: a guest error
+            mark_broken(m.error().message);
+            return false;
+        }
+        // A mapping that failed (a revoked grant, a missing frame) fails
+        // this request only.
+        log::warn("queue {}: request {}: {}", index_, head, m.error().message);
+        if (!map_status_only(bufs)) {
+            in_flight_[head] = 1;
+            complete(head, 0);
+            return false;
+        }
+    }
+    in_flight_[head] = 1;
+    handler_->start(head, devices::Request{bufs.out, bufs.in}, *this);
+    return true;
 }
 
 bool QueueThread::map_status_only(memory::MappedBuffers& bufs) {

@@ -7,6 +7,7 @@
 #include "memory/guest_memory.hpp"
 #include "vhost_user/vring_runner.hpp"
 #include "virtio/descriptor_chain.hpp"
+#include "virtio/inflight.hpp"
 #include "virtio/split_ring.hpp"
 #include "worker/queue_stats.hpp"
 
@@ -38,6 +39,8 @@ public:
 private:
     void run();
     void process_available();
+    // Walks, maps and starts one head; false if it was not handed to the device.
+    bool submit(uint16_t head);
     void handle_commands();
     void mark_broken(std::string_view why);
     bool map_status_only(memory::MappedBuffers& bufs);
@@ -59,6 +62,9 @@ private:
     std::vector<memory::MappedBuffers> slots_;
     std::vector<uint8_t> in_flight_;
     bool broken_ = false;
+    std::shared_ptr<const virtio::InflightArea> inflight_area_;
+    std::optional<virtio::SplitInflight> inflight_;
+    std::vector<uint16_t> resubmit_;  // heads in flight before a restart, oldest first
 
     std::mutex call_mutex_;
     std::shared_ptr<UniqueFd> call_;

@@ -88,7 +88,7 @@ TEST(ChainWalker, RejectsBadIndirectTables) {
     EXPECT_EQ(w.run(0).error(), ChainError::kIndirectBadLength);
     w.ram.set_desc(kTable, 0, kIndirect, 0, kDescFIndirect);
     EXPECT_EQ(w.run(0).error(), ChainError::kIndirectBadLength);
-    w.ram.set_desc(kTable, 0, kIndirect, 16 * (kSize + 1), kDescFIndirect);  // longer than the queue
+    w.ram.set_desc(kTable, 0, kIndirect, 16 * (kMaxIndirectEntries + 1), kDescFIndirect);
     EXPECT_EQ(w.run(0).error(), ChainError::kIndirectBadLength);
     w.ram.set_desc(kTable, 0, kIndirect, 32, kDescFIndirect | kDescFNext, 1);
     EXPECT_EQ(w.run(0).error(), ChainError::kIndirectWithNext);
@@ -105,10 +105,32 @@ TEST(ChainWalker, RejectsBadIndirectTables) {
     // next beyond the table
     w.ram.set_desc(kIndirect, 1, 0x10000, 8, kDescFNext, 2);
     EXPECT_EQ(w.run(0).error(), ChainError::kNextOutOfRange);
-    // indirect in the middle of a direct chain
+    // an indirect descriptor in the middle of a direct chain
     w.ram.set_desc(kTable, 0, 0x10000, 8, kDescFNext, 1);
+    w.ram.set_desc(kTable, 1, kIndirect, 32, kDescFIndirect | kDescFNext, 2);
+    EXPECT_EQ(w.run(0).error(), ChainError::kIndirectWithNext);
+}
+
+TEST(ChainWalker, IndirectTablesMayBeLongerThanTheRing) {
+    // Drivers size indirect tables by seg_max, which may exceed the ring size.
+    Walk w;
+    w.ram.set_desc(kTable, 0, kIndirect, 16 * 3 * kSize, kDescFIndirect);
+    for (uint16_t i = 0; i < 3 * kSize; ++i)
+        w.ram.set_desc(kIndirect, i, 0x10000 + i * 512, 512, i + 1 < 3 * kSize ? kDescFNext : kDescFWrite, i + 1);
+    ASSERT_TRUE(w.run(0));
+    EXPECT_EQ(w.chain.buffers.size(), 3u * kSize);
+}
+
+TEST(ChainWalker, DirectDescriptorsMayPrecedeAnIndirectOne) {
+    Walk w;
+    w.ram.set_desc(kTable, 0, 0x10000, 16, kDescFNext, 1);
     w.ram.set_desc(kTable, 1, kIndirect, 32, kDescFIndirect);
-    EXPECT_EQ(w.run(0).error(), ChainError::kIndirectNotAllowed);
+    w.ram.set_desc(kIndirect, 0, 0x20000, 512, kDescFNext | kDescFWrite, 1);
+    w.ram.set_desc(kIndirect, 1, 0x30000, 1, kDescFWrite);
+    ASSERT_TRUE(w.run(0));
+    ASSERT_EQ(w.chain.buffers.size(), 3u);
+    EXPECT_EQ(w.chain.buffers[0].gpa, 0x10000u);
+    EXPECT_EQ(w.chain.buffers[2].gpa, 0x30000u);
 }
 
 TEST(ChainWalker, IndirectNotNegotiated) {

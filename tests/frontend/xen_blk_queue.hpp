@@ -1,0 +1,90 @@
+#pragma once
+// A virtio-blk driver for a Xen guest on one split queue. Buffers are laid
+// out and granted the way Linux's grant DMA layer treats virtio-blk: the
+// request header granted read-only, the status byte writable, data read-only
+// for a write and writable for a read; grants are made when a request is
+// submitted and revoked when it completes, and revoking a page the back-end
+// still maps is an error (Linux's gnttab_end_foreign_access fails then). In
+// the double a page has a single grant (gref = frame), so header, status and
+// data of a request never share a page. Without a grant table (foreign mode)
+// the same layout is used and the unmap-before-completion rule still checked.
+
+#include "base/error.hpp"
+#include "frontend/blk_queue.hpp"
+#include "frontend/guest_memory.hpp"
+#include "frontend/split_queue.hpp"
+#include "frontend/xen_double_files.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace xenvhost::frontend {
+
+struct XenBlkQueueOptions {
+    unsigned depth = 16;
+    uint32_t max_data = 128 * 1024;  // per-slot data buffer
+    uint32_t segment_size = 0;       // split data into descriptors of this size (0: one)
+    std::optional<size_t> region;    // where slot buffers live
+};
+
+class XenBlkQueue {
+public:
+    // grants = false: foreign mode (nothing to grant).
+    static Result<std::unique_ptr<XenBlkQueue>> create(GuestMemory& mem, SplitQueue& queue, XenDoubleFiles& files,
+                                                       bool grants, const XenBlkQueueOptions& opts);
+
+    SplitQueue& queue() { return queue_; }
+    unsigned depth() const { return static_cast<unsigned>(slots_.size()); }
+    unsigned in_flight() const { return in_flight_; }
+    void set_segment_size(uint32_t bytes) { opts_.segment_size = bytes; }
+
+    // Supports IN, OUT, FLUSH and GET_ID. Grants the request's pages.
+    Result<unsigned> submit(const BlkCommand& cmd);
+    void flush() { queue_.publish_and_kick(); }
+    // Collects completions (checking and revoking their grants); waits up
+    // to `timeout_ms` for at least `min`.
+    Result<std::vector<BlkCompletion>> poll(int timeout_ms, size_t min = 1);
+    Result<std::vector<uint8_t>> data(const BlkCompletion& c) const;
+
+    Result<BlkCompletion> run(const BlkCommand& cmd, std::vector<uint8_t>* in = nullptr, int timeout_ms = 10000);
+    Result<std::vector<uint8_t>> read(uint64_t sector, uint32_t len);
+    Result<void> write(uint64_t sector, std::span<const uint8_t> data);
+    Result<void> flush_cache();
+
+    // Where an in-flight (or last) request of a slot lives, to revoke one of
+    // its grants or make one of its frames go missing mid-run.
+    struct SlotPages {
+        uint64_t header_gpa = 0;
+        uint64_t status_gpa = 0;
+        uint64_t data_gpa = 0;
+        uint32_t data_len = 0;
+    };
+    SlotPages slot_pages(unsigned slot) const;
+
+private:
+    struct Slot {
+        SlotPages pages;
+        bool busy = false;
+        BlkCompletion pending;
+    };
+    XenBlkQueue(GuestMemory& mem, SplitQueue& queue, XenDoubleFiles& files, bool grants,
+                const XenBlkQueueOptions& opts)
+        : mem_(mem), queue_(queue), files_(files), grants_(grants), opts_(opts) {}
+    Result<void> collect(std::vector<BlkCompletion>& out);
+    Result<void> end_access(const Slot& s);
+
+    GuestMemory& mem_;
+    SplitQueue& queue_;
+    XenDoubleFiles& files_;
+    bool grants_;
+    XenBlkQueueOptions opts_;
+    std::vector<Slot> slots_;
+    std::vector<unsigned> free_slots_;
+    std::vector<int> head_to_slot_;
+    unsigned in_flight_ = 0;
+};
+
+}  // namespace xenvhost::frontend

@@ -1,0 +1,41 @@
+# The Xen mapping test double: libxendouble.so, preloaded into the worker by
+# the Xen component tests, overrides libxengnttab, libxenforeignmemory and
+# libc stat() so grant and foreign mappings run for real without a
+# hypervisor (state in $XENDOUBLE_DIR, see tests/xendouble/state_layout.hpp).
+# Defines no test level; test-component depends on the library.
+#
+# xen-map-bench (not part of make test): requests per second on the grant
+# path with the worker's batched mapping, against per-access mapping.
+
+XENDOUBLE_LIB  := $(BUILD)/lib/libxendouble.so
+XENDOUBLE_SRCS := $(filter-out tests/xendouble/bench_%,$(sort $(wildcard tests/xendouble/*.cpp)))
+XENDOUBLE_OBJS := $(XENDOUBLE_SRCS:%.cpp=$(BUILD)/obj/pic/%.o)
+# Never sanitized: it is preloaded ahead of the sanitizer runtime.
+XENDOUBLE_CXXFLAGS := -std=c++2b -O2 -g -Wall -Wextra -Werror -fPIC -fno-exceptions -pthread
+
+$(BUILD)/obj/pic/tests/xendouble/%.o: tests/xendouble/%.cpp
+	@mkdir -p $(@D)
+	$(CXX) -Isrc -Itests -MMD -MP $(XENDOUBLE_CXXFLAGS) -c $< -o $@
+
+$(XENDOUBLE_LIB): $(XENDOUBLE_OBJS)
+	@mkdir -p $(@D)
+	$(CXX) -shared $(XENDOUBLE_CXXFLAGS) $^ -o $@
+
+.PHONY: xendouble
+xendouble: $(XENDOUBLE_LIB)
+
+test-component: $(XENDOUBLE_LIB)
+
+XEN_MAP_BENCH      := $(BUILD)/bin/xen-map-bench
+XEN_MAP_BENCH_SRCS := $(sort $(wildcard tests/xendouble/bench_*.cpp))
+XEN_MAP_BENCH_OBJS := $(XEN_MAP_BENCH_SRCS:%.cpp=$(BUILD)/obj/%.o)
+
+$(XEN_MAP_BENCH_OBJS): CPPFLAGS += -Itests -DXENVHOST_BUILD_BIN='"$(abspath $(BUILD)/bin)"' \
+  -DXENVHOST_XENDOUBLE_LIB='"$(abspath $(XENDOUBLE_LIB))"'
+
+$(XEN_MAP_BENCH): $(XEN_MAP_BENCH_OBJS) $(BUILD)/lib/libfrontend.a
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS) -ldl
+
+.PHONY: xen-map-bench
+xen-map-bench: $(XEN_MAP_BENCH) $(XENDOUBLE_LIB) $(WORKER)

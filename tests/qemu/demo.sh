@@ -4,7 +4,7 @@
 # started, the guest's steps with their times, the host-side checks of the
 # image file, and the result.
 #
-#   demo.sh [CASE]     CASE: rw-1q (default), rw-2q or ro-1q
+#   demo.sh [CASE]     CASE: rw-1q (default), rw-2q, ro-1q or reconnect
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -27,7 +27,7 @@ cat <<INTRO
 xenvhost demo
   back-end : $what, serving a ${XVT_IMAGE_BYTES}-byte raw image over a vhost-user socket
   front-end: $(qemu-system-x86_64 --version | head -n 1), TCG, vhost-user-blk-pci
-  guest    : $GUEST_KERNEL + busybox initramfs, case $name (${XVT_CASES[$name]#* * * })
+  guest    : $GUEST_KERNEL + busybox initramfs, case $name (${XVT_CASES[$name]#* * * * })
              $story
   times    : left column host seconds since the case started, T+ the guest's uptime.
 

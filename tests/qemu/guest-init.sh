@@ -3,10 +3,13 @@
 # the case is chosen by words on the kernel command line:
 #
 #   xvt.test=rw      write a random pattern to /dev/vda (conv=fsync), drop caches,
-#                    read it back with O_DIRECT, write signatures at two sectors
+#                    read it back with O_DIRECT; fragment memory and write and read
+#                    it again with O_DIRECT through scattered buffers (requests
+#                    with the most segments); write signatures at two sectors
 #   xvt.test=mq      the same, with both halves written and read concurrently,
 #                    one dd pinned to each vCPU, with O_DIRECT
-#   xvt.test=ro      the disk must be read-only: try to write, read the host's pattern
+#   xvt.test=ro      the disk must be read-only: try to write, read the host's
+#                    pattern (plainly, then through a scattered buffer)
 #   xvt.mib=N        size of the pattern in MiB (default 32)
 #   xvt.sig=SECTOR   first signature sector (default: just past the pattern);
 #                    the second signature goes to the last sector of the disk
@@ -79,7 +82,8 @@ find_disk() {
     mark DISK secs="$(since "$t0")" bytes=$((SECTORS * 512)) \
         ro="$(cat /sys/block/vda/ro)" \
         queues="$(count /sys/block/vda/mq/*)" \
-        lbs="$(cat /sys/block/vda/queue/logical_block_size)"
+        lbs="$(cat /sys/block/vda/queue/logical_block_size)" \
+        maxsegs="$(cat /sys/block/vda/queue/max_segments)"
     # On its own line: a serial may hold any printable character.
     mark SERIAL "$(cat /sys/block/vda/serial 2>/dev/null)"
 }
@@ -104,6 +108,41 @@ read_back() {
     [ $rc -eq 0 ] || notes /tmp/err
 }
 
+# Leaves guest memory as a checkerboard of used and free pages, so that the
+# buffer of the next dd is physically scattered and its O_DIRECT requests carry
+# as many segments as the disk allows (max_segments), not a few merged ones.
+fragment_memory() {
+    t0=$(now)
+    mkdir -p /tmp/frag
+    i=0
+    while [ $i -lt 1024 ]; do
+        printf '%4096s' '' >/tmp/frag/keep$i
+        printf '%4096s' '' >/tmp/frag/free$i
+        i=$((i + 1))
+    done
+    rm -f /tmp/frag/free*
+    mark FRAGMENT pages=1024 secs="$(since "$t0")"
+}
+
+# O_DIRECT read of the first MIB MiB through a scattered buffer.
+scatter_read() {
+    t0=$(now)
+    rc=0
+    dd if=/dev/vda of=/tmp/scattered bs=1M count="$MIB" iflag=direct 2>/tmp/err || rc=$?
+    mark SCATTER-READ rc=$rc bytes=$((MIB * 1048576)) secs="$(since "$t0")" md5="$(md5 /tmp/scattered)"
+    [ $rc -eq 0 ] || notes /tmp/err
+    rm -f /tmp/scattered
+}
+
+# O_DIRECT write of the pattern (again) through a scattered buffer.
+scatter_write() {
+    t0=$(now)
+    rc=0
+    dd if=/tmp/pattern of=/dev/vda bs=1M oflag=direct conv=notrunc,fsync 2>/tmp/err || rc=$?
+    mark SCATTER-WRITE rc=$rc bytes=$((MIB * 1048576)) secs="$(since "$t0")"
+    [ $rc -eq 0 ] || notes /tmp/err
+}
+
 # Writes "xvt-sig-<sector>" at SIG and at the last sector of the disk.
 sign() {
     for s in "$SIG" $((SECTORS - 1)); do
@@ -124,6 +163,9 @@ test_rw() {
     [ $rc -eq 0 ] || notes /tmp/err
     drop_caches
     read_back
+    fragment_memory
+    scatter_write
+    scatter_read
     sign
 }
 
@@ -159,6 +201,9 @@ test_mq() {
     [ $((rc0 | rc1)) -eq 0 ] || notes /tmp/err
     mark IRQ-BEFORE "$irq0"
     mark IRQ-AFTER "$(queue_irqs)"
+    fragment_memory
+    scatter_write
+    scatter_read
     sign
 }
 
@@ -172,6 +217,8 @@ test_ro() {
     mark RO-WRITE mode=buffered rc=$rc
     notes /tmp/err
     read_back
+    fragment_memory
+    scatter_read
 }
 
 main() {

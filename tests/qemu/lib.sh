@@ -14,6 +14,7 @@
 #   GUEST_KERNEL     guest kernel (default: $BUILD/qemu/vmlinuz)
 #   GUEST_INITRAMFS  guest initramfs (default: $BUILD/qemu/guest.cpio.gz)
 #   CASE_TIMEOUT     seconds one QEMU run may take (default: 240)
+#   STALL_TIMEOUT    seconds the guest may go without printing a step (default: 60)
 #   XVT_KEEP=1       keep the run directories of passing cases too
 #   XVT_VERBOSE=1    print the full back-end and QEMU command lines
 
@@ -23,6 +24,7 @@ WORKER=${WORKER:-$BUILD/bin/xenvhost-worker}
 GUEST_KERNEL=${GUEST_KERNEL:-$BUILD/qemu/vmlinuz}
 GUEST_INITRAMFS=${GUEST_INITRAMFS:-$BUILD/qemu/guest.cpio.gz}
 CASE_TIMEOUT=${CASE_TIMEOUT:-240}
+STALL_TIMEOUT=${STALL_TIMEOUT:-60}
 XVT_KEEP=${XVT_KEEP:-0}
 XVT_VERBOSE=${XVT_VERBOSE:-0}
 
@@ -33,13 +35,14 @@ readonly XVT_MIB=32
 readonly XVT_SIG_SECTOR=$(((XVT_MIB + 1) * 2048 + 5))
 readonly XVT_SERIAL=xvt-disk-0042
 
-# The cases: NAME -> "GUEST-TEST QUEUES MODE DESCRIPTION".
+# The cases: NAME -> "GUEST-TEST QUEUES MODE BOOTS DESCRIPTION".
 declare -A XVT_CASES=(
-    [rw-1q]="rw 1 rw read/write, 1 queue"
-    [rw-2q]="mq 2 rw read/write, 2 queues, I/O from both vCPUs"
-    [ro-1q]="ro 1 ro read-only disk, 1 queue"
+    [rw-1q]="rw 1 rw 1 read/write, 1 queue"
+    [rw-2q]="mq 2 rw 1 read/write, 2 queues, I/O from both vCPUs"
+    [ro-1q]="ro 1 ro 1 read-only disk, 1 queue"
+    [reconnect]="rw 1 rw 2 two guests in turn on one back-end process"
 )
-XVT_ORDER=(rw-1q rw-2q ro-1q)
+XVT_ORDER=(rw-1q rw-2q ro-1q reconnect)
 
 XVT_BACKEND_PID=
 XVT_QEMU_PID=
@@ -140,16 +143,19 @@ xvt_check() {
 xvt_on_line() {
     local line=${1%$'\r'} up step rest
     [[ $line == XVT\ * ]] || return 0
+    XVT_LAST_MARK_US=$(xvt_us)
     echo "$line" >>"$XVT_MARKERS"
     read -r _ up step rest <<<"$line"
     if [ "$up" = - ]; then up=""; else up=T+$up; fi
     printf '  %6ss  guest %-8s %s %s\n' "$(xvt_secs $(($(xvt_us) - XVT_CASE_T0)))" "$up" "$step" "$rest"
 }
 
-# Follows LOG while PID lives, for at most LIMIT seconds; 124 on timeout.
+# Follows LOG while PID lives. Returns 124 once LIMIT seconds have passed, and
+# 125 once the guest has printed no step for STALL seconds (a hung disk).
 xvt_follow() {
-    local log=$1 pid=$2 limit=$3 fd line pending="" deadline
+    local log=$1 pid=$2 limit=$3 stall=$4 fd line pending="" deadline now
     deadline=$(($(xvt_us) + limit * 1000000))
+    XVT_LAST_MARK_US=$(xvt_us)
     exec {fd}<"$log"
     while :; do
         while IFS= read -r line <&"$fd"; do
@@ -159,9 +165,14 @@ xvt_follow() {
         # read gave up at end of file: keep the unfinished line for later.
         pending+=$line
         kill -0 "$pid" 2>/dev/null || break
-        if [ "$(xvt_us)" -gt "$deadline" ]; then
+        now=$(xvt_us)
+        if [ "$now" -gt "$deadline" ]; then
             exec {fd}<&-
             return 124
+        fi
+        if [ $((now - XVT_LAST_MARK_US)) -gt $((stall * 1000000)) ]; then
+            exec {fd}<&-
+            return 125
         fi
         sleep 0.2
     done
@@ -219,16 +230,17 @@ xvt_known_case() { [ -n "${XVT_CASES[$1]:-}" ] || xvt_die "unknown case '$1' (kn
 
 # Runs the case called NAME.
 xvt_named_case() {
-    local test queues mode desc
-    read -r test queues mode desc <<<"${XVT_CASES[$1]}"
-    xvt_case "$1" "$test" "$queues" "$mode" "$desc"
+    local test queues mode boots desc
+    read -r test queues mode boots desc <<<"${XVT_CASES[$1]}"
+    xvt_case "$1" "$test" "$queues" "$mode" "$boots" "$desc"
 }
 
-# Runs one case: NAME TEST(rw|mq|ro) QUEUES MODE(rw|ro) DESCRIPTION.
+# Runs one case: NAME TEST(rw|mq|ro) QUEUES MODE(rw|ro) BOOTS DESCRIPTION.
+# BOOTS guests run one after the other against the same back-end process.
 # Returns 0 when every check passed.
 xvt_case() {
-    local name=$1 test=$2 queues=$3 mode=$4 desc=$5
-    local run img sock serial_log status qemu_status=0 backend_status=0 t
+    local name=$1 test=$2 queues=$3 mode=$4 boots=$5 desc=$6
+    local run img sock t boot backend_status=0
     XVT_CASE_FAILS=0
     XVT_CASE_T0=$(xvt_us)
     echo "=== case $name: $desc (back-end: $BACKEND)"
@@ -236,10 +248,7 @@ xvt_case() {
     run=$(mktemp -d "$BUILD/qemu/run-$name.XXXXXX")
     img=$run/disk.img
     sock=$run/vhost-blk.sock
-    serial_log=$run/serial.log
-    XVT_MARKERS=$run/markers
-    : >"$XVT_MARKERS"
-    : >"$serial_log"
+    XVT_SERIAL_LOG=$run/serial-1.log
 
     truncate -s "$XVT_IMAGE_BYTES" "$img"
     local host_md5="" image_md5_before=""
@@ -276,11 +285,42 @@ xvt_case() {
     done
     xvt_say "host   back-end listening (pid $XVT_BACKEND_PID)"
 
+    for ((boot = 1; boot <= boots; boot++)); do
+        XVT_SERIAL_LOG=$run/serial-$boot.log
+        XVT_MARKERS=$run/markers-$boot
+        [ "$boots" -eq 1 ] || echo "  --- guest $boot of $boots"
+        xvt_boot "$run" "$sock" "$test" "$queues"
+        xvt_verify "$test" "$queues" "$mode" "$img" "$host_md5" "$image_md5_before"
+        # A back-end that died during the run is a failure of its own.
+        if ! kill -0 "$XVT_BACKEND_PID" 2>/dev/null; then
+            wait "$XVT_BACKEND_PID" || backend_status=$?
+            XVT_BACKEND_PID=
+            xvt_fail "back-end still running after the guest (it exited with status $backend_status)"
+            break
+        fi
+        [ "$boot" -eq "$boots" ] || xvt_pass "back-end still running after the guest disconnected"
+    done
+
+    if [ -n "$XVT_BACKEND_PID" ]; then
+        xvt_stop_pid "$XVT_BACKEND_PID"
+        wait "$XVT_BACKEND_PID" || backend_status=$?
+        XVT_BACKEND_PID=
+        xvt_say "host   back-end stopped by SIGTERM (status $backend_status)"
+        xvt_check "back-end exits 0 on SIGTERM (status $backend_status)" "$backend_status" -eq 0
+    fi
+    xvt_case_end "$name" "$run"
+}
+
+# One QEMU run of guest TEST against SOCK, followed live; checks QEMU's exit.
+xvt_boot() {
+    local run=$1 sock=$2 test=$3 queues=$4 status=0 qemu_status=0
+    : >"$XVT_MARKERS"
+    : >"$XVT_SERIAL_LOG"
     local -a qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 512M
         -object "memory-backend-memfd,id=mem,size=512M,share=on" -numa "node,memdev=mem"
         -chardev "socket,id=c0,path=$sock"
         -device "vhost-user-blk-pci,chardev=c0,num-queues=$queues"
-        -nodefaults -display none -no-reboot -serial "file:$serial_log"
+        -nodefaults -display none -no-reboot -serial "file:$XVT_SERIAL_LOG"
         -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRAMFS"
         -append "console=ttyS0 rdinit=/init loglevel=4 panic=-1 xvt.test=$test xvt.mib=$XVT_MIB xvt.sig=$XVT_SIG_SECTOR")
     if [ "$XVT_VERBOSE" = 1 ]; then
@@ -288,34 +328,20 @@ xvt_case() {
     else
         xvt_say "host   start QEMU (TCG, 2 vCPUs, 512 MiB memfd), guest test '$test'"
     fi
-    "${qemu[@]}" >"$run/qemu.log" 2>&1 &
+    "${qemu[@]}" >>"$run/qemu.log" 2>&1 &
     XVT_QEMU_PID=$!
 
-    status=0
-    xvt_follow "$serial_log" "$XVT_QEMU_PID" "$CASE_TIMEOUT" || status=$?
-    if [ $status -eq 124 ]; then
-        xvt_fail "guest finished within $CASE_TIMEOUT s (QEMU killed)"
-        xvt_stop_pid "$XVT_QEMU_PID"
-    fi
+    xvt_follow "$XVT_SERIAL_LOG" "$XVT_QEMU_PID" "$CASE_TIMEOUT" "$STALL_TIMEOUT" || status=$?
+    case $status in
+        124) xvt_fail "guest finished within $CASE_TIMEOUT s (QEMU killed)" ;;
+        125) xvt_fail "guest kept making progress (no step for $STALL_TIMEOUT s after $(tail -n 1 "$XVT_MARKERS" | cut -d' ' -f3); QEMU killed)" ;;
+    esac
+    [ $status -eq 0 ] || xvt_stop_pid "$XVT_QEMU_PID"
     wait "$XVT_QEMU_PID" || qemu_status=$?
     XVT_QEMU_PID=
     xvt_say "host   QEMU exited (status $qemu_status)"
-
-    # A back-end that died during the run is a failure of its own.
-    if kill -0 "$XVT_BACKEND_PID" 2>/dev/null; then
-        xvt_stop_pid "$XVT_BACKEND_PID"
-        wait "$XVT_BACKEND_PID" || backend_status=$?
-        xvt_say "host   back-end stopped by SIGTERM (status $backend_status)"
-        xvt_check "back-end exits 0 on SIGTERM (status $backend_status)" "$backend_status" -eq 0
-    else
-        wait "$XVT_BACKEND_PID" || backend_status=$?
-        xvt_fail "back-end still running when the guest finished (it exited with status $backend_status)"
-    fi
-    XVT_BACKEND_PID=
-
-    xvt_check "QEMU exits 0 (status $qemu_status)" "$qemu_status" -eq 0
-    xvt_verify "$test" "$queues" "$mode" "$img" "$host_md5" "$image_md5_before"
-    xvt_case_end "$name" "$run"
+    # After a timeout QEMU was stopped by the harness; its status says nothing.
+    [ $status -ne 0 ] || xvt_check "QEMU exits 0 (status $qemu_status)" "$qemu_status" -eq 0
 }
 
 # The checks of one finished run.
@@ -380,6 +406,13 @@ xvt_verify_rw() {
     xvt_check "guest write of $XVT_MIB MiB succeeded (rc=$(xvt_field "$write" rc))" "$(xvt_field "$write" rc)" = 0
     xvt_check "guest O_DIRECT read-back succeeded (rc=$(xvt_field "$read" rc))" "$(xvt_field "$read" rc)" = 0
     xvt_check "guest read-back md5 = pattern md5 ($pmd5)" -n "$pmd5" -a "$(xvt_field "$read" md5)" = "$pmd5"
+    local sw sr
+    sw=$(xvt_marker SCATTER-WRITE)
+    sr=$(xvt_marker SCATTER-READ)
+    xvt_check "guest O_DIRECT write from a scattered buffer succeeded (rc=$(xvt_field "$sw" rc))" \
+        "$(xvt_field "$sw" rc)" = 0
+    xvt_check "guest O_DIRECT read into a scattered buffer: md5 = pattern md5 (rc=$(xvt_field "$sr" rc))" \
+        -n "$pmd5" -a "$(xvt_field "$sr" rc)" = 0 -a "$(xvt_field "$sr" md5)" = "$pmd5"
     local imd5
     imd5=$(xvt_md5_region "$img" $((XVT_MIB * 1048576)))
     xvt_check "image file: first $XVT_MIB MiB md5 = guest pattern md5 ($imd5)" -n "$pmd5" -a "$imd5" = "$pmd5"
@@ -414,6 +447,10 @@ xvt_verify_ro() {
     xvt_check "guest buffered write is refused (dd rc=${buffered:-none})" -n "$buffered" -a "${buffered:-0}" != 0
     xvt_check "guest O_DIRECT read succeeded (rc=$(xvt_field "$read" rc))" "$(xvt_field "$read" rc)" = 0
     xvt_check "guest read md5 = host-written pattern md5 ($host_md5)" "$(xvt_field "$read" md5)" = "$host_md5"
+    local sr
+    sr=$(xvt_marker SCATTER-READ)
+    xvt_check "guest O_DIRECT read into a scattered buffer: md5 = host-written pattern md5 (rc=$(xvt_field "$sr" rc))" \
+        "$(xvt_field "$sr" rc)" = 0 -a "$(xvt_field "$sr" md5)" = "$host_md5"
     after=$(md5sum <"$img" | cut -d' ' -f1)
     xvt_check "image file unchanged by the run (md5 $after)" "$after" = "$image_md5_before"
 }
@@ -433,8 +470,8 @@ xvt_case_end() {
     tail -n 30 "$run/backend.log" 2>/dev/null || true
     echo "--- QEMU output ($run/qemu.log):"
     tail -n 10 "$run/qemu.log" 2>/dev/null || true
-    echo "--- guest console (last 20 lines of $run/serial.log):"
-    tail -n 20 "$run/serial.log" 2>/dev/null | tr -d '\r' || true
+    echo "--- guest console (last 20 lines of $XVT_SERIAL_LOG):"
+    tail -n 20 "$XVT_SERIAL_LOG" 2>/dev/null | tr -d '\r' || true
     echo "=== case $name: FAIL, $XVT_CASE_FAILS check(s) failed ($secs s); files kept in $run"
     return 1
 }

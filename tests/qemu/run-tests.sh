@@ -2,7 +2,7 @@
 # The QEMU test level: every guest case, each a real QEMU run against the
 # back-end under test (BACKEND=worker, the default, or BACKEND=qsd).
 #
-#   run-tests.sh [CASE...]     cases: rw-1q rw-2q ro-1q (default: all)
+#   run-tests.sh [CASE...]     cases: rw-1q rw-2q ro-1q reconnect (default: all)
 #
 # Exits non-zero if any case fails. See lib.sh for the environment it reads.
 # shellcheck source-path=SCRIPTDIR
@@ -24,9 +24,9 @@ summary=()
 failed=0
 for name in "${selected[@]}"; do
     if xvt_named_case "$name"; then
-        summary+=("$(printf '  %-6s PASS %6s s' "$name" "$XVT_LAST_SECS")")
+        summary+=("$(printf '  %-10s PASS %6s s' "$name" "$XVT_LAST_SECS")")
     else
-        summary+=("$(printf '  %-6s FAIL %6s s' "$name" "$XVT_LAST_SECS")")
+        summary+=("$(printf '  %-10s FAIL %6s s' "$name" "$XVT_LAST_SECS")")
         failed=$((failed + 1))
     fi
 done

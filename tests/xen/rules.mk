@@ -53,7 +53,7 @@ $(XEN_DEVCHECK_OBJS): CXXFLAGS += -std=gnu++2b
 
 $(XEN_DEVCHECK): $(XEN_DEVCHECK_OBJS)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lfmt -lxengnttab -lxenforeignmemory -lxenevtchn -lxenctrl
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lfmt -lxengnttab -lxenforeignmemory -lxenevtchn -lxenctrl -lxentoollog
 
 # The project's programs go in through `make install` once the worker has a
 # main(); until then whatever $(BUILD)/bin holds is copied as it is.
@@ -107,3 +107,5 @@ test-xen: xen-images
 	XEN_DOM0_ARGS='$(XEN_DOM0_ARGS)' XEN_ARGS='$(XEN_ARGS)' XEN_QEMU_CPU='$(XEN_QEMU_CPU)' \
 	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_QEMU_SMP)' \
 	  bash $(XEN_SRC)/run.sh $(XEN_DIR) $(XEN_SRC)/scenarios
+
+TEST_LEVELS += xen

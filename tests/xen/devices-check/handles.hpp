@@ -9,10 +9,12 @@ extern "C" {
 #include <xenevtchn.h>
 #include <xenforeignmemory.h>
 #include <xengnttab.h>
+#include <xentoollog.h>
 }
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <utility>
 
@@ -29,6 +31,19 @@ using GnttabHandle = std::unique_ptr<xengnttab_handle, Closer<xengnttab_close>>;
 using GntshrHandle = std::unique_ptr<xengntshr_handle, Closer<xengntshr_close>>;
 using ForeignHandle = std::unique_ptr<xenforeignmemory_handle, Closer<xenforeignmemory_close>>;
 using EvtchnHandle = std::unique_ptr<xenevtchn_handle, Closer<xenevtchn_close>>;
+
+// A library logger that prints only critical messages: for handles whose
+// calls are expected to fail, so the expected refusal is not logged as an error.
+struct QuietLoggerDeleter {
+    void operator()(xentoollog_logger_stdiostream* l) const {
+        xtl_logger_destroy(reinterpret_cast<xentoollog_logger*>(l));
+    }
+};
+using QuietLogger = std::unique_ptr<xentoollog_logger_stdiostream, QuietLoggerDeleter>;
+inline QuietLogger make_quiet_logger() {
+    return QuietLogger(xtl_createlogger_stdiostream(stderr, XTL_CRITICAL, 0));
+}
+inline xentoollog_logger* as_logger(const QuietLogger& l) { return reinterpret_cast<xentoollog_logger*>(l.get()); }
 
 inline constexpr size_t kXenPageSize = 4096;
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <type_traits>
 
 namespace xenvhost::devices::blk {
 
@@ -96,7 +97,9 @@ BlkQueue::~BlkQueue() {
 
 BlkQueue::Slot& BlkQueue::slot_for(uint16_t slot) {
     // Slots are the caller's ids, normally below the queue size; grow if not.
-    // Slot moves keep each data list's heap buffer, so in-flight I/O is safe.
+    // Slot moves keep each data list's heap buffer (the kernel may be reading
+    // it), which holds only if the table moves its slots rather than copying.
+    static_assert(std::is_nothrow_move_constructible_v<Slot>);
     if (slot >= slots_.size()) slots_.resize(size_t{slot} + 1);
     return slots_[slot];
 }

@@ -119,7 +119,7 @@ Result<void> XenBlkSession::make_memory() {
     return {};
 }
 
-Result<void> XenBlkSession::prepare() {
+Result<void> XenBlkSession::prepare(bool send) {
     uint64_t want = supported_blk_features() & ~bit(VIRTIO_RING_F_INDIRECT_DESC);
     if (!opts_.event_idx) want &= ~bit(VIRTIO_RING_F_EVENT_IDX);
     want |= bit(vu::kFeatureProtocolFeatures);
@@ -128,8 +128,9 @@ Result<void> XenBlkSession::prepare() {
         return fail("{} queues requested but VIRTIO_BLK_F_MQ is not negotiated", opts_.num_queues);
     if (auto r = client_->set_features(acked_features_); !r) return r;
     if (auto r = make_memory(); !r) return r;
-    if (auto r = send_table(regions_); !r) return r;
     prepared_ = true;
+    if (send)
+        if (auto r = send_table(regions_); !r) return r;
     return {};
 }
 

@@ -55,7 +55,9 @@ public:
     // `files` must outlive the session.
     static Result<std::unique_ptr<XenBlkSession>> connect(const std::string& socket_path, XenDoubleFiles& files,
                                                           const XenSessionOptions& opts);
-    Result<void> prepare();
+    // With send_table false the table is built but not sent (a test sends
+    // its own first); start() then goes straight to the rings.
+    Result<void> prepare(bool send_table = true);
     Result<void> start();
     Result<std::vector<uint32_t>> stop();
 
@@ -71,6 +73,7 @@ public:
 
     // The memory table prepare() sent (tests resend or alter it).
     const std::vector<RegionMessage>& regions() const { return regions_; }
+    // SET_MEM_TABLE, or ADD_MEM_REG per region, as the options say.
     Result<void> send_table(std::span<const RegionMessage> regions);
     // Guest pages of the rings, granted writable for the session in grant mode.
     uint64_t ring_pages() const;

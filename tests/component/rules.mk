@@ -8,7 +8,7 @@ COMPONENT_TESTS := $(BUILD)/bin/component-tests
 
 $(COMPONENT_OBJS): CPPFLAGS += -Itests -DXENVHOST_BUILD_BIN='"$(abspath $(BUILD)/bin)"'
 
-$(COMPONENT_TESTS): $(COMPONENT_OBJS) $(BUILD)/lib/libfrontend.a
+$(COMPONENT_TESTS): $(COMPONENT_OBJS) $(BUILD)/lib/libfrontend.a $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 

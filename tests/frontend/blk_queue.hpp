@@ -73,6 +73,7 @@ public:
     unsigned in_flight() const { return in_flight_; }
     bool full() const { return free_slots_.empty(); }
     uint64_t slot_data_gpa(unsigned slot) const { return slots_.at(slot).data_gpa; }
+    uint64_t slot_header_gpa(unsigned slot) const { return slots_.at(slot).hdr_gpa; }
     void set_indirect(bool on) { opts_.indirect = on; }
     void set_segment_size(uint32_t bytes) { opts_.segment_size = bytes; }
 

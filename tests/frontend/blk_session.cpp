@@ -42,7 +42,9 @@ Result<void> BlkSession::negotiate() {
     if (!(offered_features_ & bit(VIRTIO_F_VERSION_1)))
         return fail("back-end does not offer VERSION_1 (features {:#x})", offered_features_);
 
-    if (offered_features_ & bit(vu::kFeatureProtocolFeatures)) {
+    // A front-end that will not ack bit 30 does not use protocol features.
+    if ((offered_features_ & bit(vu::kFeatureProtocolFeatures)) &&
+        !(opts_.refuse_features & bit(vu::kFeatureProtocolFeatures))) {
         auto proto = client_->get_protocol_features();
         if (!proto) return std::unexpected(proto.error());
         offered_protocol_ = *proto;

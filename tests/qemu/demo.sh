@@ -18,9 +18,10 @@ xvt_known_case "$name"
 xvt_init
 
 case ${XVT_CASES[$name]%% *} in
-    ro) story="it must see a read-only disk, fail to write, and read the host's $XVT_MIB MiB pattern" ;;
-    *) story="it writes $XVT_MIB MiB, reads them back with O_DIRECT and signs two sectors;
-             the host then checks the image file" ;;
+    ro) story="it must see a read-only disk, fail to write, and read the host's $XVT_MIB MiB pattern
+             (plainly and through a scattered buffer); the image must stay unchanged" ;;
+    *) story="it writes $XVT_MIB MiB, reads them back with O_DIRECT, does both again through
+             scattered buffers, and signs two sectors; the host then checks the image file" ;;
 esac
 if [ "$BACKEND" = worker ]; then what="xenvhost-worker ($WORKER)"; else what="qemu-storage-daemon"; fi
 cat <<INTRO

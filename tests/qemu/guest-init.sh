@@ -28,8 +28,8 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 md5() { md5sum "$1" | cut -d' ' -f1; }
 count() { echo $#; }
 
-# dd's complaint, if any, as one marker line per line of text.
-notes() { sed 's/^/XVT - NOTE /' "$1"; }
+# dd's complaint, if any, as marker lines (its record counts left out).
+notes() { grep -v -e ' records in$' -e ' records out$' "$1" | sed 's/^/XVT - NOTE /' || true; }
 
 # Interrupt counts of the virtio-blk request queues, as "q0=N q1=M".
 queue_irqs() {

@@ -462,6 +462,10 @@ xvt_case_end() {
     # shellcheck disable=SC2034  # read by the scripts that source this file
     XVT_LAST_SECS=$secs
     if [ "$XVT_CASE_FAILS" -eq 0 ]; then
+        if [ "$XVT_VERBOSE" = 1 ]; then
+            echo "--- back-end log:"
+            head -n 20 "$run/backend.log" 2>/dev/null | sed 's/^/  /' || true
+        fi
         echo "=== case $name: PASS ($secs s)"
         [ "$XVT_KEEP" = 1 ] || rm -rf "$run"
         return 0

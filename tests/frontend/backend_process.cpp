@@ -51,7 +51,9 @@ std::vector<std::string> BackendProcess::command_line() const {
     } else {
         argv.insert(argv.end(),
                     {"--blockdev",
-                     fmt::format("driver=file,node-name=file0,filename={}", opts_.image_path),
+                     fmt::format("driver=file,node-name=file0,filename={}{}{}", opts_.image_path,
+                                 opts_.qsd_blockdev_options.empty() ? "" : ",",
+                                 opts_.qsd_blockdev_options),
                      "--export",
                      fmt::format("type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,"
                                  "addr.path={},writable={},num-queues={}",

@@ -29,6 +29,7 @@ struct BackendOptions {
     uint16_t num_queues = 1;
     uint16_t queue_size = 0;  // worker --queue-size; 0 leaves the default
     std::string serial;       // worker --serial
+    std::string qsd_blockdev_options;  // appended to qsd's --blockdev, e.g. "aio=io_uring"
     std::vector<std::string> extra_args;
 };
 

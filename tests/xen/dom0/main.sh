@@ -72,6 +72,13 @@ start_domu() {
     mark "DOMU-READY domid=$DOMU_ID $(since "$t0")s after xl create"
 }
 
+# Prefixes each line as soon as it arrives (sed would hold every line until
+# the next one comes, to know whether it is the last).
+prefix() {
+    local line
+    while IFS= read -r line; do echo "$1$line"; done
+}
+
 selected() {
     local name=$1 only
     only=$(sed -n 's/.*xenvhost\.scenarios=\([^ ]*\).*/\1/p' /proc/cmdline)
@@ -90,7 +97,7 @@ run_scenarios() {
         echo "SCENARIO-BEGIN $name"
         t0=$(uptime_s)
         rc=0
-        DOMU_ID=$DOMU_ID timeout "$SCENARIO_TIMEOUT" "$s" 2>&1 | sed "s/^/[$name] /" || rc=$?
+        DOMU_ID=$DOMU_ID timeout "$SCENARIO_TIMEOUT" "$s" 2>&1 | prefix "[$name] " || rc=$?
         if [ "$rc" -eq 0 ]; then
             status=PASS
             pass=$((pass + 1))

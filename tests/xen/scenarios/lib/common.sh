@@ -34,3 +34,18 @@ expect_node() {
     got=$(xenstore-read "$path") || die "xenstore node $path is missing"
     [ "$got" = "$want" ] || die "$path is '$got', expected '$want'"
 }
+
+# Fails unless LISTING (output of `xenstore-ls -fp`) has node PATH = WANT.
+# Checking one snapshot, without starting processes, keeps the checks
+# consistent and fast: a process start costs up to a second in dom0 under TCG.
+expect_listed() {
+    local listing=$1 path=$2 want=$3 line rest got
+    while IFS= read -r line; do
+        [[ $line == "$path = \""* ]] || continue
+        rest=${line#"$path = \""}
+        got=${rest%%\"*}
+        [ "$got" = "$want" ] || die "$path is '$got', expected '$want'"
+        return 0
+    done <<<"$listing"
+    die "xenstore node $path is missing"
+}

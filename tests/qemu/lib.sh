@@ -98,21 +98,23 @@ xvt_backend_cmd() {
     local sock=$1 img=$2 queues=$3 mode=$4
     if [ "$BACKEND" = qsd ]; then
         local writable=on
-        [ "$mode" = ro ] && writable=off
+        if [ "$mode" = ro ]; then writable=off; fi
         XVT_BACKEND_CMD=(qemu-storage-daemon
             --blockdev "driver=file,node-name=file0,filename=$img,cache.direct=off"
             --export "type=vhost-user-blk,id=exp0,node-name=file0,addr.type=unix,addr.path=$sock,writable=$writable,num-queues=$queues")
     else
         XVT_BACKEND_CMD=("$WORKER" --socket-path "$sock" --blk-file "$img"
             --num-queues "$queues" --serial "$XVT_SERIAL")
-        [ "$mode" = ro ] && XVT_BACKEND_CMD+=(--read-only)
+        if [ "$mode" = ro ]; then XVT_BACKEND_CMD+=(--read-only); fi
     fi
 }
 
-# True once a unix socket bound to PATH is listening (flag __SO_ACCEPTCON in
-# /proc/net/unix), which avoids connecting to the back-end just to probe it.
+# True once a unix socket bound to PATH (as given, or made absolute) is
+# listening: flag __SO_ACCEPTCON in /proc/net/unix. This avoids connecting to
+# the back-end just to probe it.
 xvt_listening() {
-    awk -v p="$1" '$NF == p && $4 == "00010000" { found = 1 } END { exit !found }' /proc/net/unix
+    awk -v p="$1" -v a="$(realpath -m "$1")" '($NF == p || $NF == a) && $4 == "00010000" { found = 1 }
+        END { exit !found }' /proc/net/unix
 }
 
 # A command line as one could paste it: words with blanks in single quotes.

@@ -168,7 +168,7 @@ TEST_F(XenFaultTest, RevokedGrantOnEveryOtherRequest) {
         ASSERT_OK_AND_ASSIGN(slot, q.submit(BlkCommand::in(1000 + i * 8, 4096)));
         if (i % 2) worker_->files().set_grant(page_of(q.slot_pages(slot).data_gpa), xd::kNotGranted);
         BlkCompletion c = complete_one(q);
-        EXPECT_EQ(c.status, i % 2 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK) << "request " << i;
+        ASSERT_EQ(c.status, i % 2 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK) << "request " << i;
     }
     auto st = worker_->status();
     ASSERT_TRUE(st) << st.error().message;
@@ -217,7 +217,7 @@ TEST_F(XenFaultTest, MissingFrameOnEveryThirdRequest) {
         const uint64_t frame = page_of(q.slot_pages(slot).data_gpa);
         worker_->files().set_frame_missing(frame, i % 3 == 0);
         BlkCompletion c = complete_one(q);
-        EXPECT_EQ(c.status, i % 3 == 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK) << "request " << i;
+        ASSERT_EQ(c.status, i % 3 == 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK) << "request " << i;
         worker_->files().set_frame_missing(frame, false);
     }
     expect_serves(q, 1800, 8);

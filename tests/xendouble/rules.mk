@@ -30,8 +30,7 @@ XEN_MAP_BENCH      := $(BUILD)/bin/xen-map-bench
 XEN_MAP_BENCH_SRCS := $(sort $(wildcard tests/xendouble/bench_*.cpp))
 XEN_MAP_BENCH_OBJS := $(XEN_MAP_BENCH_SRCS:%.cpp=$(BUILD)/obj/%.o)
 
-$(XEN_MAP_BENCH_OBJS): CPPFLAGS += -Itests -DXENVHOST_BUILD_BIN='"$(abspath $(BUILD)/bin)"' \
-  -DXENVHOST_XENDOUBLE_LIB='"$(abspath $(XENDOUBLE_LIB))"'
+$(XEN_MAP_BENCH_OBJS): CPPFLAGS += -Itests -DXENVHOST_BUILD_BIN='"$(abspath $(BUILD)/bin)"'
 
 $(XEN_MAP_BENCH): $(XEN_MAP_BENCH_OBJS) $(BUILD)/lib/libfrontend.a
 	@mkdir -p $(@D)

@@ -75,29 +75,30 @@ XEN_PROJECT_INPUTS := $(XEN_SRC)/dom0/init $(XEN_SRC)/dom0/main.sh \
 
 $(XEN_DIR)/xen: $(XEN_HYPERVISOR)
 	@mkdir -p $(@D)
-	zcat $< >$@.tmp && mv $@.tmp $@
+	zcat $< >$@.tmp.$$$$ && mv $@.tmp.$$$$ $@
 
 $(XEN_DIR)/vmlinux: /boot/vmlinuz-$(XEN_KVER) $(XEN_SRC)/image/mkimage.sh
 	@mkdir -p $(@D)
 	bash $(XEN_SRC)/image/mkimage.sh vmlinux $@ $<
 
 $(XEN_DIR)/domU.cpio.gz: $(XEN_SRC)/domU/init $(XEN_IMAGE_TOOLS)
-	@mkdir -p $(@D)
-	bash $(XEN_SRC)/image/mkimage.sh domU $@ $(XEN_DIR)/stage-domU $<
+	bash $(XEN_SRC)/image/mkimage.sh domU $@ $<
 
 $(XEN_DIR)/dom0-base.cpio.gz: $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg $(XEN_IMAGE_TOOLS)
-	bash $(XEN_SRC)/image/mkimage.sh dom0-base $@ $(XEN_DIR)/stage-base $(XEN_KVER) \
+	bash $(XEN_SRC)/image/mkimage.sh dom0-base $@ $(XEN_KVER) \
 	  $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg
 
 $(XEN_DIR)/dom0-project.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_PROJECT_INPUTS) $(XEN_BIN_STAMP) $(XEN_IMAGE_TOOLS)
-	rm -rf $(XEN_DIR)/stage-project && mkdir -p $(XEN_DIR)/stage-project
-	$(if $(XEN_INSTALL),$(MAKE) --no-print-directory install DESTDIR=$(abspath $(XEN_DIR)/stage-project) PREFIX=/usr)
-	bash $(XEN_SRC)/image/mkimage.sh dom0-project $@ $(XEN_DIR)/stage-project \
-	  $(XEN_DIR)/dom0-base.cpio.gz.list $(XEN_SRC) $(BUILD)/bin
+	@mkdir -p $(XEN_DIR)
+	stage=$$(mktemp -d $(abspath $(XEN_DIR))/stage.XXXXXX) && \
+	  { [ -z "$(XEN_INSTALL)" ] || $(MAKE) --no-print-directory install DESTDIR=$$stage PREFIX=/usr || \
+	    { rm -rf $$stage; exit 1; }; } && \
+	  bash $(XEN_SRC)/image/mkimage.sh dom0-project $@ $$stage \
+	    $(XEN_DIR)/dom0-base.cpio.gz.list $(XEN_SRC) $(BUILD)/bin
 
 # The kernel unpacks concatenated initramfs archives in order.
 $(XEN_DIR)/dom0.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_DIR)/dom0-project.cpio.gz
-	cat $^ >$@.tmp && mv $@.tmp $@
+	cat $^ >$@.tmp.$$$$ && mv $@.tmp.$$$$ $@
 
 .PHONY: xen-images test-xen
 xen-images: $(XEN_DIR)/xen $(XEN_DIR)/vmlinux $(XEN_DIR)/dom0.cpio.gz

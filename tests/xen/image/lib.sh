@@ -91,8 +91,8 @@ img_add_modules() {
 img_pack() {
     local root=$1 out
     out=$(realpath -m "$2")
-    (cd "$root" && find . | LC_ALL=C sort >"$out.list.tmp" &&
-        cpio -R 0:0 -H newc -o --quiet <"$out.list.tmp" | gzip -1) >"$out.tmp"
-    mv "$out.list.tmp" "$out.list"
-    mv "$out.tmp" "$out"
+    (cd "$root" && find . | LC_ALL=C sort >"$out.list.tmp.$$" &&
+        cpio -R 0:0 -H newc -o --quiet <"$out.list.tmp.$$" | gzip -1) >"$out.tmp.$$"
+    mv "$out.list.tmp.$$" "$out.list"
+    mv "$out.tmp.$$" "$out"
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds the initramfs images of the Xen test level (called by tests/xen/rules.mk).
 #
-#   mkimage.sh domU         OUT STAGE INIT
-#   mkimage.sh dom0-base    OUT STAGE KVER KERNEL DOMU_CPIO DOMU_CFG
+#   mkimage.sh domU         OUT INIT
+#   mkimage.sh dom0-base    OUT KVER KERNEL DOMU_CPIO DOMU_CFG
 #   mkimage.sh dom0-project OUT STAGE BASE_LIST XEN_TEST_DIR BIN_DIR
 #   mkimage.sh vmlinux      OUT BZIMAGE
 #
-# STAGE is an empty scratch directory (dom0-project: it may already hold what
-# `make install DESTDIR=STAGE PREFIX=/usr` put there); it is removed at the end.
+# dom0-project's STAGE is a fresh directory that may already hold what
+# `make install DESTDIR=STAGE PREFIX=/usr` put there; it is removed at the end.
+# Scratch directories and temporary outputs have unique names, so two builds
+# in the same tree do not trip over each other.
 # dom0 boots with two archives concatenated: the base layer (busybox, Xen
 # tools, modules, the domU) changes rarely; the project layer (init,
 # scenarios, this project's programs) is rebuilt in well under a second.
@@ -21,14 +23,14 @@ XEN_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs)
 SHARE=usr/share/xenvhost-tests/xen
 
 build_domu() {
-    local out=$1 stage=$2 init=$3
+    local out=$1 init=$2
     img_skeleton "$stage"
     install -m 0755 "$init" "$stage/init"
     img_pack "$stage" "$out"
 }
 
 build_dom0_base() {
-    local out=$1 stage=$2 kver=$3 kernel=$4 domu_cpio=$5 domu_cfg=$6
+    local out=$1 kver=$2 kernel=$3 domu_cpio=$4 domu_cfg=$5
     img_skeleton "$stage"
     local -a tools=()
     local t
@@ -55,7 +57,7 @@ build_dom0_base() {
 }
 
 build_dom0_project() {
-    local out=$1 stage=$2 base_list=$3 src=$4 bin_dir=$5
+    local out=$1 base_list=$2 src=$3 bin_dir=$4
     install -D -m 0755 "$src/dom0/init" "$stage/init"
     install -D -m 0755 "$src/dom0/main.sh" "$stage/$SHARE/dom0-main.sh"
     mkdir -p "$stage/$SHARE"
@@ -69,6 +71,10 @@ build_dom0_project() {
     done
     local -a programs=()
     mapfile -t programs < <(find "$stage/usr" -type f -perm -u+x)
+    # Debug info is most of a test program's size and only slows dom0's boot.
+    for f in "${programs[@]}"; do
+        if [[ $(head -c 4 "$f" | od -An -c | tr -d ' ') == '177ELF' ]]; then strip --strip-debug "$f"; fi
+    done
     IMG_SKIP=$base_list img_add_libs "$stage" "${programs[@]}"
     img_pack "$stage" "$out"
 }
@@ -81,32 +87,43 @@ extract_vmlinux() {
     [[ -n $offset ]] || { echo "image: no xz payload in $bzimage" >&2; return 1; }
     # xz stops with an error at the bzImage's trailer; the ELF check below
     # is what tells whether the kernel came out.
-    tail -c +"$((offset + 1))" "$bzimage" | xz -dc >"$out.tmp" 2>/dev/null || true
-    [[ $(head -c 4 "$out.tmp" | od -An -c | tr -d ' ') == '177ELF' ]] ||
-        { echo "image: $bzimage did not yield an ELF kernel" >&2; return 1; }
-    mv "$out.tmp" "$out"
+    tail -c +"$((offset + 1))" "$bzimage" | xz -dc >"$out.tmp.$$" 2>/dev/null || true
+    if [[ $(head -c 4 "$out.tmp.$$" | od -An -c | tr -d ' ') != '177ELF' ]]; then
+        rm -f "$out.tmp.$$"
+        echo "image: $bzimage did not yield an ELF kernel" >&2
+        return 1
+    fi
+    mv "$out.tmp.$$" "$out"
+}
+
+stage=
+cleanup() { if [[ -n $stage ]]; then rm -rf "$stage"; fi; }
+trap cleanup EXIT
+
+new_stage() {
+    mkdir -p "$(dirname "$1")"
+    stage=$(mktemp -d "$(dirname "$1")/stage.XXXXXX")
 }
 
 main() {
     local what=${1:-}
     shift || true
     case $what in
-        domU) (($# == 3)) || usage; prepare_stage "$2"; build_domu "$@" ;;
-        dom0-base) (($# == 6)) || usage; prepare_stage "$2"; build_dom0_base "$@" ;;
-        dom0-project) (($# == 5)) || usage; build_dom0_project "$@" ;;
-        vmlinux) (($# == 2)) || usage; extract_vmlinux "$@"; return ;;
+        domU) (($# == 2)) || usage; new_stage "$1"; build_domu "$@" ;;
+        dom0-base) (($# == 5)) || usage; new_stage "$1"; build_dom0_base "$@" ;;
+        dom0-project)
+            (($# == 5)) || usage
+            stage=$2
+            [[ -d $stage ]] || { echo "image: $stage is not a directory" >&2; exit 2; }
+            build_dom0_project "$1" "${@:3}"
+            ;;
+        vmlinux) (($# == 2)) || usage; extract_vmlinux "$@" ;;
         *) usage ;;
     esac
-    rm -rf "$2"
-}
-
-prepare_stage() {
-    rm -rf "$1"
-    mkdir -p "$1"
 }
 
 usage() {
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 

@@ -14,7 +14,8 @@ namespace xenvhost::fuzz {
 // records: u8 op, then by op:
 //   kMsg        u32 request, u32 flags, u16 payload length, payload,
 //               u8 fd count (0..12), u8 fd spec per fd (see SessionFd)
-//   kPoke       u8 pool index, u32 offset, u16 length, bytes (written to that memfd)
+//   kPoke       u8 pool index (0x80 and up: the fd the back-end sent last, e.g. its
+//               inflight area), u32 offset, u16 length, bytes (written to that memfd)
 //   kKick       u8 ring index
 //   kRaw        u16 length, bytes: written as they are, then the write side
 //               is shut and the session reads until it gives up
@@ -36,6 +37,7 @@ inline constexpr uint8_t kOther = 0xc0;    // param < 32: /dev/null; else the fd
 inline constexpr unsigned kSessionMaxPoolPages = 64;
 inline constexpr unsigned kSessionMaxFds = 12;
 inline constexpr unsigned kSessionMaxRaw = 8192;
+inline constexpr uint8_t kSessionPokeBackend = 0x80;
 
 // ---------------------------------------------------------------- fuzz_chain
 // setup:   u8 flags (bit0 indirect allowed, bit1 event idx), u8 log2 queue size (0..10)

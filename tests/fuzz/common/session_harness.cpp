@@ -16,6 +16,18 @@ namespace xenvhost::fuzz {
 
 using namespace vhost_user;
 
+namespace {
+
+// XENVHOST_FUZZ_TRACE=1 prints what the session did with each message, to
+// check what a seed or a reproducer exercises.
+template <typename... Args>
+void trace(fmt::format_string<Args...> f, Args&&... args) {
+    static const bool on = std::getenv("XENVHOST_FUZZ_TRACE") != nullptr;
+    if (on) std::fprintf(stderr, "trace: %s\n", fmt::format(f, std::forward<Args>(args)...).c_str());
+}
+
+}  // namespace
+
 // ------------------------------------------------------------------ device
 
 namespace {
@@ -137,6 +149,7 @@ Result<> InlineRunner::start(const VringStart& s) {
                "ring {} started with size {}", s.index, s.size);
     FUZZ_CHECK(::fcntl(s.kick_fd, F_GETFD) != -1, "ring {} started with kick fd {} not open", s.index, s.kick_fd);
     if (!s.memory) return fail("no guest memory");
+    memory_ = s.memory;
     auto ring = virtio::SplitRing::map(*s.memory, s.size, s.addrs, s.event_idx, s.last_avail);
     if (!ring) return std::unexpected(ring.error());
     FUZZ_CHECK(inside_mapped_region(*s.memory, ring->desc_table(), virtio::desc_area_size(s.size)),
@@ -157,6 +170,8 @@ Result<> InlineRunner::start(const VringStart& s) {
             }
         }
     }
+    trace("ring {} started: size {}, last avail {}, inflight {}, {} to resubmit", s.index, s.size, s.last_avail,
+          r.inflight.has_value(), r.resubmit.size());
     // Entries may be waiting already (a kick that came before the start).
     process(r);
     return {};
@@ -167,6 +182,7 @@ uint16_t InlineRunner::stop(uint16_t index) {
     FUZZ_CHECK(it != rings_.end(), "stop of ring {}, which is not running", index);
     publish(it->second);
     const uint16_t next = it->second.ring.last_avail();
+    trace("ring {} stopped at {}", index, next);
     rings_.erase(it);
     return next;
 }
@@ -179,6 +195,7 @@ void InlineRunner::set_call(uint16_t index, std::shared_ptr<UniqueFd> call) {
 
 Result<> InlineRunner::set_memory(std::shared_ptr<const memory::GuestMemory> memory) {
     FUZZ_CHECK(memory || rings_.empty(), "guest memory dropped under {} running rings", rings_.size());
+    memory_ = memory;
     Result<> result;
     for (auto& [index, r] : rings_) {
         r.memory = memory;
@@ -217,6 +234,7 @@ void InlineRunner::process(Ring& r) {
     for (unsigned round = 0; round < 4 && !r.broken; ++round) {
         auto avail = r.ring.available();
         if (!avail) {
+            trace("{}; ring broken", avail.error().message);
             r.broken = true;
             break;
         }
@@ -237,12 +255,14 @@ void InlineRunner::process(Ring& r) {
 
 void InlineRunner::submit(Ring& r, uint16_t head) {
     if (auto w = r.walker.walk(r.ring.desc_table(), head, *r.memory, r.chain); !w) {
+        trace("head {}: {}; ring broken", head, virtio::describe(w.error()));
         r.broken = true;
         return;
     }
     check_chain(r.chain);
     r.bufs.release();
     if (auto m = r.memory->map_buffers(r.chain.buffers, r.bufs); !m) {
+        trace("head {}: {}", head, m.error().message);
         r.bufs.release();
         if (m.error().err == EFAULT) {
             r.broken = true;
@@ -252,6 +272,8 @@ void InlineRunner::submit(Ring& r, uint16_t head) {
         return;
     }
     check_mapped_buffers(*r.memory, r.chain, r.bufs);
+    trace("head {}: {} buffers, {} bytes out, {} in", head, r.chain.buffers.size(), r.chain.readable_len,
+          r.chain.writable_len);
     touch(r.bufs);
     r.handler->start(head, devices::Request{r.bufs.out, r.bufs.in}, *this);
     r.bufs.release();
@@ -327,6 +349,7 @@ void SessionDriver::receive_and_handle() {
     if (!m) {
         FUZZ_CHECK(m.error().message.find("timed out") == std::string::npos, "session stalled: {}",
                    m.error().message);
+        trace("receive: {}; connection closed", m.error().message);
         close();
         return;
     }
@@ -335,6 +358,8 @@ void SessionDriver::receive_and_handle() {
     const unsigned before = replies_[id];
     auto r = session_->handle(*m);
     drain_replies();
+    trace("{} ({} bytes, {} fds): {}", request_name(id), m->payload.size(), m->fds.size(),
+          r ? "ok" : r.error().message);
     if (!r) {
         close();
         return;

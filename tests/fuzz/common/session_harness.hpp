@@ -58,6 +58,8 @@ public:
     // A kick on ring `index` (ignored if it is not running).
     void kick(uint16_t index);
     size_t running() const { return rings_.size(); }
+    // The guest memory the session handed over last (start or set_memory).
+    const std::shared_ptr<const memory::GuestMemory>& memory() const { return memory_; }
     uint64_t requests() const { return requests_; }
 
 private:
@@ -81,6 +83,7 @@ private:
 
     devices::Device& device_;
     std::map<uint16_t, Ring> rings_;
+    std::shared_ptr<const memory::GuestMemory> memory_;
     Ring* current_ = nullptr;  // the ring whose requests complete() refers to
     uint64_t requests_ = 0;
 };

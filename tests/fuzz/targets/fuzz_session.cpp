@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -132,13 +133,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 const unsigned index = in.u8();
                 const uint32_t offset = in.u32();
                 auto bytes = in.blob(65535);
-                if (pool.fds.empty()) break;
-                const size_t i = index % pool.fds.size();
-                const size_t at = offset % pool.sizes[i];
-                const size_t n = std::min(bytes.size(), pool.sizes[i] - at);
-                FUZZ_CHECK(::pwrite(pool.fds[i].get(), bytes.data(), n, static_cast<off_t>(at)) ==
-                               static_cast<ssize_t>(n),
-                           "pwrite into pool memfd");
+                int fd = -1;
+                size_t fd_size = 0;
+                if (index >= kSessionPokeBackend) {
+                    // The front-end owns the inflight area too; a buggy or hostile one scribbles on it.
+                    struct stat st{};
+                    if (!from_backend.valid() || ::fstat(from_backend.get(), &st) != 0 || !S_ISREG(st.st_mode)) break;
+                    fd = from_backend.get();
+                    fd_size = static_cast<size_t>(st.st_size);
+                } else if (!pool.fds.empty()) {
+                    fd = pool.fds[index % pool.fds.size()].get();
+                    fd_size = pool.sizes[index % pool.fds.size()];
+                }
+                if (fd < 0 || fd_size == 0) break;
+                const size_t at = offset % fd_size;
+                const size_t n = std::min(bytes.size(), fd_size - at);
+                FUZZ_CHECK(::pwrite(fd, bytes.data(), n, static_cast<off_t>(at)) == static_cast<ssize_t>(n),
+                           "pwrite into a guest memfd");
                 break;
             }
             case session_op::kKick: runner.kick(in.u8()); break;

@@ -38,6 +38,8 @@ Result<DeviceSpec> parse_device_spec(std::string_view text) {
             spec.blk_file = value;
         } else if (key == "serial") {
             spec.serial = value;
+        } else if (key == "cache") {
+            spec.cache = value;
         } else if (key == "read-only") {
             auto b = parse_bool(key, value);
             if (!b) return std::unexpected(b.error());
@@ -67,6 +69,8 @@ Result<> validate_device_spec(const DeviceSpec& spec) {
     if (spec.queue_size < 2 || spec.queue_size > 32768 || (spec.queue_size & (spec.queue_size - 1)))
         return fail("device {}: queue-size {} is not a power of 2 in 2..32768", spec.name, spec.queue_size);
     if (spec.serial.size() > 20) return fail("device {}: serial longer than 20 bytes", spec.name);
+    if (spec.cache != "writeback" && spec.cache != "none")
+        return fail("device {}: cache '{}' (writeback or none)", spec.name, spec.cache);
     return {};
 }
 

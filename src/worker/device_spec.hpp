@@ -19,10 +19,11 @@ struct DeviceSpec {
     uint16_t num_queues = 1;
     uint16_t queue_size = 256;  // maximum the front-end may choose
     std::string serial;         // GET_ID answer (at most 20 bytes)
+    std::string cache = "writeback";  // "writeback" (page cache) or "none" (O_DIRECT)
 };
 
 // Parses "key=value,key=value" (keys: name, socket, blk-file, read-only,
-// num-queues, queue-size, serial) into a spec; clear error on bad input.
+// num-queues, queue-size, serial, cache) into a spec; clear error on bad input.
 Result<DeviceSpec> parse_device_spec(std::string_view text);
 
 }  // namespace xenvhost::worker

@@ -14,7 +14,7 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
         "Usage: xenvhost-worker [options]\n"
         "Serves virtio-blk over vhost-user; for Xen guests, maps guest memory through grants or "
         "foreign mappings.\n\nOptions");
-    std::string socket_path, blk_file, serial, log_level;
+    std::string socket_path, blk_file, serial, log_level, cache = "writeback";
     int fd = -1;
     unsigned num_queues = 1, queue_size = 256;
     long long domid = -1;
@@ -30,8 +30,10 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
         ("num-queues", po::value(&num_queues), "number of request queues (default 1)")
         ("queue-size", po::value(&queue_size), "largest queue size the front-end may use (default 256)")
         ("serial", po::value(&serial), "disk serial returned by GET_ID (at most 20 bytes)")
+        ("cache", po::value(&cache), "writeback (page cache, the default) or none (O_DIRECT)")
         ("device", po::value(&device_texts),
-         "another device: name=N,socket=PATH,blk-file=IMG[,read-only=1][,num-queues=N][,queue-size=N][,serial=S]")
+         "another device: name=N,socket=PATH,blk-file=IMG[,read-only=1][,num-queues=N][,queue-size=N]"
+         "[,serial=S][,cache=none]")
         ("domid", po::value(&domid), "the Xen guest served: offer XEN_MMAP and accept its regions")
         ("xen", "offer XEN_MMAP without restricting the guest domid")
         ("control-socket", po::value(&opts.control_socket), "listen for xenvhostd commands here")
@@ -74,6 +76,7 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
         spec.num_queues = static_cast<uint16_t>(num_queues);
         spec.queue_size = static_cast<uint16_t>(queue_size);
         spec.serial = serial;
+        spec.cache = cache;
         if (auto ok = validate_device_spec(spec); !ok) return fail("{}", ok.error().message);
         opts.devices.push_back(std::move(spec));
     }

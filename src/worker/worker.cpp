@@ -17,6 +17,9 @@ Result<> Worker::add_device(const DeviceSpec& spec) {
     blk.num_queues = spec.num_queues;
     blk.queue_size = spec.queue_size;
     blk.serial = spec.serial;
+    auto cache = devices::blk::parse_cache_mode(spec.cache);
+    if (!cache) return fail("device {}: {}", spec.name, cache.error().message);
+    blk.cache = *cache;
     auto device = devices::blk::make_blk_device(blk);
     if (!device) return fail("device {}: {}", spec.name, device.error().message);
     UniqueFd listen_fd;

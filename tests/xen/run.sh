@@ -80,6 +80,7 @@ now() {
 # Markers whose first appearance is timed: "pattern|label".
 markers=(
     "Xen version|Xen banner"
+    "Linux version|dom0 kernel started"
     "DOM0-SHELL-READY|dom0 init running"
     "xenstored started|xenstored started"
     "TOOLSTACK-READY|toolstack ready (xl list, xl info)"
@@ -183,10 +184,13 @@ phase() {
     printf '%8.1f s  %s\n' "$(bc <<<"${seen[$to]} - ${seen[$from]}")" "$label"
 }
 echo "=== phases"
-if [[ -n ${seen[TOOLSTACK-READY]:-} ]]; then
-    printf '%8.1f s  %s\n' "${seen[TOOLSTACK-READY]}" "boot: QEMU start to toolstack ready"
-fi
-phase "xl create domU to its init running" "XL-CREATE domU" DOMU-READY
+seen[QEMU-START]=0.0
+phase "boot: QEMU start to toolstack ready" QEMU-START TOOLSTACK-READY
+phase "  Xen, up to dom0's kernel" QEMU-START "Linux version"
+phase "  dom0 kernel, up to /init" "Linux version" DOM0-SHELL-READY
+phase "  Xen devices, xenstored, xenconsoled, xl list/info" DOM0-SHELL-READY TOOLSTACK-READY
+phase "xl create domU (building the PV domain)" "XL-CREATE domU" XL-CREATE-DONE
+phase "domU boot, up to its init" XL-CREATE-DONE DOMU-READY
 phase "scenarios" SCENARIOS-START SCENARIOS-DONE
 phase "domU destroy and dom0 finish" SCENARIOS-DONE XEN-TEST-DONE
 

@@ -71,9 +71,17 @@ build_dom0_project() {
     done
     local -a programs=()
     mapfile -t programs < <(find "$stage/usr" -type f -perm -u+x)
-    # Debug info is most of a test program's size and only slows dom0's boot.
+    local magic
     for f in "${programs[@]}"; do
-        if [[ $(head -c 4 "$f" | od -An -c | tr -d ' ') == '177ELF' ]]; then strip --strip-debug "$f"; fi
+        magic=$(head -c 4 "$f" | od -An -c | tr -d ' ')
+        if [[ $magic == '177ELF' ]]; then
+            # Debug info is most of a test program's size and only slows dom0's boot.
+            strip --strip-debug "$f"
+        elif [[ $magic != '#!'* ]]; then
+            # An empty file is what a program being linked right now looks like.
+            echo "image: ${f#"$stage"} is neither ELF nor a script (being rebuilt?)" >&2
+            return 1
+        fi
     done
     IMG_SKIP=$base_list img_add_libs "$stage" "${programs[@]}"
     img_pack "$stage" "$out"

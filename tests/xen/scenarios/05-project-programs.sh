@@ -18,6 +18,7 @@ trap cleanup EXIT
 for prog in xenvhost-worker xenvhostd; do
     command -v "$prog" >/dev/null || die "$prog is not installed in dom0"
     "$prog" --help >"$work/help" 2>&1 || { cat "$work/help"; die "$prog --help failed"; }
+    [ -s "$work/help" ] || die "$prog --help printed nothing"
     echo "$prog --help: ok ($(head -n 1 "$work/help"))"
 done
 echo "worker capabilities: $(xenvhost-worker --print-capabilities)"

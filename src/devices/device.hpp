@@ -10,6 +10,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace xenvhost::devices {
 
@@ -68,6 +69,11 @@ public:
     virtual bool write_config(uint32_t offset, std::span<const uint8_t> data) = 0;
     virtual std::unique_ptr<QueueHandler> make_queue_handler(uint16_t index,
                                                              uint16_t queue_size) = 0;
+    // Re-reads what the config space is built from (a disk's size after the
+    // image grew); true if the config changed and the driver should be told.
+    virtual bool refresh_config() { return false; }
+    // Sizes of the device's VIRTIO shared memory regions (GET_SHMEM_CONFIG); none by default.
+    virtual std::vector<uint64_t> shared_memory_regions() const { return {}; }
 };
 
 }  // namespace xenvhost::devices

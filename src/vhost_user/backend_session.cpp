@@ -4,6 +4,7 @@
 #include "memory/plain_memory.hpp"
 #include "virtio/ring_layout.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace xenvhost::vhost_user {
@@ -27,7 +28,7 @@ BackendSession::~BackendSession() { reset(); }
 uint64_t BackendSession::offered_protocol_features() const {
     using namespace protocol_feature;
     uint64_t f = bit(kMq) | bit(kReplyAck) | bit(kConfig) | bit(kConfigureMemSlots) |
-                 bit(kResetDevice) | bit(kStatus) | bit(kInflightShmfd);
+                 bit(kResetDevice) | bit(kStatus) | bit(kInflightShmfd) | bit(kBackendReq) | bit(kShmem);
     // Stock QEMU acks bit 17 without sending Xen regions, so it is offered
     // only when this worker serves a Xen guest.
     if (options_.xen) f |= bit(kXenMmap);
@@ -177,6 +178,20 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
         case Request::kSetInflightFd:
             if (!needs(kInflightShmfd)) return Outcome::kRefused;
             return set_inflight_fd(msg);
+        case Request::kSetBackendReqFd:
+            if (!needs(kBackendReq)) return Outcome::kRefused;
+            channel_ = std::make_shared<BackendChannel>(std::move(msg.fds[0]), needs(kReplyAck));
+            return Outcome::kOk;
+        case Request::kGetShmemConfig: {
+            if (!needs(kShmem)) return Outcome::kRefused;
+            ShmemConfig cfg{};
+            auto regions = device_.shared_memory_regions();
+            cfg.nregions = static_cast<uint32_t>(std::min<size_t>(regions.size(), 256));
+            for (uint32_t i = 0; i < cfg.nregions; ++i) cfg.mem_sizes[i] = regions[i];
+            if (auto r = conn_.reply(msg.header.request, {reinterpret_cast<const uint8_t*>(&cfg), sizeof cfg}); !r)
+                return std::unexpected(r.error());
+            return Outcome::kOk;
+        }
         case Request::kGetStatus: {
             if (!needs(kStatus)) return Outcome::kRefused;
             if (auto r = conn_.reply_u64(msg.header.request, status_); !r) return std::unexpected(r.error());
@@ -188,6 +203,29 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
             log::warn("{} is not supported; refused", spec.name);
             return Outcome::kRefused;
     }
+}
+
+Result<> BackendSession::notify_config_change() {
+    if (!channel_) return fail("the front-end set up no back-end channel");
+    return channel_->request(BackendRequest::kConfigChangeMsg, {});
+}
+
+Result<> BackendSession::shmem_map(uint8_t shmid, int fd, uint64_t fd_offset, uint64_t shm_offset, uint64_t len,
+                                   bool writable) {
+    if (!has_protocol_feature(protocol_feature::kShmem)) return fail("SHMEM was not negotiated");
+    if (!channel_) return fail("the front-end set up no back-end channel");
+    if (len == 0 || fd_offset + len < fd_offset || shm_offset + len < shm_offset)
+        return fail("shared memory range offset {:#x} len {:#x} is invalid", shm_offset, len);
+    ShmemMap m{shmid, {}, fd_offset, shm_offset, len, writable ? 1u : 0u};
+    int fds[1] = {fd};
+    return channel_->request(BackendRequest::kShmemMap, {reinterpret_cast<const uint8_t*>(&m), sizeof m}, fds);
+}
+
+Result<> BackendSession::shmem_unmap(uint8_t shmid, uint64_t shm_offset, uint64_t len) {
+    if (!has_protocol_feature(protocol_feature::kShmem)) return fail("SHMEM was not negotiated");
+    if (!channel_) return fail("the front-end set up no back-end channel");
+    ShmemMap m{shmid, {}, 0, shm_offset, len, 0};
+    return channel_->request(BackendRequest::kShmemUnmap, {reinterpret_cast<const uint8_t*>(&m), sizeof m});
 }
 
 BackendSession::HandlerResult BackendSession::set_features(uint64_t features) {

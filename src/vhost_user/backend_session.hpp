@@ -8,6 +8,7 @@
 #include "memory/map_stats.hpp"
 #include "memory/xen_memory.hpp"
 #include "memory/region_table.hpp"
+#include "vhost_user/backend_channel.hpp"
 #include "vhost_user/connection.hpp"
 #include "vhost_user/message_table.hpp"
 #include "vhost_user/vring_runner.hpp"
@@ -43,6 +44,17 @@ public:
 
     // Stops every ring and drops guest memory (disconnect, RESET_*).
     void reset();
+
+    // Tells the front-end the device config changed (CONFIG_CHANGE_MSG on the
+    // back-end channel); fails if the front-end gave no channel.
+    Result<> notify_config_change();
+
+    // VIRTIO shared memory (SHMEM_MAP / SHMEM_UNMAP back-end requests): asks
+    // the front-end to map [fd_offset, +len) of `fd` at `shm_offset` in
+    // shared memory region `shmid`, or to unmap such a range.
+    Result<> shmem_map(uint8_t shmid, int fd, uint64_t fd_offset, uint64_t shm_offset, uint64_t len,
+                       bool writable);
+    Result<> shmem_unmap(uint8_t shmid, uint64_t shm_offset, uint64_t len);
 
     // Protocol features this back-end offers.
     uint64_t offered_protocol_features() const;
@@ -109,6 +121,7 @@ private:
     memory::RegionTable table_;
     std::shared_ptr<const memory::GuestMemory> memory_;
     std::shared_ptr<const virtio::InflightArea> inflight_;
+    std::shared_ptr<BackendChannel> channel_;
 };
 
 }  // namespace xenvhost::vhost_user

@@ -95,6 +95,14 @@ void DeviceHost::disconnect(std::string_view why) {
     if (status_cb_) status_cb_(status());
 }
 
+void DeviceHost::refresh_config() {
+    if (!device_->refresh_config() || !session_) return;
+    if (auto r = session_->notify_config_change(); !r)
+        log::warn("device {}: config changed but the front-end was not told: {}", name_, r.error().message);
+    else
+        log::info("device {}: front-end told of the config change", name_);
+}
+
 DeviceStatus DeviceHost::status() const {
     DeviceStatus s;
     s.name = name_;

@@ -33,6 +33,10 @@ public:
     // Disconnects the front-end (finishing in-flight I/O) and stops listening.
     void shutdown();
 
+    // Re-reads the device's config (the image may have grown) and tells a
+    // connected front-end when it changed.
+    void refresh_config();
+
     const std::string& name() const { return name_; }
     DeviceStatus status() const;
     void on_status_change(StatusCallback cb) { status_cb_ = std::move(cb); }

@@ -89,10 +89,14 @@ int main(int argc, char** argv) {
     }
     (void)(*loop)->add(signals->get(), EPOLLIN, [&](uint32_t) {
         signalfd_siginfo info;
-        if (::read(signals->get(), &info, sizeof info) == sizeof info) {
-            log::info("signal {}: shutting down", info.ssi_signo);
-            (*loop)->stop();
+        if (::read(signals->get(), &info, sizeof info) != sizeof info) return;
+        if (info.ssi_signo == SIGHUP) {
+            // The conventional "reload": pick up images that grew.
+            w.refresh_config();
+            return;
         }
+        log::info("signal {}: shutting down", info.ssi_signo);
+        (*loop)->stop();
     });
     (*loop)->run();
     print_counters(w);

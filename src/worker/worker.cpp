@@ -55,6 +55,10 @@ std::vector<DeviceStatus> Worker::status() const {
     return out;
 }
 
+void Worker::refresh_config() {
+    for (auto& [name, host] : devices_) host->refresh_config();
+}
+
 void Worker::shutdown() {
     for (auto& [name, host] : devices_) host->shutdown();
     devices_.clear();

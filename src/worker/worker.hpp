@@ -25,6 +25,8 @@ public:
     // Called whenever a device's connection state changes.
     void on_status_change(DeviceHost::StatusCallback cb) { status_cb_ = std::move(cb); }
     void shutdown();
+    // Re-reads every device's config (on SIGHUP): a grown image reaches the guest.
+    void refresh_config();
 
 private:
     EventLoop& loop_;

@@ -501,6 +501,7 @@ TEST(BlkQueueFallback, WriteZeroesByWritingZeroes) {
                     .read_only = false,
                     .max_discard_sectors = blk::kMaxDiscardSectors,
                     .max_write_zeroes_sectors = blk::kMaxWriteZeroesSectors};
+    disk->capacity_sectors = disk->limits.capacity_sectors;
     disk->punch_hole = false;
     disk->zero_range = false;
     auto q = blk::BlkQueue::create(disk, 0, 16);

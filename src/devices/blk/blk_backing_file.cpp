@@ -128,3 +128,18 @@ Result<BackingFile> open_backing_file(const std::string& path, bool read_only, C
 }
 
 }  // namespace xenvhost::devices::blk
+
+namespace xenvhost::devices::blk {
+
+Result<uint64_t> current_size(const BackingFile& f) {
+    if (f.block_device) {
+        uint64_t size = 0;
+        if (::ioctl(f.fd.get(), BLKGETSIZE64, &size) < 0) return fail_errno("BLKGETSIZE64 on '{}'", f.path);
+        return size;
+    }
+    struct stat st{};
+    if (::fstat(f.fd.get(), &st) < 0) return fail_errno("fstat '{}'", f.path);
+    return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace xenvhost::devices::blk

@@ -41,4 +41,7 @@ struct BackingFile {
 // when writing was asked for, or an image smaller than one block.
 Result<BackingFile> open_backing_file(const std::string& path, bool read_only, CacheMode cache);
 
+// The image's size now (it may have grown since it was opened).
+Result<uint64_t> current_size(const BackingFile& file);
+
 }  // namespace xenvhost::devices::blk

@@ -66,6 +66,23 @@ public:
         return std::move(*q);
     }
 
+    bool refresh_config() override {
+        auto size = current_size(disk_->file);
+        if (!size) {
+            log::warn("blk: {}: cannot read the image size: {}", disk_->file.path, size.error().message);
+            return false;
+        }
+        BackingFile probe;
+        probe.size_bytes = *size;
+        probe.logical_block_size = disk_->file.logical_block_size;
+        const uint64_t sectors = probe.capacity_sectors();
+        if (sectors == disk_->capacity_sectors.load()) return false;
+        log::info("blk: {}: capacity {} -> {} sectors", disk_->file.path, disk_->capacity_sectors.load(), sectors);
+        disk_->capacity_sectors.store(sectors);
+        config_.capacity = htole64(sectors);
+        return true;
+    }
+
 private:
     void set_writeback(bool on) {
         config_.wce = on ? 1 : 0;
@@ -95,6 +112,7 @@ Result<std::unique_ptr<Device>> make_blk_device(const BlkOptions& o) {
         .max_discard_sectors = kMaxDiscardSectors,
         .max_write_zeroes_sectors = kMaxWriteZeroesSectors,
     };
+    disk->capacity_sectors.store(shape.capacity_sectors);
     std::copy(o.serial.begin(), o.serial.end(), disk->id.begin());
 
     log::info("blk: {}: {} sectors of 512 bytes, block size {}, {}{}, {} queue(s) of {}",

@@ -16,6 +16,9 @@ namespace xenvhost::devices::blk {
 struct BlkDisk {
     BackingFile file;
     RequestLimits limits;
+    // The capacity may change at run time (the image grew); queue threads
+    // read it here rather than from `limits`.
+    std::atomic<uint64_t> capacity_sectors{0};
     std::array<uint8_t, VIRTIO_BLK_ID_BYTES> id{};  // serial, zero-padded
     // Writeback cache (1) or writethrough (0): set by the driver through
     // CONFIG_WCE or the FLUSH feature, read by the queue threads.

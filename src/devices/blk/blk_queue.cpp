@@ -121,7 +121,9 @@ void BlkQueue::start(uint16_t slot, const Request& req, CompletionSink& sink) {
         log::error("blk: queue {}: slot {} started while in flight; ignored", index_, slot);
         return;
     }
-    ParsedRequest p = parse_request(req, disk_->limits, s.data.reset());
+    RequestLimits limits = disk_->limits;
+    limits.capacity_sectors = disk_->capacity_sectors.load(std::memory_order_relaxed);
+    ParsedRequest p = parse_request(req, limits, s.data.reset());
     if (!p.status_byte) {
         ++guest_errors_;
         if (!warned_no_status_) {

@@ -109,7 +109,7 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
     auto needs = [&](unsigned feature) { return has_protocol_feature(feature); };
     switch (id) {
         case Request::kGetFeatures: {
-            uint64_t f = device_.features() | bit(kFeatureProtocolFeatures);
+            uint64_t f = device_.features() | bit(kFeatureProtocolFeatures) | bit(virtio::kFAccessPlatform);
             if (auto r = conn_.reply_u64(msg.header.request, f); !r) return std::unexpected(r.error());
             return Outcome::kOk;
         }
@@ -181,7 +181,15 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
         case Request::kSetBackendReqFd:
             if (!needs(kBackendReq)) return Outcome::kRefused;
             channel_ = std::make_shared<BackendChannel>(std::move(msg.fds[0]), needs(kReplyAck));
+            iotlb_->set_miss_handler([channel = channel_](uint64_t iova, uint8_t perm) {
+                IotlbMsg miss{iova, 0, 0, perm, 1 /* MISS */, {}};
+                if (auto r = channel->request(BackendRequest::kIotlbMsg,
+                                              {reinterpret_cast<const uint8_t*>(&miss), sizeof miss});
+                    !r)
+                    log::warn("IOTLB miss for {:#x} not delivered: {}", iova, r.error().message);
+            });
             return Outcome::kOk;
+        case Request::kIotlbMsg: return iotlb_msg(msg);
         case Request::kGetShmemConfig: {
             if (!needs(kShmem)) return Outcome::kRefused;
             ShmemConfig cfg{};
@@ -229,11 +237,15 @@ Result<> BackendSession::shmem_unmap(uint8_t shmid, uint64_t shm_offset, uint64_
 }
 
 BackendSession::HandlerResult BackendSession::set_features(uint64_t features) {
-    const uint64_t offered = device_.features() | bit(kFeatureProtocolFeatures);
+    const uint64_t offered = device_.features() | bit(kFeatureProtocolFeatures) | bit(virtio::kFAccessPlatform);
+    const bool was_iotlb = iotlb_mode();
     if (features & ~offered) return fail("features {:#x} include bits not offered ({:#x})", features, offered);
     acked_features_ = features;
     features_set_ = true;
-    device_.set_acked_features(features & ~bit(kFeatureProtocolFeatures));
+    device_.set_acked_features(features & ~(bit(kFeatureProtocolFeatures) | bit(virtio::kFAccessPlatform)));
+    // Addresses change meaning (IOVA or guest address): rebuild the view.
+    if (iotlb_mode() != was_iotlb)
+        if (auto r = rebuild_memory(); !r || *r != Outcome::kOk) return r;
     // Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE: rings are enabled.
     if (!(features & bit(kFeatureProtocolFeatures))) {
         for (uint16_t i = 0; i < vrings_.size(); ++i) {
@@ -347,8 +359,11 @@ BackendSession::HandlerResult BackendSession::update_ring(uint16_t index) {
     VringStart start;
     start.index = index;
     start.size = static_cast<uint16_t>(v.num);
-    // Ring addresses arrive as front-end user addresses.
-    if (!table_.uaddr_to_gpa(v.addr.desc_user_addr, start.addrs.desc) ||
+    // Ring addresses arrive as I/O virtual addresses behind an IOMMU, as
+    // front-end user addresses otherwise.
+    if (iotlb_mode()) {
+        start.addrs = {v.addr.desc_user_addr, v.addr.avail_user_addr, v.addr.used_user_addr};
+    } else if (!table_.uaddr_to_gpa(v.addr.desc_user_addr, start.addrs.desc) ||
         !table_.uaddr_to_gpa(v.addr.avail_user_addr, start.addrs.avail) ||
         !table_.uaddr_to_gpa(v.addr.used_user_addr, start.addrs.used)) {
         log::warn("ring {} addresses lie outside the memory table; not started", index);
@@ -361,6 +376,7 @@ BackendSession::HandlerResult BackendSession::update_ring(uint16_t index) {
     start.call = v.call;
     start.err = v.err;
     start.memory = memory_;
+    start.map_on_ring_thread = iotlb_mode();
     start.features = acked_features_;
     start.inflight = inflight_;
     if (auto r = runner_.start(start); !r) {
@@ -368,6 +384,22 @@ BackendSession::HandlerResult BackendSession::update_ring(uint16_t index) {
         return Outcome::kRefused;
     }
     v.running = true;
+    return Outcome::kOk;
+}
+
+BackendSession::HandlerResult BackendSession::iotlb_msg(const Message& msg) {
+    IotlbMsg m;
+    std::memcpy(&m, msg.payload.data(), sizeof m);
+    uint64_t status = 0;
+    switch (m.type) {
+        case 2:  // UPDATE
+            if (m.size == 0 || m.iova + m.size < m.iova || m.perm > memory::iotlb_perm::kReadWrite) status = 1;
+            else iotlb_->update(m.iova, m.size, m.uaddr, m.perm);
+            break;
+        case 3: iotlb_->invalidate(m.iova, m.size); break;  // INVALIDATE
+        default: status = 1;
+    }
+    if (auto r = conn_.reply_u64(msg.header.request, status); !r) return std::unexpected(r.error());
     return Outcome::kOk;
 }
 

@@ -5,6 +5,7 @@
 
 #include "devices/device.hpp"
 #include "memory/guest_memory.hpp"
+#include "memory/iotlb.hpp"
 #include "memory/map_stats.hpp"
 #include "memory/xen_memory.hpp"
 #include "memory/region_table.hpp"
@@ -103,6 +104,11 @@ private:
     Result<memory::RegionDesc> parse_region(const uint8_t* p, bool xen_layout) const;
     Result<std::shared_ptr<const memory::Region>> make_region(const memory::RegionDesc& d, UniqueFd fd) const;
     HandlerResult install_memory(memory::RegionTable table);
+    // Builds the guest-memory view the negotiated features call for
+    // (Xen mappings, IOTLB translation, or plain mmap) over table_.
+    HandlerResult rebuild_memory();
+    bool iotlb_mode() const;
+    HandlerResult iotlb_msg(const Message& msg);
     // A region the session will not take: refused (policy) or fatal (malformed).
     HandlerResult region_error(uint32_t index, const Error& e) const;
     // Starts or stops the runner for a ring according to its state.
@@ -122,6 +128,7 @@ private:
     std::shared_ptr<const memory::GuestMemory> memory_;
     std::shared_ptr<const virtio::InflightArea> inflight_;
     std::shared_ptr<BackendChannel> channel_;
+    std::shared_ptr<memory::Iotlb> iotlb_ = std::make_shared<memory::Iotlb>();
 };
 
 }  // namespace xenvhost::vhost_user

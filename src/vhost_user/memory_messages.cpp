@@ -2,7 +2,9 @@
 // the atomic swap of the memory table.
 
 #include "base/log.hpp"
+#include "memory/iotlb_memory.hpp"
 #include "memory/plain_memory.hpp"
+#include "virtio/ring_layout.hpp"
 #include "vhost_user/backend_session.hpp"
 #include "vhost_user/xen_region_flags.hpp"
 #include "xen/device_fd.hpp"
@@ -60,12 +62,25 @@ BackendSession::HandlerResult BackendSession::region_error(uint32_t index, const
 }
 
 BackendSession::HandlerResult BackendSession::install_memory(memory::RegionTable table) {
-    std::shared_ptr<const memory::GuestMemory> mem;
-    if (has_protocol_feature(protocol_feature::kXenMmap))
-        mem = std::make_shared<const memory::XenMemory>(table, options_.xen_handles, options_.map_stats);
-    else
-        mem = std::make_shared<const memory::PlainMemory>(table);
     table_ = std::move(table);
+    return rebuild_memory();
+}
+
+bool BackendSession::iotlb_mode() const {
+    // Xen front-ends advertise ACCESS_PLATFORM but address memory with grants.
+    return (acked_features_ & bit(virtio::kFAccessPlatform)) && !has_protocol_feature(protocol_feature::kXenMmap);
+}
+
+BackendSession::HandlerResult BackendSession::rebuild_memory() {
+    std::shared_ptr<const memory::GuestMemory> mem;
+    if (table_.empty())
+        mem = nullptr;  // the last region went away
+    else if (has_protocol_feature(protocol_feature::kXenMmap))
+        mem = std::make_shared<const memory::XenMemory>(table_, options_.xen_handles, options_.map_stats);
+    else if (iotlb_mode())
+        mem = std::make_shared<const memory::IotlbMemory>(table_, iotlb_);
+    else
+        mem = std::make_shared<const memory::PlainMemory>(table_);
     memory_ = mem;
     if (auto r = runner_.set_memory(mem); !r) {
         log::warn("running rings could not follow the new memory table: {}", r.error().message);

@@ -26,6 +26,9 @@ struct VringStart {
     uint64_t features = 0;  // acked virtio features (recorded in the inflight area)
     // Inflight tracking area (INFLIGHT_SHMFD), null if the front-end gave none.
     std::shared_ptr<const virtio::InflightArea> inflight;
+    // Map the ring on its own thread: translating its addresses may have to
+    // wait for the front-end (an IOTLB miss answered on the main connection).
+    bool map_on_ring_thread = false;
 };
 
 class VringRunner {

@@ -36,8 +36,8 @@ bool valid_queue_size(uint32_t size) {
     return size != 0 && size <= kMaxQueueSize && (size & (size - 1)) == 0;
 }
 
-Result<SplitRing> SplitRing::map(const memory::GuestMemory& mem, uint16_t size,
-                                 const RingAddresses& addrs, bool event_idx, uint16_t last_avail) {
+Result<SplitRing> SplitRing::make(uint16_t size, const RingAddresses& addrs, bool event_idx,
+                                  uint16_t last_avail) {
     if (!valid_queue_size(size)) return fail("invalid queue size {}", size);
     if (addrs.desc % 16 || addrs.avail % 2 || addrs.used % 4)
         return fail("misaligned ring: desc {:#x} avail {:#x} used {:#x}", addrs.desc, addrs.avail,
@@ -46,11 +46,23 @@ Result<SplitRing> SplitRing::map(const memory::GuestMemory& mem, uint16_t size,
     ring.size_ = size;
     ring.event_idx_ = event_idx;
     ring.addrs_ = addrs;
-    if (auto r = ring.remap(mem); !r) return std::unexpected(r.error());
     ring.last_avail_ = last_avail;
+    return ring;
+}
+
+Result<> SplitRing::attach(const memory::GuestMemory& mem) {
+    if (auto r = remap(mem); !r) return r;
     // The used index lives in guest memory; a restarted ring continues from it.
-    ring.used_idx_ = load_relaxed(&ring.used_->idx);
-    ring.published_used_ = ring.used_idx_;
+    used_idx_ = load_relaxed(&used_->idx);
+    published_used_ = used_idx_;
+    return {};
+}
+
+Result<SplitRing> SplitRing::map(const memory::GuestMemory& mem, uint16_t size,
+                                 const RingAddresses& addrs, bool event_idx, uint16_t last_avail) {
+    auto ring = make(size, addrs, event_idx, last_avail);
+    if (!ring) return ring;
+    if (auto r = ring->attach(mem); !r) return std::unexpected(r.error());
     return ring;
 }
 

@@ -32,6 +32,13 @@ public:
     // Maps the areas through `mem` and checks their alignment (16/2/4).
     static Result<SplitRing> map(const memory::GuestMemory& mem, uint16_t size,
                                  const RingAddresses& addrs, bool event_idx, uint16_t last_avail);
+    // Checks size and alignment only; attach() maps the areas later (on the
+    // ring's own thread, when mapping may wait for the front-end).
+    static Result<SplitRing> make(uint16_t size, const RingAddresses& addrs, bool event_idx,
+                                  uint16_t last_avail);
+    // Maps the areas and reads the used index the ring continues from.
+    Result<> attach(const memory::GuestMemory& mem);
+    bool attached() const { return used_ != nullptr; }
 
     uint16_t size() const { return size_; }
     uint16_t last_avail() const { return last_avail_; }

@@ -24,7 +24,8 @@ Result<> watch(int epfd, int fd, uint64_t tag) {
 Result<std::unique_ptr<QueueThread>> QueueThread::start(const vhost_user::VringStart& s,
                                                         devices::Device& device, QueueStats& stats) {
     if (!s.memory) return fail("no guest memory");
-    auto ring = virtio::SplitRing::map(*s.memory, s.size, s.addrs, s.event_idx, s.last_avail);
+    auto ring = s.map_on_ring_thread ? virtio::SplitRing::make(s.size, s.addrs, s.event_idx, s.last_avail)
+                                     : virtio::SplitRing::map(*s.memory, s.size, s.addrs, s.event_idx, s.last_avail);
     if (!ring) return std::unexpected(ring.error());
     auto handler = device.make_queue_handler(s.index, s.size);
     if (!handler) return fail("device refused queue {}", s.index);
@@ -59,11 +60,16 @@ QueueThread::QueueThread(virtio::SplitRing ring, const vhost_user::VringStart& s
       slots_(s.size),
       in_flight_(s.size, 0),
       inflight_area_(s.inflight),
+      features_(s.features),
       call_(s.call) {
-    uint8_t* area = inflight_area_ ? inflight_area_->queue(s.index, s.size) : nullptr;
+    if (ring_.attached()) setup_inflight();
+}
+
+void QueueThread::setup_inflight() {
+    uint8_t* area = inflight_area_ ? inflight_area_->queue(index_, ring_.size()) : nullptr;
     if (!area) return;
-    inflight_.emplace(area, s.size);
-    if (auto heads = inflight_->recover(ring_.used_idx(), s.features)) {
+    inflight_.emplace(area, ring_.size());
+    if (auto heads = inflight_->recover(ring_.used_idx(), features_)) {
         // Every head the previous back-end took is either used or still in flight.
         ring_.set_last_avail(static_cast<uint16_t>(ring_.used_idx() + heads->size()));
         resubmit_ = std::move(*heads);
@@ -111,7 +117,7 @@ void QueueThread::handle_commands() {
     if (memory_pending_) {
         memory_pending_ = false;
         memory_ = std::move(new_memory_);
-        if (memory_) {
+        if (memory_ && ring_.attached()) {
             if (auto r = ring_.remap(*memory_); !r) {
                 memory_result_ = r.error();
                 mark_broken(r.error().message);
@@ -145,7 +151,7 @@ void QueueThread::complete(uint16_t slot, uint32_t written) {
 }
 
 void QueueThread::publish() {
-    if (!ring_.has_unpublished()) return;
+    if (!ring_.attached() || !ring_.has_unpublished()) return;
     const bool notify = ring_.publish();
     if (inflight_) inflight_->published(ring_.used_idx());
     if (notify) {
@@ -158,7 +164,7 @@ void QueueThread::publish() {
 }
 
 void QueueThread::process_available() {
-    if (broken_ || !memory_) return;
+    if (broken_ || !memory_ || !ring_.attached()) return;
     bool started_any = false;
     // What an earlier back-end had taken but not completed goes first, in order.
     for (size_t i = 0; i < resubmit_.size() && !broken_; ++i) started_any |= submit(resubmit_[i]);
@@ -233,6 +239,10 @@ bool QueueThread::map_status_only(memory::MappedBuffers& bufs) {
 }
 
 void QueueThread::run() {
+    if (!ring_.attached()) {
+        if (auto r = ring_.attach(*memory_); !r) mark_broken(r.error().message);
+        else setup_inflight();
+    }
     // Entries may already be waiting (a kick that came before this thread).
     process_available();
     publish();

@@ -39,6 +39,7 @@ public:
 private:
     void run();
     void process_available();
+    void setup_inflight();
     // Walks, maps and starts one head; false if it was not handed to the device.
     bool submit(uint16_t head);
     void handle_commands();
@@ -65,6 +66,7 @@ private:
     std::shared_ptr<const virtio::InflightArea> inflight_area_;
     std::optional<virtio::SplitInflight> inflight_;
     std::vector<uint16_t> resubmit_;  // heads in flight before a restart, oldest first
+    uint64_t features_ = 0;
 
     std::mutex call_mutex_;
     std::shared_ptr<UniqueFd> call_;

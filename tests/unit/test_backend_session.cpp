@@ -150,7 +150,8 @@ TEST(BackendSession, OffersXenMmapOnlyForXenGuests) {
 TEST(BackendSession, FeaturesAreCheckedAgainstTheOffer) {
     Harness h;
     ASSERT_TRUE(h.send(Request::kGetFeatures, {}));
-    EXPECT_EQ(h.reply_u64(), h.device.features() | bit(kFeatureProtocolFeatures));
+    // The vhost-user layer adds PROTOCOL_FEATURES and ACCESS_PLATFORM (IOTLB).
+    EXPECT_EQ(h.reply_u64(), h.device.features() | bit(kFeatureProtocolFeatures) | bit(33));
     EXPECT_FALSE(h.send_obj(Request::kSetFeatures, bit(40)));  // not offered
     EXPECT_FALSE(h.send_obj(Request::kSetProtocolFeatures, bit(protocol_feature::kXenMmap)));
 }

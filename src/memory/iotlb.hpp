@@ -1,0 +1,73 @@
+#pragma once
+// The device IOTLB of a front-end with an IOMMU (VIRTIO_F_ACCESS_PLATFORM):
+// I/O virtual addresses → front-end user addresses, with permissions.
+// Updated by IOTLB_MSG on the main thread, read by queue threads. A request
+// holds a lease on the IOVA ranges it uses, and an invalidation waits for
+// overlapping leases to end, so the worker never keeps using memory the
+// IOMMU has taken away.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace xenvhost::memory {
+
+namespace iotlb_perm {
+inline constexpr uint8_t kNone = 0;
+inline constexpr uint8_t kRead = 1;
+inline constexpr uint8_t kWrite = 2;
+inline constexpr uint8_t kReadWrite = 3;
+}  // namespace iotlb_perm
+
+class Iotlb : public std::enable_shared_from_this<Iotlb> {
+public:
+    struct Hit {
+        uint64_t uaddr;
+        uint64_t len;  // bytes translated, possibly fewer than asked
+    };
+    enum class Fault { kMiss, kDenied };
+    using MissHandler = std::function<void(uint64_t iova, uint8_t perm)>;
+
+    // Called (from a queue thread) when a translation is missing; it sends
+    // BACKEND_IOTLB_MSG MISS to the front-end.
+    void set_miss_handler(MissHandler handler);
+
+    void update(uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm);
+    // Removes translations overlapping the range, then waits (bounded) until
+    // no request that used them is still running.
+    void invalidate(uint64_t iova, uint64_t size);
+
+    // Translates the start of [iova, iova+len) needing `perm`; on a miss asks
+    // the front-end once and waits up to `wait` for its update.
+    std::optional<Hit> translate(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault,
+                                 std::chrono::milliseconds wait = std::chrono::milliseconds(1000));
+
+    // A lease on IOVA ranges; released when the returned object goes away.
+    std::shared_ptr<const void> lease(std::vector<std::pair<uint64_t, uint64_t>> ranges);
+
+    size_t size() const;
+
+private:
+    struct Entry {
+        uint64_t size;
+        uint64_t uaddr;
+        uint8_t perm;
+    };
+    struct Lease;
+    std::optional<Hit> lookup_locked(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault) const;
+    bool overlaps_lease_locked(uint64_t iova, uint64_t size) const;
+
+    mutable std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<uint64_t, Entry> entries_;  // by iova; entries never overlap
+    std::vector<const Lease*> leases_;
+    MissHandler miss_;
+};
+
+}  // namespace xenvhost::memory

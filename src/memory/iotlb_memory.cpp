@@ -1,0 +1,64 @@
+#include "memory/iotlb_memory.hpp"
+
+#include <cstring>
+
+namespace xenvhost::memory {
+
+Result<std::span<uint8_t>> IotlbMemory::translate(uint64_t iova, uint64_t len, uint8_t perm) const {
+    Iotlb::Fault fault{};
+    auto hit = iotlb_->translate(iova, len, perm, fault);
+    if (!hit) {
+        if (fault == Iotlb::Fault::kDenied)
+            return std::unexpected(Error{fmt::format("IOVA {:#x}: access not permitted by the IOMMU", iova), EACCES});
+        return std::unexpected(Error{fmt::format("IOVA {:#x}: no IOTLB translation", iova), EIO});
+    }
+    const Region* r = table_.find_uaddr(hit->uaddr);
+    if (!r || !r->mapped())
+        return std::unexpected(Error{fmt::format("IOVA {:#x} translates outside guest memory", iova), EFAULT});
+    const uint64_t offset = hit->uaddr - r->uaddr();
+    const uint64_t n = std::min(hit->len, r->size() - offset);
+    return std::span<uint8_t>(r->host() + offset, static_cast<size_t>(n));
+}
+
+Result<RingMapping> IotlbMemory::map_ring(uint64_t iova, uint64_t len, bool writable) const {
+    auto span = translate(iova, len, writable ? iotlb_perm::kReadWrite : iotlb_perm::kRead);
+    if (!span) return std::unexpected(span.error());
+    if (span->size() != len) return fail("ring area IOVA {:#x} len {:#x} is not contiguous", iova, len);
+    return RingMapping{span->data(), shared_from_this()};
+}
+
+bool IotlbMemory::read(uint64_t iova, std::span<uint8_t> dst) const {
+    size_t done = 0;
+    while (done < dst.size()) {
+        auto span = translate(iova + done, dst.size() - done, iotlb_perm::kRead);
+        if (!span || span->empty()) return false;
+        std::memcpy(dst.data() + done, span->data(), span->size());
+        done += span->size();
+    }
+    return true;
+}
+
+Result<> IotlbMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const {
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (const auto& b : buffers) {
+        auto& list = b.writable ? out.in : out.out;
+        const uint8_t perm = b.writable ? iotlb_perm::kWrite : iotlb_perm::kRead;
+        uint64_t done = 0;
+        while (done < b.len) {
+            auto span = translate(b.gpa + done, b.len - done, perm);
+            if (!span) return std::unexpected(span.error());
+            if (span->empty()) return fail("IOVA {:#x}: empty translation", b.gpa + done);
+            list.push_back(iovec{span->data(), span->size()});
+            done += span->size();
+        }
+        ranges.emplace_back(b.gpa, b.len);
+    }
+    // Held until the request completes: invalidations of these ranges wait for it.
+    struct Keep {
+        std::shared_ptr<const void> memory, lease;
+    };
+    out.keep = std::make_shared<Keep>(Keep{shared_from_this(), iotlb_->lease(std::move(ranges))});
+    return {};
+}
+
+}  // namespace xenvhost::memory

@@ -8,6 +8,9 @@
 #include <filesystem>
 
 namespace xenvhost::daemon {
+namespace {
+constexpr std::chrono::milliseconds kHealthPeriod{5000};
+}  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, EventLoop& loop) {
     auto xs = xen::Xenstore::open();
@@ -18,6 +21,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, EventLoop
 }
 
 Daemon::~Daemon() {
+    health_.reset();
     if (watch_fd_ >= 0) loop_.remove(watch_fd_);
 }
 
@@ -38,6 +42,10 @@ Result<> Daemon::start() {
     if (!fd) return std::unexpected(fd.error());
     if (auto r = loop_.add(*fd, EPOLLIN, [this](uint32_t) { on_xenstore_readable(); }); !r) return r;
     watch_fd_ = *fd;
+    auto health = Timer::create(loop_, [this] { check_connection(); });
+    if (!health) return std::unexpected(health.error());
+    health_ = std::move(*health);
+    health_->arm(kHealthPeriod);
     auto batch = discovery_->scan();
     if (!batch) return std::unexpected(batch.error());
     process(std::move(*batch));
@@ -54,6 +62,19 @@ void Daemon::check_xenstore(const Error& e) {
             shutdown([this] { loop_.stop(); });
         }
     }
+}
+
+void Daemon::check_connection() {
+    auto r = xs_.read("domid");
+    if (!r) {
+        log::error("xenstored does not answer: {}", r.error().message);
+        if (!fatal_) {
+            fatal_ = true;
+            shutdown([this] { loop_.stop(); });
+        }
+        return;
+    }
+    health_->arm(kHealthPeriod);
 }
 
 void Daemon::on_xenstore_readable() {

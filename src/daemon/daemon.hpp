@@ -64,6 +64,7 @@ private:
     Device* find(unsigned domid, const std::string& name);
     void publish(const DeviceKey& key, const StatusUpdate& update);
     void check_xenstore(const Error& e);
+    void check_connection();
 
     void on_added(unsigned domid, const std::string& name, const Result<>& result);
     void on_removed(unsigned domid, const std::string& name);
@@ -82,6 +83,9 @@ private:
     unsigned self_ = 0;
     int watch_fd_ = -1;
     std::unique_ptr<Discovery> discovery_;
+    // libxenstore does not signal a dead connection on the watch fd, so it is
+    // checked now and then with a cheap read.
+    std::unique_ptr<Timer> health_;
     StatusPublisher publisher_;
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;

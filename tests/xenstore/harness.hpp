@@ -90,6 +90,8 @@ public:
     static bool wait_file(const std::string& path, bool exists, int timeout_ms);
 
     std::string xenstored_log() const { return xenstored_->log(); }
+    // Kills xenstored (the handle of this env is unusable afterwards).
+    void kill_xenstored() { xenstored_->stop(9, 0); }
 
 private:
     std::string dir_;

@@ -192,6 +192,23 @@ TEST_F(XenstoreLevel, RestartedDaemonAdoptsRunningGuests) {
     expect_io(socket("virtio_disk", 5, kXvda), a, 96);
 }
 
+TEST_F(XenstoreLevel, LosingXenstoredStopsTheDaemonAndItsWorkers) {
+    XS_ASSERT_OK(env->create_domain(5, "guest5"));
+    std::string a = image("a.img");
+    start_daemon();
+    XS_ASSERT_OK(env->write_tree(disk(5, kXvda, a)));
+    std::string dir = be("virtio_disk", 5, kXvda);
+    ASSERT_TRUE(wait_state(dir, "2"));
+    pid_t worker = worker_pid(dir);
+    env->kill_xenstored();
+    // Noticed within the daemon's 5 s connection check; exit 1 so the service manager restarts it.
+    auto status = daemon->process().wait_exit(15000);
+    ASSERT_TRUE(status.has_value()) << "xenvhostd still runs without xenstored";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << "status " << *status;
+    EXPECT_FALSE(pid_alive(worker));
+    EXPECT_FALSE(exists(env->run_dir() + "/dom5"));
+}
+
 TEST_F(XenstoreLevel, BadOptionsGiveOneLineAndExitOne) {
     struct Case {
         std::vector<std::string> args;

@@ -107,10 +107,36 @@ deps:
 	fi
 
 # ---------------------------------------------------------------- install
+# Programs in sbin (xenvhostd runs the xenvhost-worker next to itself), the
+# operator's scripts in bin, systemd units with their paths rewritten to this
+# installation, the configuration in /etc (never overwritten), man pages.
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+INSTALL_SCRIPTS := xl-scripts/xenvhost-create xl-scripts/xenvhost-status
+INSTALL_UNITS   := toolstack-hooks/xenvhostd.service toolstack-hooks/xenvhostd-driverdomain.service
+INSTALL_PATHS   := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/xenvhost/|$(SYSCONFDIR)/xenvhost/|g' \
+                   -e 's|/etc/default/|$(SYSCONFDIR)/default/|g'
+
 .PHONY: install
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/xenvhost
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/xenvhost \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(INSTALL_SCRIPTS) $(DESTDIR)$(BINDIR)/
+	for unit in $(INSTALL_UNITS); do \
+	  sed $(INSTALL_PATHS) $$unit >$(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp && \
+	  mv $(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp $(DESTDIR)$(UNITDIR)/$${unit##*/} || exit 1; \
+	done
+	conf=$(DESTDIR)$(SYSCONFDIR)/xenvhost/xenvhost.conf; \
+	if [ -e $$conf ]; then echo "install: keeping the existing $$conf"; \
+	else sed $(INSTALL_PATHS) toolstack-hooks/xenvhost.conf >$$conf.tmp && chmod 0644 $$conf.tmp && mv $$conf.tmp $$conf; fi
+	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 
 .PHONY: clean
 clean:

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Runs shellcheck on every shell script of the toolstack files and of this level;
+# bash -n as well, and the scripts are executable.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+need shellcheck
+
+scripts=("$repo"/xl-scripts/xenvhost-create "$repo"/xl-scripts/xenvhost-status
+    "$here"/fake-xl/xl "$here"/*.sh)
+# Any other shell script that appears under toolstack-hooks/ or xl-scripts/.
+while IFS= read -r f; do
+    case " ${scripts[*]} " in *" $f "*) continue ;; esac
+    if head -n 1 "$f" | grep -qE '^#!.*\b(ba)?sh\b'; then scripts+=("$f"); fi
+done < <(find "$repo/toolstack-hooks" "$repo/xl-scripts" -type f | sort)
+
+for f in "${scripts[@]}"; do
+    bash -n "$f" || fail "bash -n $f"
+    (cd "$(dirname "$f")" && shellcheck -x "$(basename "$f")") || fail "shellcheck ${f#"$repo"/}"
+    ok "shellcheck ${f#"$repo"/}"
+done
+for f in "$repo"/xl-scripts/xenvhost-create "$repo"/xl-scripts/xenvhost-status "$here"/fake-xl/xl; do
+    [ -x "$f" ] || fail "${f#"$repo"/} is not executable"
+done
+ok "the installed scripts and the fake xl are executable"
+echo "t-lint: $checks checks passed"

@@ -69,6 +69,9 @@ TEST_F(XenstoreLevel, ConnectedKeyFollowsTheFrontEnd) {
     ASSERT_TRUE(s.has_value()) << s.error().message;
     ASSERT_TRUE((*s)->start().has_value());
     EXPECT_TRUE(env->wait_value(dir + "/xenvhost-connected", "1", kWaitMs));
+    // A plain (non-Xen) front-end's memory table makes the worker mmap the regions.
+    EXPECT_TRUE(env->wait_value(dir + "/xenvhost-mapping", "mmap", kWaitMs))
+        << "mapping " << env->read(dir + "/xenvhost-mapping").value_or("(missing)");
     s->reset();
     EXPECT_TRUE(env->wait_value(dir + "/xenvhost-connected", "0", kWaitMs));
 }

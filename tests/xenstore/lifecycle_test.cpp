@@ -52,6 +52,25 @@ TEST_F(XenstoreLevel, TeardownAnswersClosingWithClosed) {
     EXPECT_FALSE(env->read(da).has_value()) << "the daemon recreated a removed directory";
 }
 
+TEST_F(XenstoreLevel, RewrittenDirectoryIsServedAgain) {
+    XS_ASSERT_OK(env->create_domain(5, "guest5"));
+    std::string a = image("a.img");
+    start_daemon();
+    auto tree = disk(5, kXvda, a);
+    XS_ASSERT_OK(env->write_tree(tree));
+    std::string dir = be("virtio_disk", 5, kXvda);
+    ASSERT_TRUE(wait_state(dir, "2"));
+    pid_t worker = worker_pid(dir);
+    // libxl rm's and rewrites the directory (state 1, our keys gone) in one transaction.
+    XS_ASSERT_OK(env->write_tree(tree));
+    ASSERT_TRUE(env->wait_until(
+        dir, [&] { return env->read(dir + "/state") == "2" && env->read(dir + "/vhost-user-socket").has_value(); },
+        kWaitMs))
+        << "state " << env->read(dir + "/state").value_or("-");
+    EXPECT_EQ(worker_pid(dir), worker);
+    expect_io(socket("virtio_disk", 5, kXvda), a, 24);
+}
+
 TEST_F(XenstoreLevel, DriverDomainRemovesTheDeviceDirectory) {
     // The daemon finds its own domid in the relative "domid" node.
     XS_ASSERT_OK(env->xs().write("/local/domain/0/domid", "3"));

@@ -54,11 +54,11 @@ void BackendTest::SetUp() {
     restart_backend(cfg_);
 }
 
-void BackendTest::restart_backend(const BackendConfig& cfg) {
+void BackendTest::restart_backend(const BackendConfig& cfg, bool keep_image) {
     if (backend_) (void)backend_->stop();
     backend_.reset();
     cfg_ = cfg;
-    ASSERT_OK(create_image(image_, cfg.image_size, cfg.seed));
+    if (!keep_image) ASSERT_OK(create_image(image_, cfg.image_size, cfg.seed));
     BackendOptions o;
     o.kind = kind_;
     o.program = kind_ == BackendKind::kWorker ? worker_program() : qsd_program();

@@ -73,8 +73,9 @@ protected:
     void verified_io(BlkQueue& q, uint64_t sector, uint32_t len, uint64_t seed);
     // A fresh session doing verified_io: the back-end still serves.
     void expect_serves();
-    // Restarts the back-end (e.g. after a test changed its options).
-    void restart_backend(const BackendConfig& cfg);
+    // Restarts the back-end (e.g. after a test changed its options), with a
+    // fresh image unless `keep_image`.
+    void restart_backend(const BackendConfig& cfg, bool keep_image = false);
 
     BackendConfig cfg_;
     BackendKind kind_ = BackendKind::kWorker;

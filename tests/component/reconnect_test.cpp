@@ -3,6 +3,7 @@
 #include "fixture.hpp"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <map>
 
@@ -76,6 +77,62 @@ TEST_F(ReconnectTest, SigtermWhileBusy) {
     restart_backend(cfg_);
     expect_serves();
 }
+
+// The back-end crashes with requests in flight and a new one takes over:
+// with the inflight area handed back, every request completes exactly once
+// (a second completion of a head would be caught by the driver) and the
+// image holds what was written.
+class InflightRestartTest : public BackendTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(InflightRestartTest, EveryRequestCompletesOnce) {
+    const bool wait_for_first = GetParam();
+    SessionOptions o = default_session();
+    o.inflight = true;
+    std::unique_ptr<BlkSession> s;
+    ASSERT_OK_AND_ASSIGN(s, open(o));
+    if (!s->has_inflight_area()) {
+        ASSERT_FALSE(is_worker()) << "the worker must offer INFLIGHT_SHMFD";
+        GTEST_SKIP() << "back-end has no INFLIGHT_SHMFD";
+    }
+    std::map<uint64_t, std::vector<uint8_t>> written;
+    for (unsigned i = 0; i < 32; ++i) {
+        uint64_t sector = 9000 + i * 256;
+        written[sector] = random_bytes(sector + 1, 128 * 1024);
+        ASSERT_OK(s->blk(0).submit(BlkCommand::out(sector, written[sector])));
+    }
+    s->blk(0).flush();
+    if (wait_for_first) {
+        for (int i = 0; i < 5000 && s->queue(0).used_idx() == 0; ++i) ::usleep(200);
+    }
+    uint16_t before = s->queue(0).used_idx();
+    auto killed = backend_->kill_now();
+    ASSERT_TRUE(killed) << killed.error().message;
+    restart_backend(cfg_, /*keep_image=*/true);
+    ASSERT_OK(s->reconnect(socket_));
+    size_t done = 0;
+    while (done < 32) {
+        std::vector<BlkCompletion> cs;
+        ASSERT_OK_AND_ASSIGN(cs, s->blk(0).poll(10000, 32 - done));
+        ASSERT_FALSE(cs.empty()) << done << " of 32 completed (" << before
+                                 << " before the crash); the rest never came back";
+        for (const auto& c : cs) EXPECT_EQ(c.status, VIRTIO_BLK_S_OK);
+        done += cs.size();
+    }
+    // Nothing completes twice afterwards either.
+    ::usleep(200000);
+    std::vector<BlkCompletion> extra;
+    ASSERT_OK_AND_ASSIGN(extra, s->blk(0).poll(0, 1));
+    EXPECT_TRUE(extra.empty());
+    for (const auto& [sector, data] : written)
+        EXPECT_EQ(first_difference(file_bytes(sector * kSectorSize, data.size()), data), -1)
+            << "sector " << sector;
+    RecordProperty("completed_before_crash", before);
+    verified_io(s->blk(0), 26900, 4096, 95);
+}
+
+INSTANTIATE_TEST_SUITE_P(Crash, InflightRestartTest, ::testing::Bool(), [](const auto& info) {
+    return info.param ? "AfterFirstCompletion" : "RightAfterKick";
+});
 
 }  // namespace
 }  // namespace xenvhost::component

@@ -167,6 +167,17 @@ Result<int> BackendProcess::stop(int grace_ms) {
     return fail("{} ignored SIGTERM for {} ms and was killed", backend_name(opts_.kind), grace_ms);
 }
 
+Result<int> BackendProcess::kill_now() {
+    if (pid_ <= 0) return fail("back-end was not started");
+    if (exited_) return status_;
+    ::kill(pid_, SIGKILL);
+    int status;
+    if (::waitpid(pid_, &status, 0) != pid_) return fail_errno("waitpid");
+    exited_ = true;
+    status_ = status;
+    return status;
+}
+
 std::string BackendProcess::log_tail(size_t max_bytes) const {
     std::ifstream in(opts_.log_path, std::ios::binary);
     if (!in) return {};

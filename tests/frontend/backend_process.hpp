@@ -54,6 +54,8 @@ public:
     Result<int> fd_count() const;
     // Polls fd_count() until it equals `expected` (true) or the time is up.
     bool wait_fd_count(int expected, int timeout_ms, int* last = nullptr) const;
+    // SIGKILL at once (a crash, as far as the front-end can tell).
+    Result<int> kill_now();
     // SIGTERM, then SIGKILL after `grace_ms`; returns the waitpid status.
     Result<int> stop(int grace_ms = 5000);
     // The log so far (last `max_bytes`).

@@ -48,8 +48,9 @@ Result<void> BlkSession::negotiate() {
         auto proto = client_->get_protocol_features();
         if (!proto) return std::unexpected(proto.error());
         offered_protocol_ = *proto;
-        acked_protocol_ =
-            offered_protocol_ & supported_protocol_features() & ~opts_.refuse_protocol_features;
+        uint64_t supported = supported_protocol_features();
+        if (opts_.inflight) supported |= bit(pf::kInflightShmfd);
+        acked_protocol_ = offered_protocol_ & supported & ~opts_.refuse_protocol_features;
         if (auto r = client_->set_protocol_features(acked_protocol_); !r) return r;
     }
     if (auto r = client_->set_owner(); !r) return r;
@@ -76,17 +77,7 @@ Result<void> BlkSession::negotiate() {
     return {};
 }
 
-Result<void> BlkSession::prepare() {
-    uint64_t want = supported_blk_features();
-    if (!opts_.event_idx) want &= ~bit(VIRTIO_RING_F_EVENT_IDX);
-    if (!opts_.indirect) want &= ~bit(VIRTIO_RING_F_INDIRECT_DESC);
-    want |= bit(vu::kFeatureProtocolFeatures);
-    acked_features_ = offered_features_ & want & ~opts_.refuse_features;
-    if (opts_.indirect_chains && !(acked_features_ & bit(VIRTIO_RING_F_INDIRECT_DESC)))
-        return fail("indirect chains requested but INDIRECT_DESC is not negotiated");
-    if (opts_.num_queues > 1 && !(acked_features_ & bit(VIRTIO_BLK_F_MQ)))
-        return fail("{} queues requested but VIRTIO_BLK_F_MQ is not negotiated", opts_.num_queues);
-
+Result<void> BlkSession::send_features_and_status() {
     bool status = opts_.use_status && has_protocol(pf::kStatus);
     if (status) {
         if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER); !r)
@@ -99,20 +90,46 @@ Result<void> BlkSession::prepare() {
             !r)
             return r;
     }
+    return {};
+}
+
+Result<void> BlkSession::send_memory() {
+    if (opts_.memory_messages == MemoryMessages::kAddMemReg) {
+        if (!has_protocol(pf::kConfigureMemSlots))
+            return fail("ADD_MEM_REG needs CONFIGURE_MEM_SLOTS");
+        for (const auto& r : memory_->regions())
+            if (auto a = client_->add_mem_reg(region_message(r)); !a) return a;
+        return {};
+    }
+    return client_->set_mem_table(*memory_);
+}
+
+Result<void> BlkSession::prepare() {
+    uint64_t want = supported_blk_features();
+    if (!opts_.event_idx) want &= ~bit(VIRTIO_RING_F_EVENT_IDX);
+    if (!opts_.indirect) want &= ~bit(VIRTIO_RING_F_INDIRECT_DESC);
+    want |= bit(vu::kFeatureProtocolFeatures);
+    acked_features_ = offered_features_ & want & ~opts_.refuse_features;
+    if (opts_.indirect_chains && !(acked_features_ & bit(VIRTIO_RING_F_INDIRECT_DESC)))
+        return fail("indirect chains requested but INDIRECT_DESC is not negotiated");
+    if (opts_.num_queues > 1 && !(acked_features_ & bit(VIRTIO_BLK_F_MQ)))
+        return fail("{} queues requested but VIRTIO_BLK_F_MQ is not negotiated", opts_.num_queues);
+
+    // QEMU's vhost-user-blk hands the inflight area over before SET_FEATURES.
+    if (has_protocol(pf::kInflightShmfd)) {
+        auto area = client_->get_inflight_fd(opts_.num_queues, opts_.queue_size);
+        if (!area) return std::unexpected(area.error());
+        inflight_ = std::move(*area);
+        if (auto r = client_->set_inflight_fd(inflight_); !r) return r;
+    }
+    if (auto r = send_features_and_status(); !r) return r;
 
     auto mem = opts_.regions.empty()
                    ? GuestMemory::create_flat(opts_.memory_size)
                    : GuestMemory::create(opts_.regions, opts_.backing);
     if (!mem) return std::unexpected(mem.error());
     memory_ = std::make_unique<GuestMemory>(std::move(*mem));
-    if (opts_.memory_messages == MemoryMessages::kAddMemReg) {
-        if (!has_protocol(pf::kConfigureMemSlots))
-            return fail("ADD_MEM_REG needs CONFIGURE_MEM_SLOTS");
-        for (const auto& r : memory_->regions())
-            if (auto a = client_->add_mem_reg(region_message(r)); !a) return a;
-    } else {
-        if (auto r = client_->set_mem_table(*memory_); !r) return r;
-    }
+    if (auto r = send_memory(); !r) return r;
 
     QueueOptions qo;
     qo.size = opts_.queue_size;
@@ -132,6 +149,34 @@ Result<void> BlkSession::prepare() {
     }
     for (auto& q : queues_) q->reset_indices(opts_.initial_ring_index);
     prepared_ = true;
+    return {};
+}
+
+Result<void> BlkSession::reconnect(const std::string& socket_path) {
+    if (!prepared_) return fail("reconnect needs a session that was started");
+    auto conn = Connection::connect(socket_path, opts_.connect_retry_ms);
+    if (!conn) return std::unexpected(conn.error());
+    client_ = std::make_unique<VhostClient>(std::move(*conn));
+    client_->set_need_reply_all(opts_.need_reply_all);
+    uint64_t acked_before = acked_features_;
+    if (auto r = negotiate(); !r) return r;
+    if ((offered_features_ & acked_before) != acked_before)
+        return fail("the back-end no longer offers features {:#x}", acked_before & ~offered_features_);
+    if (inflight_.fd) {
+        if (!has_protocol(pf::kInflightShmfd))
+            return fail("the back-end no longer offers INFLIGHT_SHMFD");
+        if (auto r = client_->set_inflight_fd(inflight_); !r) return r;
+    }
+    if (auto r = send_features_and_status(); !r) return r;
+    if (auto r = send_memory(); !r) return r;
+    for (uint16_t i = 0; i < queues_.size(); ++i)
+        if (auto r = setup_queue(i, queues_[i]->used_idx()); !r) return r;
+    if (opts_.use_status && has_protocol(pf::kStatus)) {
+        if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+                                         VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+            !r)
+            return r;
+    }
     return {};
 }
 

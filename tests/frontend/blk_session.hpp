@@ -58,6 +58,9 @@ struct SessionOptions {
     BlkQueueOptions blk;
     const DescriptorAddressing* addressing = nullptr;  // default: guest-physical
     uint16_t initial_ring_index = 0;  // free-running index the rings start at
+    // Ack INFLIGHT_SHMFD when offered and use the area as QEMU does:
+    // GET_INFLIGHT_FD once, SET_INFLIGHT_FD on every start.
+    bool inflight = false;
     int connect_retry_ms = 5000;
 };
 
@@ -70,6 +73,13 @@ public:
     // RESET_DEVICE; afterwards start() brings the device up again from
     // SET_FEATURES with fresh guest memory and rings.
     Result<void> reset_device();
+    // After the back-end went away (crashed, restarted): a new connection
+    // to `socket_path`, negotiated again, then the same inflight area,
+    // memory and rings; each ring resumes at the used index in guest
+    // memory, as QEMU does when GET_VRING_BASE could not be asked.
+    Result<void> reconnect(const std::string& socket_path);
+    bool has_inflight_area() const { return inflight_.fd.valid(); }
+
     // Disables and stops every ring; returns the GET_VRING_BASE answers.
     Result<std::vector<uint32_t>> stop();
     // Stops one ring (disable + GET_VRING_BASE).
@@ -98,7 +108,10 @@ private:
     explicit BlkSession(const SessionOptions& opts) : opts_(opts) {}
     Result<void> negotiate();
     Result<void> setup_queue(uint16_t index, uint32_t base);
+    Result<void> send_features_and_status();
+    Result<void> send_memory();
     bool prepared_ = false;
+    InflightArea inflight_;
 
     SessionOptions opts_;
     std::unique_ptr<VhostClient> client_;

@@ -222,6 +222,36 @@ Result<void> VhostClient::set_vring_enable(uint32_t index, bool enable) {
     return send(Request::kSetVringEnable, bytes_of(vu::VringState{index, enable ? 1u : 0u}));
 }
 
+Result<InflightArea> VhostClient::get_inflight_fd(uint16_t num_queues, uint16_t queue_size) {
+    vu::Inflight req{0, 0, num_queues, queue_size, {}};
+    auto m = call(Request::kGetInflightFd, bytes_of(req));
+    if (!m) return std::unexpected(m.error());
+    if (m->payload.size() != sizeof(vu::Inflight))
+        return fail("GET_INFLIGHT_FD reply has {} bytes", m->payload.size());
+    vu::Inflight rep;
+    std::memcpy(&rep, m->payload.data(), sizeof rep);
+    InflightArea a;
+    a.mmap_size = rep.mmap_size;
+    a.mmap_offset = rep.mmap_offset;
+    a.num_queues = num_queues;
+    a.queue_size = queue_size;
+    if (rep.mmap_size == 0) {
+        if (!m->fds.empty()) return fail("GET_INFLIGHT_FD reply without an area carries fds");
+        return a;
+    }
+    if (m->fds.size() != 1)
+        return fail("GET_INFLIGHT_FD reply carries {} fds, expected 1", m->fds.size());
+    a.fd = std::move(m->fds[0]);
+    return a;
+}
+
+Result<void> VhostClient::set_inflight_fd(const InflightArea& area) {
+    vu::Inflight msg{area.mmap_size, area.mmap_offset, area.num_queues, area.queue_size, {}};
+    int fds[1] = {area.fd.get()};
+    return send(Request::kSetInflightFd, bytes_of(msg),
+                area.fd ? std::span<const int>(fds) : std::span<const int>());
+}
+
 Result<void> VhostClient::set_status(uint8_t status) {
     uint64_t v = status;
     return send(Request::kSetStatus, bytes_of(v));

@@ -33,6 +33,16 @@ RegionMessage region_message(const Region& r);
 std::vector<uint8_t> encode_mem_table(std::span<const RegionMessage> regions, RegionFormat format);
 std::vector<uint8_t> encode_single_region(const RegionMessage& region, RegionFormat format);
 
+// The inflight area the back-end hands out (INFLIGHT_SHMFD). The front-end
+// keeps it across back-end restarts and hands it back on every start.
+struct InflightArea {
+    uint64_t mmap_size = 0;
+    uint64_t mmap_offset = 0;
+    uint16_t num_queues = 0;
+    uint16_t queue_size = 0;
+    UniqueFd fd;
+};
+
 class VhostClient {
 public:
     explicit VhostClient(Connection conn) : conn_(std::move(conn)) {}
@@ -84,6 +94,11 @@ public:
     Result<void> set_vring_call(uint32_t index, int fd);
     Result<void> set_vring_err(uint32_t index, int fd);
     Result<void> set_vring_enable(uint32_t index, bool enable);
+
+    // GET_INFLIGHT_FD: the reply carries the area's size and one fd (none
+    // when mmap_size is 0).
+    Result<InflightArea> get_inflight_fd(uint16_t num_queues, uint16_t queue_size);
+    Result<void> set_inflight_fd(const InflightArea& area);
 
     Result<void> set_status(uint8_t status);
     Result<uint8_t> get_status();

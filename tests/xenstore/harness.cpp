@@ -214,7 +214,12 @@ Result<std::unique_ptr<XenstoreEnv>> XenstoreEnv::start() {
     if (!p) return std::unexpected(p.error());
     env->xenstored_ = std::move(*p);
     if (!wait_file(socket, true, 5000)) return fail("xenstored did not create {}: {}", socket, env->xenstored_->log());
+    // xenstored binds its socket before it listens: retry a refused connection.
     auto xs = xen::Xenstore::open();
+    for (int i = 0; !xs && i < 500; ++i) {
+        std::this_thread::sleep_for(10ms);
+        xs = xen::Xenstore::open();
+    }
     if (!xs) return std::unexpected(xs.error());
     env->xs_ = std::make_unique<xen::Xenstore>(std::move(*xs));
     // What xen-init-dom0 writes.

@@ -23,4 +23,10 @@ for f in "$repo"/xl-scripts/xenvhost-create "$repo"/xl-scripts/xenvhost-status "
     [ -x "$f" ] || fail "${f#"$repo"/} is not executable"
 done
 ok "the installed scripts and the fake xl are executable"
+# Process substitution needs /dev/fd, which a minimal dom0 (busybox init,
+# devtmpfs only, as on the Xen level) does not have.
+for f in "$repo"/xl-scripts/xenvhost-create "$repo"/xl-scripts/xenvhost-status; do
+    ! grep -n '[<>](' "$f" || fail "${f#"$repo"/} uses process substitution"
+done
+ok "the installed scripts do without /dev/fd (no process substitution)"
 echo "t-lint: $checks checks passed"

@@ -69,14 +69,27 @@ equals "$(grep -c . "$FAKE_XL_DIR/log")" "$calls" "xl calls"
 equals "$(run_state "$d_disk")" running "the existing guest's run state"
 ok "refused before calling xl; the running guest is untouched"
 
-# ---------------------------------------------------------------- virtio disk, bad image
-echo "xenvhost-create: a virtio disk whose image does not exist"
+# ---------------------------------------------------------------- virtio disk, missing image
+echo "xenvhost-create: a virtio disk whose image does not exist (libxl refuses it)"
 sed -e "s|target=/srv/xen/pv-virtio-disk.img|target=$work/missing.img|" \
+    -e 's|^name = .*|name = "missing-disk"|' "$repo/xl-scripts/pv-virtio-disk.cfg" >"$work/missing.cfg"
+run 1 create-missing xenvhost-create "$work/missing.cfg"
+contains "$work/create-missing.err" "failed to stat: $work/missing.img"
+contains "$work/create-missing.err" "xl create failed (exit status 3)"
+missing_domid=$(cat "$FAKE_XL_DIR/last-domid")
+domain_gone "$missing_domid" || fail "domain $missing_domid is still in xenstore"
+ok "xl's own error printed, no domain left"
+
+# ---------------------------------------------------------------- virtio disk, refused image
+echo "xenvhost-create: a virtio disk whose image the worker refuses (empty)"
+: >"$work/empty.img"
+sed -e "s|target=/srv/xen/pv-virtio-disk.img|target=$work/empty.img|" \
     -e 's|^name = .*|name = "bad-disk"|' "$repo/xl-scripts/pv-virtio-disk.cfg" >"$work/bad.cfg"
 start=$SECONDS
 run 1 create-bad xenvhost-create "$work/bad.cfg"
 contains "$work/create-bad.err" "xl create failed"
-contains "$work/create-bad.err" "virtio_disk/51712: image $work/missing.img: No such file or directory"
+contains "$work/create-bad.err" "dom0 virtio_disk/51712: "
+contains "$work/create-bad.err" "is smaller than one 512-byte block (0 bytes)"
 lacks "$work/create-bad.err" "destroying the half-made guest"   # libxl destroyed it itself
 bad_domid=$(cat "$FAKE_XL_DIR/last-domid")
 equals "$(run_state "$bad_domid")" destroyed "run state of the failed guest"

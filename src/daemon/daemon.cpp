@@ -101,8 +101,10 @@ void Daemon::process(DiscoveryBatch batch) {
 }
 
 void Daemon::report_malformed(const std::string& dir, const std::string& reason) {
-    if (!malformed_reported_.insert(dir).second) return;
+    // Only someone else's write brings us here (our own key is skipped), and
+    // the directory may have been recreated since: write the key again.
     log::error("{}: cannot be served: {}", dir, reason);
+    publisher_.forget(dir);
     auto r = publisher_.apply(dir, StatusUpdate{}.set(kKeyError, reason));
     if (!r) check_xenstore(r.error());
 }

@@ -89,7 +89,6 @@ private:
     StatusPublisher publisher_;
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;
-    std::set<std::string> malformed_reported_;
     bool shutting_down_ = false;
     bool fatal_ = false;
     std::function<void()> shutdown_done_;

@@ -368,4 +368,19 @@ long DaemonProcess::rss_kib() const {
     return -1;
 }
 
+double DaemonProcess::cpu_ms() const {
+    std::string stat = read_file(fmt::format("/proc/{}/stat", pid()));
+    auto paren = stat.rfind(')');
+    if (paren == std::string::npos) return -1;
+    std::istringstream in(stat.substr(paren + 2));
+    std::string field;
+    unsigned long utime = 0, stime = 0;
+    // Fields after the command: state is field 3; utime and stime are 14 and 15.
+    for (int i = 3; i <= 15 && in >> field; ++i) {
+        if (i == 14) utime = std::stoul(field);
+        if (i == 15) stime = std::stoul(field);
+    }
+    return 1000.0 * static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 }  // namespace xenvhost::xstest

@@ -109,6 +109,8 @@ public:
     std::string log() const { return process_->log(); }
     // Resident set size from /proc/<pid>/status, in KiB.
     long rss_kib() const;
+    // User + system CPU time used so far, in ms.
+    double cpu_ms() const;
 
 private:
     std::unique_ptr<Process> process_;

@@ -75,8 +75,9 @@ TEST_F(XenstoreLevel, HundredGuests) {
     std::sort(ms.begin(), ms.end());
     double median = (ms[kGuests / 2 - 1] + ms[kGuests / 2]) / 2, max = ms.back();
     long rss = daemon->rss_kib();
-    std::printf("100 guests: device dir -> state 2: median %.1f ms, p90 %.1f ms, max %.1f ms; xenvhostd RSS %ld KiB\n",
-                median, ms[kGuests * 9 / 10], max, rss);
+    std::printf("100 guests: device dir -> state 2: median %.1f ms, p90 %.1f ms, max %.1f ms; xenvhostd RSS %ld KiB, "
+                "CPU %.0f ms so far\n",
+                median, ms[kGuests * 9 / 10], max, rss, daemon->cpu_ms());
     RecordProperty("median_ms", static_cast<int>(median));
     RecordProperty("max_ms", static_cast<int>(max));
     RecordProperty("daemon_rss_kib", static_cast<int>(rss));
@@ -94,6 +95,35 @@ TEST_F(XenstoreLevel, HundredGuests) {
     for (unsigned i = 0; i < kGuests; ++i) ASSERT_TRUE(wait_state(be("virtio_disk", kFirst + i, kXvda), "6"));
     std::printf("100 guests: all 100 closed (5 -> 6) in %.1f ms\n",
                 std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+}
+
+}  // namespace
+}  // namespace xenvhost::xstest
+
+namespace xenvhost::xstest {
+namespace {
+
+// Guests created one after the other, as a host running `xl create` in turn
+// does: each device's time from its directory to state 2, a new worker each time.
+TEST_F(XenstoreLevel, GuestsCreatedOneAfterAnother) {
+    constexpr unsigned kGuests = 20, kFirst = 200;
+    std::string img = image("seq.img", 1 << 20);
+    start_daemon({"--log-level", "warn"});
+    XS_ASSERT_OK(env->xs().write("/local/domain/0/backend/virtio_disk/1/probe/state", "1"));
+    ASSERT_TRUE(wait_error("/local/domain/0/backend/virtio_disk/1/probe"));
+    std::vector<double> ms;
+    for (unsigned d = kFirst; d < kFirst + kGuests; ++d) {
+        XS_ASSERT_OK(env->create_domain(d, fmt::format("s{}", d)));
+        auto tree = disk(d, kXvda, img);
+        auto t0 = Clock::now();
+        XS_ASSERT_OK(env->write_tree(tree));
+        ASSERT_TRUE(wait_state(be("virtio_disk", d, kXvda), "2")) << "dom" << d;
+        ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    std::printf("%u guests one after another: device dir -> state 2: median %.1f ms, max %.1f ms\n", kGuests,
+                (ms[kGuests / 2 - 1] + ms[kGuests / 2]) / 2, ms.back());
+    EXPECT_LT(ms.back(), 10000) << "libxl would have given up";
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include "frontend/blk_session.hpp"
 
+#include <signal.h>
+
 #include <fstream>
 #include <iostream>
 
@@ -16,7 +18,8 @@ void XenstoreLevel::SetUp() {
 void XenstoreLevel::TearDown() {
     std::string log;
     if (daemon) {
-        daemon->process().stop();
+        // Generous: the daemon first gives each worker 3 s to finish its I/O.
+        daemon->process().stop(SIGTERM, 15000);
         log = daemon->log();
     }
     if (HasFailure()) {
@@ -36,7 +39,7 @@ void XenstoreLevel::start_daemon(const std::vector<std::string>& extra) {
 
 void XenstoreLevel::stop_daemon(int sig) {
     if (!daemon) return;
-    daemon->process().stop(sig);
+    daemon->process().stop(sig, 15000);
     old_logs.push_back(daemon->log());
     daemon.reset();
 }

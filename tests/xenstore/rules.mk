@@ -19,7 +19,7 @@ $(XENSTORE_TESTS): $(XENSTORE_TEST_OBJS) $(BUILD)/lib/libfrontend.a $(LIB)
 
 .PHONY: test-xenstore
 test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(DAEMON)
-	$(XENSTORE_TESTS) --gtest_brief=1
+	bash tests/xenstore/run.sh $(XENSTORE_TESTS) --gtest_brief=1
 
 TEST_LEVELS += xenstore
 

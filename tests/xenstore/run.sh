@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the xenstore-level test binary in a process group of its own, with its
+# temporary directories under one private directory. Whatever is left on exit
+# (xenstored, xenvhostd, workers: even if the binary crashed) is killed by
+# process group, and the directory is removed unless XENVHOST_TEST_KEEP is set.
+set -euo pipefail
+
+if [ $# -lt 1 ]; then
+    echo "usage: $0 TEST-BINARY [ARGS...]" >&2
+    exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/xenvhost-xslevel.XXXXXX")
+pid=
+
+cleanup() {
+    if [ -n "$pid" ]; then
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    if [ -z "${XENVHOST_TEST_KEEP:-}" ]; then
+        rm -rf "$tmp"
+    else
+        echo "kept $tmp" >&2
+    fi
+}
+trap cleanup EXIT
+
+export XENVHOST_TEST_TMP=$tmp
+# setsid makes the binary (same pid) the leader of a new process group that
+# every process it starts inherits.
+setsid "$@" &
+pid=$!
+wait "$pid"

@@ -183,7 +183,7 @@ TEST_F(XenstoreLevel, RestartedDaemonAdoptsRunningGuests) {
     pid_t w5 = worker_pid(da);
 
     // SIGTERM: workers stopped, sockets removed, exit 0; xenstore left as it is.
-    int status = daemon->process().stop(SIGTERM);
+    int status = daemon->process().stop(SIGTERM, 15000);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
     old_logs.push_back(daemon->log());
     daemon.reset();

@@ -96,8 +96,10 @@ start_xenstored() {
         "$XENSTORED" -N >"$work/xenstored.log" 2>&1 &
     xs_pid=$!
     wait_for 5 test -S "$XENSTORED_PATH" || fail "xenstored did not create its socket: $(cat "$work/xenstored.log")"
-    # What xen-init-dom0 writes.
-    xenstore-write /local/domain/0/name Domain-0 /local/domain/0/domid 0
+    # What xen-init-dom0 writes; retried, as the socket exists a moment before
+    # xenstored listens on it.
+    wait_for 5 xenstore-write /local/domain/0/name Domain-0 /local/domain/0/domid 0 2>/dev/null ||
+        fail "xenstored does not answer: $(cat "$work/xenstored.log")"
 }
 
 # Starts xenvhostd on that xenstored, as systemd would with Type=notify, and

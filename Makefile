@@ -82,7 +82,7 @@ TEST_LEVELS += sanitize
 endif
 
 # Fast levels first, so a broken build fails within minutes.
-LEVEL_ORDER := unit component xenstore sanitize qemu xen
+LEVEL_ORDER := unit component xenstore scripts fuzz sanitize qemu xen
 ORDERED_LEVELS := $(filter $(TEST_LEVELS),$(LEVEL_ORDER)) $(filter-out $(LEVEL_ORDER),$(TEST_LEVELS))
 
 .PHONY: test
@@ -94,7 +94,7 @@ DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev \
   qemu-system-x86 qemu-system-common qemu-utils linux-image-amd64 busybox-static \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
-  shellcheck systemd clang libclang-rt-14-dev
+  shellcheck systemd clang libclang-rt-14-dev xz-utils jq groff-base man-db
 
 .PHONY: deps
 deps:

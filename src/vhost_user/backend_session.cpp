@@ -242,6 +242,10 @@ BackendSession::HandlerResult BackendSession::set_features(uint64_t features) {
     if (features & ~offered) return fail("features {:#x} include bits not offered ({:#x})", features, offered);
     acked_features_ = features;
     features_set_ = true;
+    // As kernel vhost does, SET_FEATURES with ACCESS_PLATFORM starts a fresh
+    // device IOTLB: a restarting front-end does not invalidate what it set
+    // before, and the guest may have remapped those addresses meanwhile.
+    if (features & bit(virtio::kFAccessPlatform)) iotlb_->invalidate(0, UINT64_MAX);
     device_.set_acked_features(features & ~(bit(kFeatureProtocolFeatures) | bit(virtio::kFAccessPlatform)));
     // Addresses change meaning (IOVA or guest address): rebuild the view.
     if (iotlb_mode() != was_iotlb)
@@ -391,6 +395,7 @@ BackendSession::HandlerResult BackendSession::iotlb_msg(const Message& msg) {
     IotlbMsg m;
     std::memcpy(&m, msg.payload.data(), sizeof m);
     uint64_t status = 0;
+    log::debug("IOTLB type {} iova {:#x} size {:#x} uaddr {:#x} perm {}", m.type, m.iova, m.size, m.uaddr, m.perm);
     switch (m.type) {
         case 2:  // UPDATE
             if (m.size == 0 || m.iova + m.size < m.iova || m.perm > memory::iotlb_perm::kReadWrite) status = 1;

@@ -194,6 +194,22 @@ TEST_F(XenIoTest, ForeignSeveralRamRangesWithGaps) {
     pattern_read(s->blk(), 9500, 8192);
 }
 
+TEST_F(XenIoTest, ForeignQemuStyleGuestPhysicalUserAddresses) {
+    // QEMU as a Xen device model: RAM at GUEST_RAM0_BASE (Xen/arm), user
+    // addresses and ring addresses guest-physical.
+    constexpr uint64_t base = 0x40000000;
+    XenWorkerOptions wo = xen_worker_defaults(XENVHOST_BUILD_BIN);
+    wo.guest_pages = (base + 32 * MiB) / 4096;
+    start_worker(wo);
+    XenSessionOptions o = foreign_session();
+    o.foreign_ram = {{base, 32 * MiB}};
+    o.user_addr_is_gpa = true;
+    std::unique_ptr<XenBlkSession> s;
+    ASSERT_OK_AND_ASSIGN(s, open(o));
+    EXPECT_EQ(s->regions().front().region.user_addr, base);
+    verified_io(s->blk(), 9600, 16384, 16);
+}
+
 TEST_F(XenIoTest, ForeignWithAddMemReg) {
     start_worker();
     XenSessionOptions o = foreign_session();

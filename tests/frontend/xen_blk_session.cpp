@@ -115,6 +115,8 @@ Result<void> XenBlkSession::make_memory() {
                                          files_.gntdev_fd());
     } else {
         regions_ = foreign_region_messages(*memory_, opts_.domid, files_.privcmd_fd());
+        if (opts_.user_addr_is_gpa)
+            for (auto& r : regions_) r.region.user_addr = r.region.guest_phys_addr;
     }
     return {};
 }
@@ -153,6 +155,8 @@ Result<void> XenBlkSession::start() {
         SplitQueue& q = *queues_[i];
         auto addr = q.vring_addr();
         if (!addr) return std::unexpected(addr.error());
+        if (opts_.mapping == XenMapping::kForeign && opts_.user_addr_is_gpa)
+            *addr = vu::VringAddr{i, 0, q.desc_gpa(), q.used_gpa(), q.avail_gpa(), q.used_gpa()};
         if (auto r = client_->set_vring_num(i, q.size()); !r) return r;
         if (auto r = client_->set_vring_base(i, 0); !r) return r;
         if (auto r = client_->set_vring_addr(*addr); !r) return r;

@@ -44,6 +44,9 @@ struct XenSessionOptions {
     uint32_t no_advance_flag = vhost_user::xen_mmap_flag::kNoAdvanceMapDeployed;
     // Foreign mode: RAM ranges (empty: one range [0, the double's size)).
     std::vector<RegionLayout> foreign_ram;
+    // Foreign mode as QEMU's Xen device model sends it (XEN_MMAP implies
+    // GPA addresses there): user addresses and ring addresses are guest-physical.
+    bool user_addr_is_gpa = false;
     size_t ring_region = 0;    // foreign mode: the RAM range holding the rings
     size_t buffer_region = 0;  // foreign mode: the RAM range holding slot buffers
     XenBlkQueueOptions blk;

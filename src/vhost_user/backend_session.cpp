@@ -159,8 +159,10 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
         case Request::kSetVringCall:
         case Request::kSetVringErr: return set_vring_fd(msg, id);
         case Request::kSetVringEnable:
+            // Without PROTOCOL_FEATURES there is no REPLY_ACK either, so only
+            // closing the connection tells the front-end it broke the rules.
             if (!(acked_features_ & bit(kFeatureProtocolFeatures)) && features_set_)
-                return Outcome::kRefused;
+                return fail("not allowed without VHOST_USER_F_PROTOCOL_FEATURES");
             return set_vring_enable(read_payload<VringState>(msg));
         case Request::kGetConfig:
             if (!needs(kConfig)) return Outcome::kRefused;
@@ -284,6 +286,20 @@ BackendSession::HandlerResult BackendSession::set_vring_addr(const VringAddr& a)
     if (a.desc_user_addr % 16 || a.avail_user_addr % 2 || a.used_user_addr % 4)
         return fail("ring {} addresses misaligned", a.index);
     if ((*v)->running) return fail("ring {} address changed while running", a.index);
+    // Addresses are checked against guest memory here already, so a bad one is
+    // refused where it was sent.
+    if (!memory_) {
+        log::warn("ring {} addresses set before any memory table; refused", a.index);
+        return Outcome::kRefused;
+    }
+    if (!iotlb_mode()) {
+        uint64_t gpa;
+        if (!table_.uaddr_to_gpa(a.desc_user_addr, gpa) || !table_.uaddr_to_gpa(a.avail_user_addr, gpa) ||
+            !table_.uaddr_to_gpa(a.used_user_addr, gpa)) {
+            log::warn("ring {} addresses lie outside the memory table; refused", a.index);
+            return Outcome::kRefused;
+        }
+    }
     (*v)->addr = a;
     (*v)->has_addr = true;
     return Outcome::kOk;

@@ -194,8 +194,8 @@ TEST(BackendSession, WithoutProtocolFeaturesRingsAreEnabled) {
     ASSERT_TRUE(h.send_obj(Request::kSetVringAddr, VringAddr{0, 0, 0x7f0000001000, 0x7f0000003000, 0x7f0000002000, 0}));
     ASSERT_TRUE(h.send_obj(Request::kSetVringKick, uint64_t{0}, {::eventfd(0, EFD_CLOEXEC)}));
     EXPECT_EQ(h.runner.started.size(), 1u);
-    // SET_VRING_ENABLE is not legal without PROTOCOL_FEATURES: refused, not acted on.
-    ASSERT_TRUE(h.send_obj(Request::kSetVringEnable, VringState{0, 0}));
+    // SET_VRING_ENABLE is not legal without PROTOCOL_FEATURES: the connection ends.
+    EXPECT_FALSE(h.send_obj(Request::kSetVringEnable, VringState{0, 0}));
     EXPECT_EQ(h.runner.stops, 0);
 }
 
@@ -213,11 +213,20 @@ TEST(BackendSession, RingAddressesOutsideMemoryAreRefused) {
     h.negotiate(kProto, h.device.features() | bit(kFeatureProtocolFeatures));
     h.set_mem_table();
     ASSERT_TRUE(h.send_obj(Request::kSetVringNum, VringState{0, 64}));
-    ASSERT_TRUE(h.send_obj(Request::kSetVringAddr, VringAddr{0, 0, 0x1000, 0x2000, 0x3000, 0}));
+    ASSERT_TRUE(h.send_obj(Request::kSetVringAddr, VringAddr{0, 0, 0x1000, 0x2000, 0x3000, 0}, {}, true));
+    EXPECT_EQ(h.reply_u64(), 1u);  // refused where it was sent
     ASSERT_TRUE(h.send_obj(Request::kSetVringEnable, VringState{0, 1}));
     ASSERT_TRUE(h.send_obj(Request::kSetVringKick, uint64_t{0}, {::eventfd(0, EFD_CLOEXEC)}, true));
     EXPECT_EQ(h.reply_u64(), 1u);
     EXPECT_TRUE(h.runner.started.empty());
+}
+
+TEST(BackendSession, RingAddressesBeforeMemoryAreRefused) {
+    Harness h;
+    h.negotiate(kProto, h.device.features() | bit(kFeatureProtocolFeatures));
+    ASSERT_TRUE(h.send_obj(Request::kSetVringAddr, VringAddr{0, 0, 0x7f0000001000, 0x7f0000003000, 0x7f0000002000, 0},
+                           {}, true));
+    EXPECT_EQ(h.reply_u64(), 1u);
 }
 
 TEST(BackendSession, ProtocolViolationsEndTheConnection) {

@@ -354,13 +354,17 @@ TEST(BlkRequest, Flush) {
     EXPECT_EQ(parse(c, limits(true)).op, BlkOp::flush);
 }
 
-TEST(BlkRequest, FlushWithNonZeroSectorIsAcceptedAsInQemu) {
+TEST(BlkRequest, FlushWithNonZeroSectorIsRefused) {
     Chain c;
     c.set_out(Chain::header(VIRTIO_BLK_T_FLUSH, 77));
     c.set_in({1});
     auto p = parse(c);
-    EXPECT_EQ(p.op, BlkOp::flush);
-    EXPECT_TRUE(p.error.empty());
+    EXPECT_EQ(p.op, BlkOp::complete);
+    EXPECT_EQ(p.status, VIRTIO_BLK_S_IOERR);
+    Chain ok;
+    ok.set_out(Chain::header(VIRTIO_BLK_T_FLUSH, 0));
+    ok.set_in({1});
+    EXPECT_EQ(parse(ok).op, BlkOp::flush);
 }
 
 TEST(BlkRequest, GetIdRoom) {

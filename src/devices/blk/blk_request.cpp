@@ -114,8 +114,9 @@ ParsedRequest parse_request(const Request& req, const RequestLimits& l, std::vec
     case VIRTIO_BLK_T_OUT:
         return parse_rw(p, req, l, in_room, data);
     case VIRTIO_BLK_T_FLUSH:
-        // Like QEMU, the sector of a flush is ignored (the spec says the
-        // driver sets it to 0; SPDK refuses other values, QEMU does not).
+        // The spec says a driver MUST set the sector of a flush to 0; like
+        // SPDK (QEMU ignores it), anything else is a broken driver: IOERR.
+        if (p.sector != 0) return refuse(p, VIRTIO_BLK_S_IOERR, "flush with a non-zero sector");
         p.op = BlkOp::flush;
         return p;
     case VIRTIO_BLK_T_GET_ID:

@@ -4,7 +4,7 @@
 # started, the guest's steps with their times, the host-side checks of the
 # image file, and the result.
 #
-#   demo.sh [CASE]     CASE: rw-1q (default), rw-2q, ro-1q or reconnect
+#   demo.sh [CASE]     CASE: rw-1q (default), rw-2q, ro-1q, reconnect or kill-restart
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -20,6 +20,9 @@ xvt_init
 case ${XVT_CASES[$name]%% *} in
     ro) story="it must see a read-only disk, fail to write, and read the host's $XVT_MIB MiB pattern
              (plainly and through a scattered buffer); the image must stay unchanged" ;;
+    kr) story="it writes ${KR_PASSES:-6} passes of ${KR_MIB:-64} 1 MiB blocks with O_DIRECT and reads each
+             pass back while the host kills the worker ${KR_KILLS:-6} times with SIGKILL and
+             restarts it; every block must come back right" ;;
     *) story="it writes $XVT_MIB MiB, reads them back with O_DIRECT, does both again through
              scattered buffers, and signs two sectors; the host then checks the image file" ;;
 esac

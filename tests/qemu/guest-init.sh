@@ -10,7 +10,15 @@
 #                    one dd pinned to each vCPU, with O_DIRECT
 #   xvt.test=ro      the disk must be read-only: try to write, read the host's
 #                    pattern (plainly, then through a scattered buffer)
+#   xvt.test=kr      I/O while the host kills and restarts the back-end: in
+#                    each of xvt.passes passes, write the MIB 1 MiB blocks of
+#                    the disk (xvt.streams writers at once, each block by its
+#                    own dd with O_DIRECT + fsync), each block with contents
+#                    it had in no earlier pass, timing every block; then read
+#                    them back one by one with O_DIRECT and check each md5
 #   xvt.mib=N        size of the pattern in MiB (default 32)
+#   xvt.passes=N     passes of the kr test (default 6)
+#   xvt.streams=N    concurrent writers of the kr test (default 2)
 #   xvt.sig=SECTOR   first signature sector (default: just past the pattern);
 #                    the second signature goes to the last sector of the disk
 #   xvt.shell        open a shell on the console instead of powering off
@@ -51,6 +59,8 @@ exec </dev/console >/dev/console 2>&1
 TEST=none
 MIB=32
 SIG=
+PASSES=6
+STREAMS=2
 SHELL_AFTER=0
 read -r cmdline </proc/cmdline
 for word in $cmdline; do
@@ -58,6 +68,8 @@ for word in $cmdline; do
         xvt.test=*) TEST=${word#*=} ;;
         xvt.mib=*) MIB=${word#*=} ;;
         xvt.sig=*) SIG=${word#*=} ;;
+        xvt.passes=*) PASSES=${word#*=} ;;
+        xvt.streams=*) STREAMS=${word#*=} ;;
         xvt.shell) SHELL_AFTER=1 ;;
     esac
 done
@@ -221,6 +233,142 @@ test_ro() {
     scatter_read
 }
 
+# Block I of pass P holds pool block (I + P) mod MIB: all blocks of a pass
+# differ, and a block never holds what it held in the pass before, so a lost,
+# stale or misplaced write shows up in the read-back.
+kr_source() { echo $((($2 + $1) % MIB)); }
+
+# One 1 MiB block of the pool; /tmp/pool-md5 gets the md5 of each, a line each.
+kr_make_pool() {
+    t0=$(now)
+    dd if=/dev/urandom of=/tmp/pool bs=1M count="$MIB" 2>/dev/null
+    : >/tmp/pool-md5
+    i=0
+    while [ "$i" -lt "$MIB" ]; do
+        dd if=/tmp/pool bs=1M skip="$i" count=1 2>/dev/null | md5sum | cut -d' ' -f1 >>/tmp/pool-md5
+        i=$((i + 1))
+    done
+    mark PATTERN mib="$MIB" md5="$(md5 /tmp/pool)" secs="$(since "$t0")"
+}
+
+# The md5 that block I must have after pass P.
+kr_expected() { sed -n "$(($(kr_source "$1" "$2") + 1))p" /tmp/pool-md5; }
+
+# Writer S of pass P: blocks FIRST to LAST-1, one dd each (O_DIRECT, then
+# fsync: a flush request). Appends "P I START END" per block to
+# /tmp/kr-write-times.S, START being when the writer's previous block
+# completed (or the pass began), and a line per failed write to
+# /tmp/kr-write-errors.
+kr_writer() {
+    p=$1 s=$2 i=$3 last=$4
+    read -r prev _ </proc/uptime
+    while [ "$i" -lt "$last" ]; do
+        rc=0
+        dd if=/tmp/pool of=/dev/vda bs=1M skip="$(kr_source "$p" "$i")" seek="$i" count=1 \
+            oflag=direct conv=notrunc,fsync 2>"/tmp/err.$s" || rc=$?
+        read -r t _ </proc/uptime
+        echo "$p $i $prev $t" >>"/tmp/kr-write-times.$s"
+        prev=$t
+        if [ $rc -ne 0 ]; then
+            echo "$p $i" >>/tmp/kr-write-errors
+            mark KR-WRITE-ERROR pass="$p" block="$i" rc=$rc
+            notes "/tmp/err.$s"
+        fi
+        i=$((i + 1))
+    done
+}
+
+# Writes every block of pass P with STREAMS writers, each on its own share.
+kr_write_pass() {
+    p=$1
+    mark KR-PHASE pass="$p" phase=write
+    pids=
+    s=0
+    while [ "$s" -lt "$STREAMS" ]; do
+        kr_writer "$p" "$s" $((s * MIB / STREAMS)) $(((s + 1) * MIB / STREAMS)) &
+        pids="$pids $!"
+        s=$((s + 1))
+    done
+    for pid in $pids; do
+        wait "$pid" || echo "$p writer" >>/tmp/kr-write-errors
+    done
+}
+
+# Reads every block back with O_DIRECT, one dd each, and checks its md5
+# against what pass P wrote there. Times go to /tmp/kr-read-times; failed
+# reads count in READ_ERRORS, wrong blocks in BAD_BLOCKS.
+kr_verify_pass() {
+    p=$1
+    mark KR-PHASE pass="$p" phase=read
+    t0=$(now)
+    bad=0
+    i=0
+    read -r prev _ </proc/uptime
+    while [ "$i" -lt "$MIB" ]; do
+        rc=0
+        dd if=/dev/vda of=/tmp/block bs=1M skip="$i" count=1 iflag=direct 2>/tmp/err || rc=$?
+        read -r t _ </proc/uptime
+        echo "$p $i $prev $t" >>/tmp/kr-read-times
+        prev=$t
+        got=$(md5 /tmp/block)
+        want=$(kr_expected "$p" "$i")
+        if [ $rc -ne 0 ]; then
+            READ_ERRORS=$((READ_ERRORS + 1))
+            mark KR-READ-ERROR pass="$p" block="$i" rc=$rc
+            notes /tmp/err
+        elif [ "$got" != "$want" ]; then
+            bad=$((bad + 1))
+            mark KR-BAD-BLOCK pass="$p" block="$i" md5="$got" expected="$want"
+        fi
+        i=$((i + 1))
+    done
+    BAD_BLOCKS=$((BAD_BLOCKS + bad))
+    mark KR-VERIFY pass="$p" blocks="$MIB" bad="$bad" secs="$(since "$t0")"
+}
+
+# "max=S pass=P block=I mean=S blocks=N" of a times file: the longest time a
+# block operation took to complete after the previous one.
+kr_stall() {
+    awk '{ g = $4 - $3; n++; s += g; if (g > m) { m = g; where = "pass=" $1 " block=" $2 } }
+        END { printf "max=%.3f %s mean=%.3f blocks=%d", m, where, n ? s / n : 0, n }' "$1"
+}
+
+test_kr() {
+    kr_make_pool
+    READ_ERRORS=0 BAD_BLOCKS=0
+    rm -f /tmp/kr-write-times.* /tmp/kr-write-errors
+    : >/tmp/kr-read-times
+    : >/tmp/kr-write-errors
+    kr_t0=$(now)
+    mark KR-START passes="$PASSES" blocks="$MIB" streams="$STREAMS"
+    p=0
+    while [ "$p" -lt "$PASSES" ]; do
+        kr_write_pass "$p"
+        kr_verify_pass "$p"
+        p=$((p + 1))
+    done
+    secs=$(since "$kr_t0")
+    cat /tmp/kr-write-times.* >/tmp/kr-write-times
+    # Every block write that completed half a second or more after its
+    # writer's previous one.
+    awk '{ g = $4 - $3; if (g >= 0.5) printf "XVT - KR-GAP pass=%d block=%d secs=%.3f\n", $1, $2, g }' \
+        /tmp/kr-write-times
+    mark KR-STALL op=write "$(kr_stall /tmp/kr-write-times)"
+    mark KR-STALL op=read "$(kr_stall /tmp/kr-read-times)"
+    ioerr=$(dmesg | grep -c 'I/O error' || true)
+    dmesg | grep 'I/O error' | head -n 20 | sed 's/^/XVT - NOTE /' || true
+    # What the disk must hold now, block by block, for the host to compare.
+    i=0
+    : >/tmp/final-md5
+    while [ "$i" -lt "$MIB" ]; do
+        kr_expected $((PASSES - 1)) "$i" >>/tmp/final-md5
+        i=$((i + 1))
+    done
+    mark KR-END passes="$PASSES" written_mib=$((PASSES * MIB)) secs="$secs" \
+        write_errors="$(wc -l </tmp/kr-write-errors)" \
+        read_errors=$READ_ERRORS bad_blocks=$BAD_BLOCKS io_errors="$ioerr" block_md5s_md5="$(md5 /tmp/final-md5)"
+}
+
 main() {
     # shellcheck disable=SC3040  # busybox ash has pipefail
     set -eu -o pipefail
@@ -230,6 +378,7 @@ main() {
         rw) test_rw ;;
         mq) test_mq ;;
         ro) test_ro ;;
+        kr) test_kr ;;
         *) mark UNKNOWN-TEST "$TEST"; return 2 ;;
     esac
 }

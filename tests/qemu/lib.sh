@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash source-path=SCRIPTDIR
 # The QEMU guest harness, sourced by run-tests.sh and demo.sh.
 #
 # One case = one disk image, one back-end process serving it on a unix socket,
@@ -16,7 +16,9 @@
 #   CASE_TIMEOUT     seconds one QEMU run may take (default: 240)
 #   STALL_TIMEOUT    seconds the guest may go without printing a step (default: 60)
 #   XVT_KEEP=1       keep the run directories of passing cases too
-#   XVT_VERBOSE=1    print the full back-end and QEMU command lines
+#   XVT_VERBOSE=1    print the full back-end and QEMU command lines, and every
+#                    guest progress line
+#   KR_KILLS, KR_PASSES, KR_MIB, KR_TIMEOUT   the kill-restart case (kill-restart.sh)
 
 BUILD=${BUILD:-build}
 BACKEND=${BACKEND:-worker}
@@ -41,8 +43,12 @@ declare -A XVT_CASES=(
     [rw-2q]="mq 2 rw 1 read/write, 2 queues, I/O from both vCPUs"
     [ro-1q]="ro 1 ro 1 read-only disk, 1 queue"
     [reconnect]="rw 1 rw 2 two guests in turn on one back-end process"
+    [kill-restart]="kr 1 rw 1 back-end killed (SIGKILL) and restarted during guest I/O"
 )
-XVT_ORDER=(rw-1q rw-2q ro-1q reconnect)
+XVT_ORDER=(rw-1q rw-2q ro-1q reconnect kill-restart)
+# Cases that need the worker; qemu-storage-daemon keeps no in-flight requests
+# across a restart, so they are not run against it.
+declare -A XVT_WORKER_ONLY=([kill-restart]=1)
 
 XVT_BACKEND_PID=
 XVT_QEMU_PID=
@@ -141,19 +147,27 @@ xvt_check() {
     if test "$@"; then xvt_pass "$what"; else xvt_fail "$what"; fi
 }
 
-# One marker line from the serial log: kept, and shown with both clocks.
+# The fields of the latest marker of each step in the current run.
+declare -A XVT_LAST_OF=()
+
+# One marker line from the serial log: kept, and shown with both clocks
+# (PROGRESS lines only when verbose).
 xvt_on_line() {
     local line=${1%$'\r'} up step rest
     [[ $line == XVT\ * ]] || return 0
     XVT_LAST_MARK_US=$(xvt_us)
     echo "$line" >>"$XVT_MARKERS"
     read -r _ up step rest <<<"$line"
+    XVT_LAST_OF[$step]=$rest
+    [ "$step" != PROGRESS ] || [ "$XVT_VERBOSE" = 1 ] || return 0
     if [ "$up" = - ]; then up=""; else up=T+$up; fi
     printf '  %6ss  guest %-8s %s %s\n' "$(xvt_secs $(($(xvt_us) - XVT_CASE_T0)))" "$up" "$step" "$rest"
 }
 
 # Follows LOG while PID lives. Returns 124 once LIMIT seconds have passed, and
 # 125 once the guest has printed no step for STALL seconds (a hung disk).
+# If XVT_FOLLOW_HOOK names a function, it runs between two reads of the log
+# (every 0.2 s); when it fails, following stops with status 126.
 xvt_follow() {
     local log=$1 pid=$2 limit=$3 stall=$4 fd line pending="" deadline now
     deadline=$(($(xvt_us) + limit * 1000000))
@@ -167,6 +181,10 @@ xvt_follow() {
         # read gave up at end of file: keep the unfinished line for later.
         pending+=$line
         kill -0 "$pid" 2>/dev/null || break
+        if [ -n "${XVT_FOLLOW_HOOK:-}" ] && ! "$XVT_FOLLOW_HOOK"; then
+            exec {fd}<&-
+            return 126
+        fi
         now=$(xvt_us)
         if [ "$now" -gt "$deadline" ]; then
             exec {fd}<&-
@@ -228,13 +246,49 @@ xvt_sector_text() { dd if="$1" bs=512 skip="$2" count=1 status=none | head -c "$
 # MB/s from a byte count and a guest duration in seconds.
 xvt_rate() { awk -v b="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.0f MB/s", b / s / 1e6; else print "n/a" }'; }
 
-xvt_known_case() { [ -n "${XVT_CASES[$1]:-}" ] || xvt_die "unknown case '$1' (known: ${XVT_ORDER[*]})"; }
+xvt_known_case() {
+    [ -n "${XVT_CASES[$1]:-}" ] || xvt_die "unknown case '$1' (known: ${XVT_ORDER[*]})"
+    [ "$BACKEND" = worker ] || [ -z "${XVT_WORKER_ONLY[$1]:-}" ] ||
+        xvt_die "case '$1' needs BACKEND=worker"
+}
+
+# The cases run when none is named: those the back-end under test supports.
+xvt_default_cases() {
+    local name
+    for name in "${XVT_ORDER[@]}"; do
+        [ "$BACKEND" = worker ] || [ -z "${XVT_WORKER_ONLY[$name]:-}" ] || continue
+        echo "$name"
+    done
+}
 
 # Runs the case called NAME.
 xvt_named_case() {
     local test queues mode boots desc
     read -r test queues mode boots desc <<<"${XVT_CASES[$1]}"
-    xvt_case "$1" "$test" "$queues" "$mode" "$boots" "$desc"
+    if [ "$test" = kr ]; then
+        xvt_kill_restart_case "$1" "$desc"
+    else
+        xvt_case "$1" "$test" "$queues" "$mode" "$boots" "$desc"
+    fi
+}
+
+# Starts XVT_BACKEND_CMD with its output appended to LOG and waits up to 10 s
+# until it listens on SOCK. Sets XVT_BACKEND_PID; on failure the process is
+# stopped, XVT_BACKEND_PID is empty and the return status is 1.
+xvt_start_backend() {
+    local sock=$1 log=$2 t=0
+    "${XVT_BACKEND_CMD[@]}" >>"$log" 2>&1 &
+    XVT_BACKEND_PID=$!
+    until xvt_listening "$sock"; do
+        if ! kill -0 "$XVT_BACKEND_PID" 2>/dev/null || [ $t -ge 100 ]; then
+            xvt_stop_pid "$XVT_BACKEND_PID"
+            wait "$XVT_BACKEND_PID" || true
+            XVT_BACKEND_PID=
+            return 1
+        fi
+        sleep 0.1
+        t=$((t + 1))
+    done
 }
 
 # Runs one case: NAME TEST(rw|mq|ro) QUEUES MODE(rw|ro) BOOTS DESCRIPTION.
@@ -242,7 +296,7 @@ xvt_named_case() {
 # Returns 0 when every check passed.
 xvt_case() {
     local name=$1 test=$2 queues=$3 mode=$4 boots=$5 desc=$6
-    local run img sock t boot backend_status=0
+    local run img sock boot backend_status=0
     XVT_CASE_FAILS=0
     XVT_CASE_T0=$(xvt_us)
     echo "=== case $name: $desc (back-end: $BACKEND)"
@@ -269,22 +323,11 @@ xvt_case() {
     else
         xvt_say "host   start back-end: ${XVT_BACKEND_CMD[0]##*/} (queues=$queues, $mode)"
     fi
-    "${XVT_BACKEND_CMD[@]}" >"$run/backend.log" 2>&1 &
-    XVT_BACKEND_PID=$!
-
-    t=0
-    until xvt_listening "$sock"; do
-        if ! kill -0 "$XVT_BACKEND_PID" 2>/dev/null || [ $t -ge 100 ]; then
-            xvt_fail "back-end listening on $sock within 10 s"
-            xvt_stop_pid "$XVT_BACKEND_PID"
-            wait "$XVT_BACKEND_PID" || true
-            XVT_BACKEND_PID=
-            xvt_case_end "$name" "$run"
-            return 1
-        fi
-        sleep 0.1
-        t=$((t + 1))
-    done
+    if ! xvt_start_backend "$sock" "$run/backend.log"; then
+        xvt_fail "back-end listening on $sock within 10 s"
+        xvt_case_end "$name" "$run"
+        return 1
+    fi
     xvt_say "host   back-end listening (pid $XVT_BACKEND_PID)"
 
     for ((boot = 1; boot <= boots; boot++)); do
@@ -314,17 +357,21 @@ xvt_case() {
 }
 
 # One QEMU run of guest TEST against SOCK, followed live; checks QEMU's exit.
+# XVT_CHARDEV_OPTS is appended to the socket chardev options; XVT_GUEST_ARGS,
+# if set, replaces the guest's default xvt.mib and xvt.sig words.
 xvt_boot() {
     local run=$1 sock=$2 test=$3 queues=$4 status=0 qemu_status=0
+    local guest_args=${XVT_GUEST_ARGS:-"xvt.mib=$XVT_MIB xvt.sig=$XVT_SIG_SECTOR"}
     : >"$XVT_MARKERS"
     : >"$XVT_SERIAL_LOG"
+    XVT_LAST_OF=()
     local -a qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 512M
         -object "memory-backend-memfd,id=mem,size=512M,share=on" -numa "node,memdev=mem"
-        -chardev "socket,id=c0,path=$sock"
+        -chardev "socket,id=c0,path=$sock${XVT_CHARDEV_OPTS:-}"
         -device "vhost-user-blk-pci,chardev=c0,num-queues=$queues"
         -nodefaults -display none -no-reboot -serial "file:$XVT_SERIAL_LOG"
         -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRAMFS"
-        -append "console=ttyS0 rdinit=/init loglevel=4 panic=-1 xvt.test=$test xvt.mib=$XVT_MIB xvt.sig=$XVT_SIG_SECTOR")
+        -append "console=ttyS0 rdinit=/init loglevel=4 panic=-1 xvt.test=$test $guest_args")
     if [ "$XVT_VERBOSE" = 1 ]; then
         xvt_say "host   start QEMU: $(xvt_cmdline "${qemu[@]}")"
     else
@@ -333,10 +380,11 @@ xvt_boot() {
     "${qemu[@]}" >>"$run/qemu.log" 2>&1 &
     XVT_QEMU_PID=$!
 
-    xvt_follow "$XVT_SERIAL_LOG" "$XVT_QEMU_PID" "$CASE_TIMEOUT" "$STALL_TIMEOUT" || status=$?
+    xvt_follow "$XVT_SERIAL_LOG" "$XVT_QEMU_PID" "${XVT_RUN_TIMEOUT:-$CASE_TIMEOUT}" "$STALL_TIMEOUT" || status=$?
     case $status in
-        124) xvt_fail "guest finished within $CASE_TIMEOUT s (QEMU killed)" ;;
+        124) xvt_fail "guest finished within ${XVT_RUN_TIMEOUT:-$CASE_TIMEOUT} s (QEMU killed)" ;;
         125) xvt_fail "guest kept making progress (no step for $STALL_TIMEOUT s after $(tail -n 1 "$XVT_MARKERS" | cut -d' ' -f3); QEMU killed)" ;;
+        126) xvt_fail "the harness stopped the run (see above; QEMU killed)" ;;
     esac
     [ $status -eq 0 ] || xvt_stop_pid "$XVT_QEMU_PID"
     wait "$XVT_QEMU_PID" || qemu_status=$?
@@ -481,3 +529,6 @@ xvt_case_end() {
     echo "=== case $name: FAIL, $XVT_CASE_FAILS check(s) failed ($secs s); files kept in $run"
     return 1
 }
+
+# shellcheck source=kill-restart.sh
+. "$(dirname "${BASH_SOURCE[0]}")/kill-restart.sh"

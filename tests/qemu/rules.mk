@@ -12,6 +12,12 @@ QEMU_KERNEL_SRC := $(shell ls -1 /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n
 QEMU_KERNEL     := $(QEMU_DIR)/vmlinuz
 QEMU_INITRAMFS  := $(QEMU_DIR)/guest.cpio.gz
 QEMU_BACKEND     = $(if $(BACKEND),$(BACKEND),worker)
+# Kills the worker while it holds a request in flight (the kill-restart case).
+QEMU_INFLIGHT_KILL := $(BUILD)/bin/xvt-inflight-kill
+
+$(QEMU_INFLIGHT_KILL): $(BUILD)/obj/tests/qemu/inflight_kill.o
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
 $(QEMU_KERNEL): tests/qemu/build-guest.sh $(QEMU_KERNEL_SRC)
 	@test -n "$(QEMU_KERNEL_SRC)" || { echo "no /boot/vmlinuz-*: install linux-image-amd64" >&2; exit 1; }
@@ -25,14 +31,14 @@ $(QEMU_INITRAMFS): tests/qemu/build-guest.sh tests/qemu/guest-init.sh $(QEMU_KER
 qemu-guest: $(QEMU_KERNEL) $(QEMU_INITRAMFS)
 
 QEMU_TEST_ENV = BUILD=$(BUILD) WORKER=$(WORKER) BACKEND=$(QEMU_BACKEND) \
-  GUEST_KERNEL=$(QEMU_KERNEL) GUEST_INITRAMFS=$(QEMU_INITRAMFS)
+  GUEST_KERNEL=$(QEMU_KERNEL) GUEST_INITRAMFS=$(QEMU_INITRAMFS) INFLIGHT_KILL=$(QEMU_INFLIGHT_KILL)
 
 .PHONY: test-qemu
-test-qemu: all qemu-guest
+test-qemu: all qemu-guest $(QEMU_INFLIGHT_KILL)
 	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh
 
 .PHONY: demo
-demo: all qemu-guest
+demo: all qemu-guest $(QEMU_INFLIGHT_KILL)
 	@$(QEMU_TEST_ENV) bash tests/qemu/demo.sh
 
 TEST_LEVELS += qemu

@@ -2,7 +2,9 @@
 # The QEMU test level: every guest case, each a real QEMU run against the
 # back-end under test (BACKEND=worker, the default, or BACKEND=qsd).
 #
-#   run-tests.sh [CASE...]     cases: rw-1q rw-2q ro-1q reconnect (default: all)
+#   run-tests.sh [CASE...]     cases: rw-1q rw-2q ro-1q reconnect kill-restart
+#                              (default: all the back-end supports; kill-restart
+#                              needs the worker)
 #
 # Exits non-zero if any case fails. See lib.sh for the environment it reads.
 # shellcheck source-path=SCRIPTDIR
@@ -13,7 +15,7 @@ here=$(dirname "${BASH_SOURCE[0]}")
 . "$here/lib.sh"
 
 selected=("$@")
-[ ${#selected[@]} -gt 0 ] || selected=("${XVT_ORDER[@]}")
+[ ${#selected[@]} -gt 0 ] || mapfile -t selected < <(xvt_default_cases)
 for name in "${selected[@]}"; do
     xvt_known_case "$name"
 done

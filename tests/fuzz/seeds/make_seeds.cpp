@@ -346,6 +346,35 @@ void session_seeds() {
         write_seed(t, "bad-framing", s.writer());
     }
     {
+        // A front-end with an IOMMU (ACCESS_PLATFORM): ring and buffer
+        // addresses are IOVAs, mapped by IOTLB updates (IOVA 0x10000000 + gpa),
+        // then one of them invalidated under a running ring.
+        SessionSeed s(queues_cfg(1), 8, 0, {64});
+        qemu_connect(s);
+        s.msg(Request::kSetFeatures, kAck, u64b(kFeatures | bit(kFeatureProtocolFeatures) | bit(virtio::kFAccessPlatform)));
+        s.msg(Request::kSetMemTable, kAck, mem_table({raw(plain_region())}), {kFdPool0});
+        constexpr uint64_t kIova = 0x10000000;
+        s.msg(Request::kIotlbMsg, kReq, raw(IotlbMsg{kIova, kGuestBytes / 2, kUaddr, 3, 2, {}}));
+        s.msg(Request::kIotlbMsg, kReq, raw(IotlbMsg{kIova + kGuestBytes / 2, kGuestBytes / 2, kUaddr + kGuestBytes / 2, 3, 2, {}}));
+        // Descriptors carry IOVAs.
+        auto table = cat({desc(kIova + hdr_gpa(0, 0), 16, virtio::kDescFNext, 1),
+                          desc(kIova + data_gpa(0, 0), 4096, virtio::kDescFNext | virtio::kDescFWrite, 2),
+                          desc(kIova + status_gpa(0, 0), 1, virtio::kDescFWrite, 0)});
+        s.poke(desc_gpa(0), table);
+        s.poke(hdr_gpa(0, 0), raw(virtio_blk_outhdr{VIRTIO_BLK_T_IN, 0, 0}));
+        avail(s, 0, {0});
+        s.msg(Request::kSetVringNum, kAck, state(0, kQsize));
+        s.msg(Request::kSetVringBase, kAck, state(0, 0));
+        s.msg(Request::kSetVringAddr, kAck,
+              raw(VringAddr{0, 0, kIova + desc_gpa(0), kIova + used_gpa(0), kIova + avail_gpa(0), 0}));
+        s.msg(Request::kSetVringKick, kAck, u64b(0), {kFdEvent});
+        s.msg(Request::kSetVringEnable, kAck, state(0, 1));
+        s.msg(Request::kIotlbMsg, kReq, raw(IotlbMsg{kIova + kGuestBytes / 2, kGuestBytes / 2, 0, 0, 3, {}}));
+        s.kick(0);
+        qemu_stop(s, 1);
+        write_seed(t, "iotlb", s.writer());
+    }
+    {
         // A Xen worker (domid 7) with XEN_MMAP: 40-byte regions, one plain,
         // then a grant region whose fd is not gntdev.
         SessionSeed s(session_cfg::kXen | session_cfg::kXenHandles | session_cfg::kDomid | queues_cfg(1), 8, 7, {64});

@@ -110,3 +110,6 @@ test-xen: xen-images
 	  bash $(XEN_SRC)/run.sh $(XEN_DIR) $(XEN_SRC)/scenarios
 
 TEST_LEVELS += xen
+
+# The grant-path front-end (its own fragment, after XEN_BIN_STAMP is defined).
+include $(XEN_SRC)/grant-frontend/rules.mk

@@ -1,0 +1,122 @@
+#include "grant_session.hpp"
+
+#include "frontend/addressing.hpp"
+#include "frontend/blk_session.hpp"
+#include "frontend/virtio_ring.hpp"
+#include "frontend/xen_guest_memory.hpp"
+
+#include <fcntl.h>
+
+#include <linux/virtio_config.h>
+
+#include <cstring>
+
+namespace xenvhost::grantfe {
+
+namespace vu = vhost_user;
+namespace pf = vhost_user::protocol_feature;
+using vu::bit;
+
+Result<std::unique_ptr<GrantSession>> GrantSession::connect(const std::string& socket_path, GrantPool& pool,
+                                                            const GrantSessionOptions& opts) {
+    std::unique_ptr<GrantSession> s(new GrantSession(pool, opts));
+    // Every region carries the front-end's own open of the grant device, as
+    // xen-vhost-frontend sends it; the back-end recognises it and closes it.
+    s->gntdev_ = UniqueFd(::open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC));
+    if (!s->gntdev_) return fail_errno("open /dev/xen/gntdev");
+    auto conn = frontend::Connection::connect(socket_path, opts.connect_retry_ms);
+    if (!conn) return std::unexpected(conn.error());
+    s->client_ = std::make_unique<frontend::VhostClient>(std::move(*conn));
+    if (auto r = s->negotiate(); !r) return std::unexpected(r.error());
+    return s;
+}
+
+Result<void> GrantSession::negotiate() {
+    auto features = client_->get_features();
+    if (!features) return std::unexpected(features.error());
+    offered_features_ = *features;
+    if (!(offered_features_ & bit(vu::kFeatureProtocolFeatures)))
+        return fail("back-end does not offer protocol features ({:#x})", offered_features_);
+    auto proto = client_->get_protocol_features();
+    if (!proto) return std::unexpected(proto.error());
+    offered_protocol_ = *proto;
+    if (!(offered_protocol_ & bit(pf::kXenMmap)))
+        return fail("back-end does not offer XEN_MMAP (protocol features {:#x}); is it running with --domid?",
+                    offered_protocol_);
+    const uint64_t want = bit(pf::kXenMmap) | bit(pf::kMq) | bit(pf::kConfig) | bit(pf::kReplyAck);
+    acked_protocol_ = offered_protocol_ & want;
+    if (acked_protocol_ != want) return fail("back-end lacks protocol features {:#x}", want & ~acked_protocol_);
+    if (auto r = client_->set_protocol_features(acked_protocol_); !r) return r;
+    if (client_->region_format() != frontend::RegionFormat::kXen)
+        return fail("XEN_MMAP acked but the client did not switch to 40-byte regions");
+    if (auto r = client_->set_owner(); !r) return r;
+    auto queues = client_->get_queue_num();
+    if (!queues) return std::unexpected(queues.error());
+    if (*queues < 1) return fail("back-end has no queues");
+    auto cfg = client_->get_config(0, sizeof capacity_);
+    if (!cfg) return std::unexpected(cfg.error());
+    std::memcpy(&capacity_, cfg->data(), sizeof capacity_);
+    return {};
+}
+
+Result<void> GrantSession::start() {
+    uint64_t want = frontend::supported_blk_features() & ~bit(VIRTIO_RING_F_INDIRECT_DESC);
+    want |= bit(vu::kFeatureProtocolFeatures);
+    acked_features_ = offered_features_ & want;
+    if (!(acked_features_ & bit(VIRTIO_F_VERSION_1))) return fail("back-end does not offer VIRTIO_F_VERSION_1");
+    if (auto r = client_->set_features(acked_features_); !r) return r;
+
+    auto& mem = pool_.memory();
+    frontend::QueueOptions qo;
+    qo.size = opts_.queue_size;
+    qo.event_idx = acked_features_ & bit(VIRTIO_RING_F_EVENT_IDX);
+    qo.region = pool_.largest_run();
+    // Descriptors carry 1<<63 | gpa, and gpa = ref<<12 in grant space.
+    static const frontend::GrantAddressing grant_addressing(0);
+    auto q = frontend::SplitQueue::create(mem, 0, qo, &grant_addressing);
+    if (!q) return fail("rings in the largest run of refs ({} pages): {}", pool_.runs()[*qo.region].pages,
+                        q.error().message);
+    queue_ = std::move(*q);
+    queue_->reset_indices(0);
+    frontend::BlkQueueOptions bo = opts_.blk;
+    if (bo.depth > opts_.queue_size) bo.depth = opts_.queue_size;
+    auto b = frontend::BlkQueue::create(mem, *queue_, bo);
+    if (!b) return std::unexpected(b.error());
+    blk_ = std::move(*b);
+
+    const auto rings = frontend::ring_areas(queue_->desc_gpa(), queue_->avail_gpa(), queue_->used_gpa(),
+                                            opts_.queue_size);
+    const uint64_t refs = std::max<uint64_t>(opts_.table_refs, uint64_t{pool_.max_ref()} + 1);
+    regions_ = frontend::grant_region_messages(mem, rings, refs << 12, opts_.domid, opts_.no_advance_flag,
+                                               gntdev_.get());
+    if (regions_.size() > vu::kMaxFds)
+        return fail("{} regions do not fit one SET_MEM_TABLE ({} fds)", regions_.size(), vu::kMaxFds);
+    if (auto r = client_->set_mem_table(regions_); !r) return r;
+
+    auto addr = queue_->vring_addr();
+    if (!addr) return std::unexpected(addr.error());
+    if (auto r = client_->set_vring_num(0, queue_->size()); !r) return r;
+    if (auto r = client_->set_vring_base(0, 0); !r) return r;
+    if (auto r = client_->set_vring_addr(*addr); !r) return r;
+    if (auto r = client_->set_vring_kick(0, queue_->kick_fd()); !r) return r;
+    if (auto r = client_->set_vring_call(0, queue_->call_fd()); !r) return r;
+    return client_->set_vring_enable(0, true);
+}
+
+Result<uint32_t> GrantSession::stop() {
+    if (auto r = client_->set_vring_enable(0, false); !r) return std::unexpected(r.error());
+    return client_->get_vring_base(0);
+}
+
+std::string GrantSession::describe_table() const {
+    std::string out;
+    for (const auto& m : regions_) {
+        const auto& r = m.region;
+        out += fmt::format("  region gpa {:#x} (ref {}) size {:#x} user {:#x} flags {:#x} domid {}\n",
+                           r.guest_phys_addr, (r.guest_phys_addr & ~frontend::kGrantAddressFlag) >> 12, r.memory_size,
+                           r.user_addr, m.xen ? m.xen->flags : 0, m.xen ? m.xen->domid : 0);
+    }
+    return out;
+}
+
+}  // namespace xenvhost::grantfe

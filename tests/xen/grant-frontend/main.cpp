@@ -1,0 +1,308 @@
+// xen-grant-frontend: a vhost-user-blk front-end whose guest memory is real
+// Xen grants, for the grant data path of xenvhost-worker in dom0 (see
+// options.cpp for what it does). Prints PASS/FAIL lines, the figures, and a
+// SUMMARY line of key=value pairs for scripts.
+
+#include "data_checks.hpp"
+#include "grant_pool.hpp"
+#include "grant_session.hpp"
+#include "map_cost.hpp"
+#include "options.hpp"
+#include "timed_reads.hpp"
+#include "worker_counters.hpp"
+#include "xen_libs.hpp"
+
+#include <fmt/core.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace xenvhost::grantfe {
+namespace {
+
+namespace fe = frontend;
+
+constexpr uint32_t kMaxData = 64 * 1024;
+constexpr uint64_t kLoopSectors = 8192;  // 4 MiB read cyclically by the timed loops
+// How far past every ref in use the never-granted ref lies.
+constexpr uint32_t kNeverGrantedDistance = 64;
+
+struct Figures {
+    std::vector<std::pair<std::string, std::string>> kv;
+    template <typename T>
+    void add(const std::string& key, const T& value) {
+        kv.emplace_back(key, fmt::format("{}", value));
+    }
+    void add_fixed(const std::string& key, double value, int digits) {
+        kv.emplace_back(key, fmt::format("{:.{}f}", value, digits));
+    }
+    std::string line() const {
+        std::string out = "SUMMARY";
+        for (const auto& [k, v] : kv) out += " " + k + "=" + v;
+        return out;
+    }
+};
+
+class Run {
+public:
+    explicit Run(const Options& o) : opts_(o), worker_(o.control) {}
+    int main();
+
+private:
+    void pass(const std::string& what, const std::string& detail) {
+        std::printf("PASS %s: %s\n", what.c_str(), detail.c_str());
+        std::fflush(stdout);
+    }
+    void failed(const std::string& what, const std::string& reason) {
+        std::printf("FAIL %s: %s\n", what.c_str(), reason.c_str());
+        std::fflush(stdout);
+        ++failures_;
+    }
+    void note(const std::string& text) {
+        std::printf("%s\n", text.c_str());
+        std::fflush(stdout);
+    }
+    Result<void> setup();
+    void run_checks();
+    Result<void> loop(const std::string& name, uint32_t len, uint32_t segment, double* rps);
+    Result<void> map_costs();
+    Result<void> teardown();
+
+    Options opts_;
+    WorkerCounters worker_;
+    Figures fig_;
+    int failures_ = 0;
+    GntshrHandle shr_;
+    GnttabHandle tab_;
+    std::unique_ptr<GrantPool> pool_;
+    SharedPages revoked_;
+    uint32_t revoked_ref_ = 0, never_granted_ = 0;
+    std::unique_ptr<GrantSession> session_;
+    Counters before_;
+    uint64_t loop_requests_ = 0;
+    double rps_4k_ = 0, rps_64k_ = 0;
+};
+
+Result<void> Run::setup() {
+    shr_.reset(xengntshr_open(nullptr, 0));
+    if (!shr_) return fail_errno("xengntshr_open (/dev/xen/gntalloc)");
+    tab_.reset(xengnttab_open(nullptr, 0));
+    if (!tab_) return fail_errno("xengnttab_open (/dev/xen/gntdev)");
+
+    auto pool = GrantPool::share(shr_.get(), opts_.domid, opts_.pages);
+    if (!pool) return std::unexpected(pool.error());
+    pool_ = std::move(*pool);
+    note(fmt::format("guest memory: {} granted to domid {} (gntalloc)", pool_->describe(), opts_.domid));
+    fig_.add("pool_runs", pool_->runs().size());
+
+    // A page granted now (so the table covers its ref) and revoked later.
+    void* page = xengntshr_share_pages(shr_.get(), opts_.domid, 1, &revoked_ref_, 1);
+    if (!page) return fail_errno("xengntshr_share_pages(1 page)");
+    revoked_ = SharedPages(shr_.get(), page, 1);
+    std::memset(revoked_.data(), 0xee, kXenPageSize);
+    never_granted_ = std::max(pool_->max_ref(), revoked_ref_) + kNeverGrantedDistance;
+    if (pool_->contains(never_granted_) || never_granted_ == revoked_ref_)
+        return fail("ref {} meant as never granted is in use", never_granted_);
+    note(fmt::format("ref {} granted to be revoked; ref {} never granted", revoked_ref_, never_granted_));
+
+    if (worker_.available()) {
+        auto c = worker_.read();
+        if (!c) return std::unexpected(c.error());
+        before_ = *c;
+        note(fmt::format("worker before connecting: {}", before_.describe()));
+    } else {
+        note("no --control socket: the worker's map counters are not read");
+    }
+
+    GrantSessionOptions so;
+    so.domid = opts_.domid;
+    so.queue_size = opts_.queue_size;
+    so.table_refs = never_granted_ + 1;
+    so.blk.depth = std::max(opts_.depth, 2u);
+    so.blk.max_data = kMaxData;
+    auto s = GrantSession::connect(opts_.socket, *pool_, so);
+    if (!s) return fail("connect to {}: {}", opts_.socket, s.error().message);
+    session_ = std::move(*s);
+    if (auto r = session_->start(); !r) return fail("bring-up: {}", r.error().message);
+    note(fmt::format("negotiated: features {:#x}, protocol features {:#x} (XEN_MMAP); capacity {} sectors",
+                     session_->acked_features(), session_->acked_protocol_features(), session_->capacity_sectors()));
+    note(fmt::format("memory table ({} regions, 40 bytes each):\n{}", session_->regions().size(),
+                     session_->describe_table()));
+    if (session_->capacity_sectors() < kChecksEnd + kLoopSectors)
+        return fail("the image has {} sectors; the checks need {}", session_->capacity_sectors(),
+                    kChecksEnd + kLoopSectors);
+
+    if (worker_.available()) {
+        // The rings are mapped by the queue thread once the ring is enabled.
+        auto c = worker_.wait_for([&](const Counters& c) { return c.map_calls >= before_.map_calls + 3; }, 3000);
+        if (!c) return std::unexpected(c.error());
+        const Counters d = *c - before_;
+        note(fmt::format("worker after the rings started: mapping {}, {} ring map calls ({} pages) held long-lived",
+                         c->mapping, d.map_calls, d.pages_mapped));
+        if (c->mapping != "grant") return fail("the worker reports mapping '{}', not grant", c->mapping);
+        fig_.add("ring_map_calls", d.map_calls);
+        before_ = *c;
+    }
+    return {};
+}
+
+void Run::run_checks() {
+    CheckEnv env{*session_, *pool_, worker_, opts_.image};
+    auto record = [&](const char* name, const Result<std::string>& r) {
+        if (r)
+            pass(name, *r);
+        else
+            failed(name, r.error().message);
+    };
+    record("write-flush-read", check_write_flush_read(env));
+    record("multi-page-buffer", check_multi_page_buffer(env));
+    record("bad-grants", check_bad_grants(env, revoked_, revoked_ref_, never_granted_));
+}
+
+Result<void> Run::loop(const std::string& name, uint32_t len, uint32_t segment, double* rps) {
+    Counters start;
+    if (worker_.available()) {
+        auto c = worker_.read();
+        if (!c) return std::unexpected(c.error());
+        start = *c;
+    }
+    ReadLoop l;
+    l.len = len;
+    l.segment = segment;
+    l.depth = opts_.depth;
+    l.seconds = opts_.seconds;
+    l.first_sector = kChecksEnd;
+    l.sectors = kLoopSectors;
+    auto r = timed_reads(session_->blk(), l, opts_.image);
+    if (!r) return std::unexpected(r.error());
+    loop_requests_ += r->requests;
+    *rps = r->per_second();
+    const unsigned segments = segment ? len / segment : 1;
+    std::string line = fmt::format("{} reads of {} KiB ({} data descriptor(s)), {} in flight: {} requests in {:.2f} s = "
+                                   "{:.1f} requests/s",
+                                   name, len / 1024, segments, opts_.depth, r->requests, r->seconds, *rps);
+    fig_.add_fixed("rps_" + name, *rps, 1);
+    if (worker_.available()) {
+        auto c = worker_.wait_for([&](const Counters& c) { return c.requests >= start.requests + r->requests; }, 2000);
+        if (!c) return std::unexpected(c.error());
+        const Counters d = *c - start;
+        if (d.requests == 0) return fail("{}: the worker counted no requests", name);
+        const double maps = static_cast<double>(d.map_calls) / static_cast<double>(d.requests);
+        const double pages = static_cast<double>(d.pages_mapped) / static_cast<double>(d.requests);
+        line += fmt::format("; worker: {} requests, {:.2f} map calls and {:.2f} pages mapped per request, "
+                            "{} unmap calls", d.requests, maps, pages, d.unmap_calls);
+        fig_.add_fixed("map_calls_per_request_" + name, maps, 2);
+        fig_.add_fixed("pages_per_request_" + name, pages, 2);
+        // One batched map per access direction: header read-only, data and
+        // status writable. More would mean per-buffer mapping.
+        if (d.map_calls > 2 * d.requests)
+            return fail("{}: {} map calls for {} requests, more than one per direction", name, d.map_calls, d.requests);
+        if (d.unmap_calls != d.map_calls)
+            return fail("{}: {} map calls but {} unmap calls", name, d.map_calls, d.unmap_calls);
+        if (d.map_failures) return fail("{}: {} map failures", name, d.map_failures);
+    }
+    note(line);
+    return {};
+}
+
+Result<void> Run::map_costs() {
+    auto& mem = pool_->memory();
+    auto data = mem.alloc(16 * kXenPageSize, kXenPageSize);
+    if (!data) return fail("no run of 16 consecutive refs left for the map measurement");
+    std::vector<uint32_t> refs;
+    for (uint32_t i = 0; i < 16; ++i) refs.push_back(static_cast<uint32_t>((*data >> 12) + i));
+    // Header and status share a page, as in the worker's requests (the slot's metadata page).
+    const auto meta = static_cast<uint32_t>(session_->blk().slot_header_gpa(0) >> 12);
+    struct Shape {
+        const char* name;
+        size_t pages;
+        double rps;
+    };
+    for (const Shape& s : {Shape{"4k", 1, rps_4k_}, Shape{"64k", 16, rps_64k_}}) {
+        RequestShape shape{opts_.domid, meta, std::span(refs).first(s.pages), meta};
+        auto cost = measure_map_cost(tab_.get(), shape, opts_.map_seconds);
+        if (!cost) return std::unexpected(cost.error());
+        // The worker's request time with its batched maps swapped for per-access maps.
+        const double per_request_us = s.rps > 0 ? 1e6 / s.rps : 0;
+        const double projected_us = per_request_us - cost->batched_us + cost->per_access_us;
+        const double projected_rps = projected_us > 0 ? 1e6 / projected_us : 0;
+        note(fmt::format("map cost of one {} read, measured here with libxengnttab: batched {} maps {:.1f} us "
+                         "({} rounds) vs per buffer access {} maps {:.1f} us ({} rounds), x{:.2f}",
+                         s.name, cost->batched_maps, cost->batched_us, cost->batched_rounds, cost->per_access_maps,
+                         cost->per_access_us, cost->per_access_rounds, cost->per_access_us / cost->batched_us));
+        note(fmt::format("requests/s of {} reads: {:.1f} measured with the worker's batched maps; {:.1f} projected "
+                         "with per-access maps ({:.0f} us per request + {:.1f} us of extra mapping)",
+                         s.name, s.rps, projected_rps, per_request_us, cost->per_access_us - cost->batched_us));
+        fig_.add_fixed(std::string("map_us_batched_") + s.name, cost->batched_us, 1);
+        fig_.add_fixed(std::string("map_us_per_access_") + s.name, cost->per_access_us, 1);
+        fig_.add_fixed(std::string("rps_per_access_projected_") + s.name, projected_rps, 1);
+    }
+    return {};
+}
+
+Result<void> Run::teardown() {
+    const uint16_t avail = session_->queue().avail_idx();
+    auto base = session_->stop();
+    if (!base) return fail("stop: {}", base.error().message);
+    if (*base != avail) return fail("GET_VRING_BASE answered {}, the driver made {} available", *base, avail);
+    note(fmt::format("ring stopped: GET_VRING_BASE {} = the driver's avail index", *base));
+    session_.reset();  // closes the connection
+    if (!worker_.available()) return {};
+    // A map call that failed (a bad grant) has nothing to unmap.
+    auto released = [](const Counters& c) { return c.map_calls == c.unmap_calls + c.map_failures; };
+    auto c = worker_.wait_for([&](const Counters& c) { return !c.connected && released(c); }, 5000);
+    if (!c) return std::unexpected(c.error());
+    note(fmt::format("worker after disconnecting: {}", c->describe()));
+    if (c->connected) return fail("the worker still reports a connected front-end");
+    if (!released(*c))
+        return fail("the worker holds {} mappings after the disconnect",
+                    static_cast<int64_t>(c->map_calls - c->unmap_calls - c->map_failures));
+    fig_.add("worker_requests", c->requests);
+    fig_.add("worker_map_calls", c->map_calls);
+    fig_.add("worker_unmap_calls", c->unmap_calls);
+    fig_.add("worker_pages_mapped", c->pages_mapped);
+    fig_.add("worker_map_failures", c->map_failures);
+    return {};
+}
+
+int Run::main() {
+    if (auto r = setup(); !r) {
+        failed("setup", r.error().message);
+        return 1;
+    }
+    run_checks();
+    const uint64_t check_requests = session_->queue().avail_idx();
+    if (auto r = loop("4k", 4096, 0, &rps_4k_); !r) failed("timed-reads-4k", r.error().message);
+    if (auto r = loop("64k", 64 * 1024, 4096, &rps_64k_); !r) failed("timed-reads-64k", r.error().message);
+    if (auto r = map_costs(); !r) failed("map-cost", r.error().message);
+    fig_.add("requests", check_requests + loop_requests_);
+    if (auto r = teardown(); !r) failed("teardown", r.error().message);
+    note(fmt::format("requests done: {} ({} by the checks, {} in the timed loops)", check_requests + loop_requests_,
+                     check_requests, loop_requests_));
+    fig_.add("failures", failures_);
+    note(fig_.line());
+    return failures_ ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace xenvhost::grantfe
+
+int main(int argc, char** argv) {
+    using namespace xenvhost::grantfe;
+    auto opts = parse_options(argc, argv);
+    if (!opts) {
+        std::fprintf(stderr, "xen-grant-frontend: %s (see --help)\n", opts.error().message.c_str());
+        return 2;
+    }
+    if (opts->help) {
+        std::fputs(usage(), stdout);
+        return 0;
+    }
+    // A worker that goes away mid-message must show up as an error, not kill us.
+    std::signal(SIGPIPE, SIG_IGN);
+    Run run(*opts);
+    return run.main();
+}

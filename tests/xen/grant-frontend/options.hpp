@@ -1,0 +1,28 @@
+#pragma once
+// xen-grant-frontend's command line.
+
+#include "base/error.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace xenvhost::grantfe {
+
+struct Options {
+    std::string socket;                  // the worker's vhost-user socket
+    std::string image;                   // the image the worker serves (compared with pread)
+    std::optional<std::string> control;  // the worker's --control-socket
+    uint32_t domid = 0;                  // the domain the pages are granted to (and the worker's --domid)
+    uint32_t pages = 256;
+    uint16_t queue_size = 128;
+    unsigned depth = 1;                  // requests in flight in the timed loops
+    double seconds = 5;                  // per timed loop
+    double map_seconds = 1.5;            // per way of the direct map measurement
+    bool help = false;
+};
+
+Result<Options> parse_options(int argc, char** argv);
+const char* usage();
+
+}  // namespace xenvhost::grantfe

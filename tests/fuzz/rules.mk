@@ -79,7 +79,8 @@ fuzz-seeds: $(FUZZ_SEEDGEN)
 # ---------------------------------------------------------------- ThreadSanitizer
 # The threaded code (queue threads, the control channel, the event loops) is
 # built again with -fsanitize=thread, worker included, so the component tests
-# drive an instrumented worker. Reports go to files, and any file fails the run.
+# drive an instrumented worker. Reports go to files, and any file fails the run;
+# races a test makes on purpose are listed in tests/fuzz/tsan.supp.
 # CXXFLAGS comes through the environment so the Makefile still appends its own;
 # -Wno-tsan: g++ warns that TSan ignores fences, and the only fences
 # (SplitRing) order accesses to guest memory shared with another process,
@@ -90,7 +91,7 @@ TSAN_DIR := $(BUILD)/tsan
 test-tsan:
 	@rm -rf $(TSAN_DIR)/reports && mkdir -p $(TSAN_DIR)/reports
 	@status=0; \
-	TSAN_OPTIONS='log_path=$(abspath $(TSAN_DIR))/reports/tsan second_deadlock_stack=1' \
+	TSAN_OPTIONS='log_path=$(abspath $(TSAN_DIR))/reports/tsan second_deadlock_stack=1 suppressions=$(abspath tests/fuzz/tsan.supp)' \
 	CXXFLAGS='-O2 -g -Wno-tsan' \
 	  $(MAKE) --no-print-directory BUILD=$(TSAN_DIR) SANITIZE=thread test-unit test-component || status=$$?; \
 	bash tests/fuzz/tsan-reports.sh $(TSAN_DIR)/reports && exit $$status

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace xenvhost::grantfe {
@@ -70,38 +71,51 @@ Result<void> per_access(xengnttab_handle* tab, const RequestShape& s, uint8_t& s
     return one(s.status_ref, true);
 }
 
-template <typename Fn>
-Result<std::pair<double, unsigned>> time_rounds(Fn fn, double seconds) {
-    uint8_t sink = 0;
-    // One untimed round faults in whatever the first map costs once.
-    if (auto r = fn(sink); !r) return std::unexpected(r.error());
-    unsigned rounds = 0;
-    const double start = now_us(), end = start + seconds * 1e6;
-    double now = start;
-    while (now < end || rounds < 10) {
-        if (auto r = fn(sink); !r) return std::unexpected(r.error());
-        ++rounds;
-        now = now_us();
-    }
-    g_sink = sink;
-    return std::pair{(now - start) / rounds, rounds};
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
+
+constexpr unsigned kRoundsPerChunk = 5;
+constexpr size_t kMinChunks = 5;
 
 }  // namespace
 
+// The two ways alternate in short chunks, so that a change in the machine's
+// load (the other guest, the host under TCG) hits both alike; each way's
+// figure is its median chunk.
 Result<MapCost> measure_map_cost(xengnttab_handle* tab, const RequestShape& shape, double seconds) {
     if (shape.data_refs.empty()) return fail("a request shape needs at least one data page");
+    uint8_t sink = 0;
+    auto one_batched = [&] { return batched(tab, shape, sink); };
+    auto one_per_access = [&] { return per_access(tab, shape, sink); };
+    // One untimed round each faults in whatever the first map costs once.
+    if (auto r = one_batched(); !r) return std::unexpected(r.error());
+    if (auto r = one_per_access(); !r) return std::unexpected(r.error());
+
+    std::vector<double> batched_chunks, per_access_chunks;
+    auto chunk = [&](auto& fn, std::vector<double>& out) -> Result<void> {
+        const double t0 = now_us();
+        for (unsigned i = 0; i < kRoundsPerChunk; ++i)
+            if (auto r = fn(); !r) return r;
+        out.push_back((now_us() - t0) / kRoundsPerChunk);
+        return {};
+    };
+    const double end = now_us() + 2 * seconds * 1e6;
+    while (now_us() < end || batched_chunks.size() < kMinChunks) {
+        if (auto r = chunk(one_batched, batched_chunks); !r) return std::unexpected(r.error());
+        if (auto r = chunk(one_per_access, per_access_chunks); !r) return std::unexpected(r.error());
+    }
+    g_sink = sink;
+
     MapCost cost;
-    auto b = time_rounds([&](uint8_t& sink) { return batched(tab, shape, sink); }, seconds);
-    if (!b) return std::unexpected(b.error());
-    cost.batched_us = b->first;
-    cost.batched_rounds = b->second;
+    cost.batched_us = median(batched_chunks);
     cost.batched_maps = 2;
-    auto p = time_rounds([&](uint8_t& sink) { return per_access(tab, shape, sink); }, seconds);
-    if (!p) return std::unexpected(p.error());
-    cost.per_access_us = p->first;
-    cost.per_access_rounds = p->second;
+    cost.batched_rounds = static_cast<unsigned>(batched_chunks.size()) * kRoundsPerChunk;
+    cost.per_access_us = median(per_access_chunks);
     cost.per_access_maps = static_cast<unsigned>(shape.data_refs.size()) + 2;
+    cost.per_access_rounds = static_cast<unsigned>(per_access_chunks.size()) * kRoundsPerChunk;
     return cost;
 }
 

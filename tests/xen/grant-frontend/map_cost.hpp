@@ -24,7 +24,7 @@ struct RequestShape {
 };
 
 struct MapCost {
-    double batched_us = 0;     // per request
+    double batched_us = 0;     // per request (median of the chunks)
     unsigned batched_maps = 0;
     unsigned batched_rounds = 0;
     double per_access_us = 0;  // per request
@@ -32,7 +32,7 @@ struct MapCost {
     unsigned per_access_rounds = 0;
 };
 
-// Runs each way for about `seconds`.
+// Runs the two ways interleaved for about 2 x `seconds` in all.
 Result<MapCost> measure_map_cost(xengnttab_handle* tab, const RequestShape& shape, double seconds);
 
 }  // namespace xenvhost::grantfe

@@ -24,7 +24,8 @@ const char* usage() {
            "  --queue-size N       virtqueue size, a power of two (default 128)\n"
            "  --depth N            requests in flight in the timed loops (default 1)\n"
            "  --seconds S          length of each timed read loop (default 5)\n"
-           "  --map-seconds S      length of each way of the direct map measurement (default 1.5)\n"
+           "  --map-seconds S      time per way of the direct map measurement, the two ways\n"
+           "                       interleaved (default 1.5)\n"
            "  -h, --help           print this help and exit\n"
            "\n"
            "Exit status: 0 every check passed, 1 a check failed, 2 bad usage.\n";

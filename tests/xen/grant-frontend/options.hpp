@@ -18,7 +18,7 @@ struct Options {
     uint16_t queue_size = 128;
     unsigned depth = 1;                  // requests in flight in the timed loops
     double seconds = 5;                  // per timed loop
-    double map_seconds = 1.5;            // per way of the direct map measurement
+    double map_seconds = 1.5;            // per way of the direct map measurement (interleaved)
     bool help = false;
 };
 

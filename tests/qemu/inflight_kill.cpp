@@ -9,9 +9,11 @@
 // memfd, and read through /proc/PID/map_files (root only). If no request is
 // in flight within WAIT_MS, PID is killed anyway.
 //
-// Prints one line: "inflight=N waited_ms=M" (N requests seen in flight just
-// before the kill; 0 after a timeout). Exit status: 0 killed, 2 error (PID is
-// not killed).
+// Prints one line: "inflight=N waited_ms=M after=K used_idx=U": N requests
+// seen in flight just before the kill (0 after a timeout); K marked in flight
+// once PID is dead, and the used index the area records for queue 0, which
+// is what a restarted back-end finds (before it repairs the last batch
+// against the ring). Exit status: 0 killed, 2 error (PID is not killed).
 
 #include "base/error.hpp"
 #include "base/mapping.hpp"
@@ -23,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <chrono>
 #include <charconv>
 #include <cstdint>
@@ -31,6 +34,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace {
 
@@ -94,6 +98,23 @@ unsigned count_in_flight(const Area& area) {
     return n;
 }
 
+// The area's used index of queue 0.
+uint16_t used_idx(const Area& area) {
+    const volatile uint8_t* base = area.mapping.data();
+    return static_cast<uint16_t>(base[14] | base[15] << 8);
+}
+
+// True once PID has exited (a zombie or gone): nothing of it writes the area any more.
+bool dead(long pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return true;
+    std::string line;
+    std::getline(stat, line);
+    // The state follows the command name, which is in parentheses.
+    const auto close = line.rfind(')');
+    return close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z' || line[close + 2] == 'X';
+}
+
 Result<long> parse_number(const char* text, const char* what) {
     long value = 0;
     const char* end = text + std::strlen(text);
@@ -131,7 +152,14 @@ int run(int argc, char** argv) {
         return 2;
     }
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-    std::printf("inflight=%u waited_ms=%lld\n", seen, static_cast<long long>(waited));
+    const auto dead_by = Clock::now() + std::chrono::seconds(5);
+    while (!dead(*pid) && Clock::now() < dead_by) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!dead(*pid)) {
+        std::fprintf(stderr, "xvt-inflight-kill: process %ld still alive 5 s after SIGKILL\n", *pid);
+        return 2;
+    }
+    std::printf("inflight=%u waited_ms=%lld after=%u used_idx=%u\n", seen, static_cast<long long>(waited),
+                count_in_flight(*area), used_idx(*area));
     return 0;
 }
 

@@ -16,9 +16,8 @@
 #   CASE_TIMEOUT     seconds one QEMU run may take (default: 240)
 #   STALL_TIMEOUT    seconds the guest may go without printing a step (default: 60)
 #   XVT_KEEP=1       keep the run directories of passing cases too
-#   XVT_VERBOSE=1    print the full back-end and QEMU command lines, and every
-#                    guest progress line
-#   KR_KILLS, KR_PASSES, KR_MIB, KR_TIMEOUT   the kill-restart case (kill-restart.sh)
+#   XVT_VERBOSE=1    print the full back-end and QEMU command lines
+#   KR_*, INFLIGHT_KILL   the kill-restart case (see kill-restart.sh)
 
 BUILD=${BUILD:-build}
 BACKEND=${BACKEND:-worker}
@@ -150,8 +149,7 @@ xvt_check() {
 # The fields of the latest marker of each step in the current run.
 declare -A XVT_LAST_OF=()
 
-# One marker line from the serial log: kept, and shown with both clocks
-# (PROGRESS lines only when verbose).
+# One marker line from the serial log: kept, and shown with both clocks.
 xvt_on_line() {
     local line=${1%$'\r'} up step rest
     [[ $line == XVT\ * ]] || return 0
@@ -159,7 +157,6 @@ xvt_on_line() {
     echo "$line" >>"$XVT_MARKERS"
     read -r _ up step rest <<<"$line"
     XVT_LAST_OF[$step]=$rest
-    [ "$step" != PROGRESS ] || [ "$XVT_VERBOSE" = 1 ] || return 0
     if [ "$up" = - ]; then up=""; else up=T+$up; fi
     printf '  %6ss  guest %-8s %s %s\n' "$(xvt_secs $(($(xvt_us) - XVT_CASE_T0)))" "$up" "$step" "$rest"
 }

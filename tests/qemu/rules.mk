@@ -2,8 +2,13 @@
 # served by the vhost-user-blk back-end under test.
 #
 #   make qemu-guest                  guest kernel + busybox initramfs into $(BUILD)/qemu/
-#   make test-qemu                   every guest case against build/bin/xenvhost-worker
-#   make test-qemu BACKEND=qsd       the same cases against qemu-storage-daemon
+#   make test-qemu                   every guest case against build/bin/xenvhost-worker,
+#                                    kill-restart included (the worker killed with
+#                                    SIGKILL and restarted during guest I/O)
+#   make test-qemu BACKEND=qsd       the same cases against qemu-storage-daemon, but
+#                                    kill-restart (it keeps no in-flight requests)
+#   make test-qemu-kill-restart      only the kill-restart case (KR_KILLS, KR_PASSES,
+#                                    KR_STREAMS... as in tests/qemu/kill-restart.sh)
 #   make demo                        one guest run against the worker, with a transcript
 
 QEMU_DIR        := $(BUILD)/qemu
@@ -36,6 +41,10 @@ QEMU_TEST_ENV = BUILD=$(BUILD) WORKER=$(WORKER) BACKEND=$(QEMU_BACKEND) \
 .PHONY: test-qemu
 test-qemu: all qemu-guest $(QEMU_INFLIGHT_KILL)
 	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh
+
+.PHONY: test-qemu-kill-restart
+test-qemu-kill-restart: all qemu-guest $(QEMU_INFLIGHT_KILL)
+	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh kill-restart
 
 .PHONY: demo
 demo: all qemu-guest $(QEMU_INFLIGHT_KILL)

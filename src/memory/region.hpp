@@ -41,6 +41,10 @@ public:
     uint64_t size() const { return desc_.size; }
     uint64_t gpa_end() const { return desc_.gpa + desc_.size; }  // exclusive
     uint64_t uaddr() const { return desc_.uaddr; }
+    // No-advance-map regions have no front-end mapping, so no user address
+    // (xen-vhost-frontend sends 0); every other region's user address counts,
+    // even 0 (guest RAM at address 0 described by its guest address).
+    bool has_uaddr() const { return !desc_.no_advance_map; }
     // Host address of the region's first byte; nullptr if not mapped.
     uint8_t* host() const { return host_; }
     bool mapped() const { return host_ != nullptr; }

@@ -15,11 +15,10 @@ Result<RegionTable> RegionTable::build(std::vector<std::shared_ptr<const Region>
                         regions[i - 1]->gpa());
     }
     // User addresses are used to translate ring addresses, so they must be
-    // unambiguous too. Regions with user address 0 (Xen no-advance regions)
-    // are never used for that and are exempt.
+    // unambiguous too. Regions without one (no-advance Xen regions) are exempt.
     std::vector<const Region*> by_uaddr;
     for (const auto& r : regions)
-        if (r->uaddr() != 0) by_uaddr.push_back(r.get());
+        if (r->has_uaddr()) by_uaddr.push_back(r.get());
     std::sort(by_uaddr.begin(), by_uaddr.end(),
               [](const Region* a, const Region* b) { return a->uaddr() < b->uaddr(); });
     for (size_t i = 1; i < by_uaddr.size(); ++i) {
@@ -59,7 +58,7 @@ const Region* RegionTable::find(uint64_t gpa) const {
 const Region* RegionTable::find_uaddr(uint64_t uaddr) const {
     // Few lookups (ring setup only), so a scan is enough.
     for (const auto& r : regions_) {
-        if (r->uaddr() != 0 && uaddr >= r->uaddr() && uaddr - r->uaddr() < r->size()) return r.get();
+        if (r->has_uaddr() && uaddr >= r->uaddr() && uaddr - r->uaddr() < r->size()) return r.get();
     }
     return nullptr;
 }

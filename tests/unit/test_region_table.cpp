@@ -112,3 +112,19 @@ TEST(PlainMemory, MapsBuffersPiecewiseAcrossRegions) {
     EXPECT_TRUE(mem->map_ring(0x100, 0x100, true));
     EXPECT_FALSE(mem->map_ring(0xf00, 0x200, true));  // a ring must lie in one region
 }
+
+TEST(RegionTable, UserAddressZeroCountsUnlessTheRegionIsNoAdvance) {
+    // Guest RAM at 0 described by guest addresses (QEMU as a Xen device model).
+    auto ram = Region::unmapped({0, 0x100000, 0, 0, XenRegionKind::kForeign, false, 7});
+    auto t = RegionTable::build({ram});
+    ASSERT_TRUE(t);
+    uint64_t gpa = 1;
+    EXPECT_TRUE(t->uaddr_to_gpa(0x2000, gpa));
+    EXPECT_EQ(gpa, 0x2000u);
+    // xen-vhost-frontend's no-advance regions carry user address 0 and have none.
+    auto gap = Region::unmapped({0x200000, 0x100000, 0, 0, XenRegionKind::kGrant, true, 7});
+    auto ring = Region::unmapped({0x300000, 0x1000, 0, 0, XenRegionKind::kGrant, true, 7});
+    auto t2 = RegionTable::build({gap, ring});
+    ASSERT_TRUE(t2);  // no user-address overlap between regions that have none
+    EXPECT_FALSE(t2->uaddr_to_gpa(0x10, gpa));
+}

@@ -20,10 +20,6 @@ using vu::bit;
 Result<std::unique_ptr<GrantSession>> GrantSession::connect(const std::string& socket_path, GrantPool& pool,
                                                             const GrantSessionOptions& opts) {
     std::unique_ptr<GrantSession> s(new GrantSession(pool, opts));
-    // Every region carries the front-end's own open of the grant device, as
-    // xen-vhost-frontend sends it; the back-end recognises it and closes it.
-    s->gntdev_ = UniqueFd(::open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC));
-    if (!s->gntdev_) return fail_errno("open /dev/xen/gntdev");
     auto conn = frontend::Connection::connect(socket_path, opts.connect_retry_ms);
     if (!conn) return std::unexpected(conn.error());
     s->client_ = std::make_unique<frontend::VhostClient>(std::move(*conn));
@@ -87,10 +83,19 @@ Result<void> GrantSession::start() {
     const auto rings = frontend::ring_areas(queue_->desc_gpa(), queue_->avail_gpa(), queue_->used_gpa(),
                                             opts_.queue_size);
     const uint64_t refs = std::max<uint64_t>(opts_.table_refs, uint64_t{pool_.max_ref()} + 1);
-    regions_ = frontend::grant_region_messages(mem, rings, refs << 12, opts_.domid, opts_.no_advance_flag,
-                                               gntdev_.get());
+    regions_ = frontend::grant_region_messages(mem, rings, refs << 12, opts_.domid, opts_.no_advance_flag, -1);
     if (regions_.size() > vu::kMaxFds)
         return fail("{} regions do not fit one SET_MEM_TABLE ({} fds)", regions_.size(), vu::kMaxFds);
+    // Every region carries its own open of the grant device, as
+    // xen-vhost-frontend sends them; the back-end checks which device it is
+    // and closes it.
+    gntdev_fds_.clear();
+    for (auto& m : regions_) {
+        UniqueFd fd(::open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC));
+        if (!fd) return fail_errno("open /dev/xen/gntdev");
+        m.fd = fd.get();
+        gntdev_fds_.push_back(std::move(fd));
+    }
     if (auto r = client_->set_mem_table(regions_); !r) return r;
 
     auto addr = queue_->vring_addr();
@@ -112,7 +117,8 @@ std::string GrantSession::describe_table() const {
     std::string out;
     for (const auto& m : regions_) {
         const auto& r = m.region;
-        out += fmt::format("  region gpa {:#x} (ref {}) size {:#x} user {:#x} flags {:#x} domid {}\n",
+        if (!out.empty()) out += '\n';
+        out += fmt::format("  region gpa {:#x} (ref {}) size {:#x} user {:#x} flags {:#x} domid {}",
                            r.guest_phys_addr, (r.guest_phys_addr & ~frontend::kGrantAddressFlag) >> 12, r.memory_size,
                            r.user_addr, m.xen ? m.xen->flags : 0, m.xen ? m.xen->domid : 0);
     }

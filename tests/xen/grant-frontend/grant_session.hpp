@@ -9,7 +9,7 @@
 //              (flags 0x2, this process's address as user address), every
 //              gap of grant space up to the table's end a "no advance map"
 //              region (0x2|0x8, user address 0), all with the guest's domid
-//              and an fd of /dev/xen/gntdev; then per queue
+//              and its own open of /dev/xen/gntdev; then per queue
 //              SET_VRING_NUM/BASE/ADDR/KICK/CALL and SET_VRING_ENABLE
 //   stop():    SET_VRING_ENABLE 0, GET_VRING_BASE.
 
@@ -62,7 +62,7 @@ private:
 
     GrantPool& pool_;
     GrantSessionOptions opts_;
-    UniqueFd gntdev_;
+    std::vector<UniqueFd> gntdev_fds_;  // one per region, as xen-vhost-frontend opens them
     std::unique_ptr<frontend::VhostClient> client_;
     std::unique_ptr<frontend::SplitQueue> queue_;
     std::unique_ptr<frontend::BlkQueue> blk_;

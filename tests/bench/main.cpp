@@ -11,6 +11,9 @@
 
 #include <boost/program_options.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -35,6 +38,7 @@ struct Config {
     std::string only;  // "", "worker" or "qsd"
     unsigned depth = 32;
     uint16_t queue_size = 128;
+    unsigned rounds = 1;
 };
 
 std::optional<Config> parse(int argc, char** argv) {
@@ -52,7 +56,9 @@ std::optional<Config> parse(int argc, char** argv) {
         "qemu-storage-daemon aio mode (io_uring, threads, native)")(
         "only", po::value(&c.only), "run one back-end only: worker or qsd")(
         "depth", po::value(&c.depth)->default_value(c.depth), "requests in flight")(
-        "queue-size", po::value(&c.queue_size)->default_value(c.queue_size), "virtqueue size");
+        "queue-size", po::value(&c.queue_size)->default_value(c.queue_size), "virtqueue size")(
+        "rounds", po::value(&c.rounds)->default_value(c.rounds),
+        "repeat every run this many times, alternating back-ends; medians are printed");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, d), vm);
@@ -70,7 +76,7 @@ std::optional<Config> parse(int argc, char** argv) {
         return std::nullopt;
     }
     if (c.duration_s <= 0 || c.warmup_s < 0 || c.image_mib == 0 || c.depth == 0 ||
-        c.depth > c.queue_size) {
+        c.depth > c.queue_size || c.rounds == 0) {
         std::cerr << "xenvhost-bench: bad duration, image size, depth or queue size\n";
         return std::nullopt;
     }
@@ -123,7 +129,10 @@ int main(int argc, char** argv) {
     if (cfg->only.empty() || cfg->only == "worker") backends.push_back({BackendKind::kWorker, "worker"});
     if (cfg->only.empty() || cfg->only == "qsd") backends.push_back({BackendKind::kQsd, "qsd"});
 
-    std::map<std::pair<std::string, std::string>, Figures> results;
+    // Both back-ends run side by side (idle when not driven); runs alternate
+    // between them so that load from elsewhere hits both alike.
+    std::vector<std::unique_ptr<BackendProcess>> procs;
+    std::vector<std::string> sockets;
     int status = 0;
     for (const auto& b : backends) {
         BackendOptions o;
@@ -137,28 +146,59 @@ int main(int argc, char** argv) {
         auto proc = BackendProcess::start(o);
         if (!proc) {
             std::cerr << "xenvhost-bench: " << proc.error().message << "\n";
-            status = 1;
-            continue;
+            return 1;
         }
-        for (const auto& w : workloads) {
-            std::cerr << fmt::format("{}: {} qd{} for {} s ...\n", b.label, w.name, cfg->depth,
-                                     cfg->duration_s);
-            auto r = bench::run_workload(o.socket_path, w, ro);
-            if (!r) {
-                std::cerr << fmt::format("xenvhost-bench: {} {}: {}\n{}\n", b.label, w.name,
-                                         r.error().message, (*proc)->log_tail(2000));
-                status = 1;
-                continue;
-            }
-            results[{w.name, b.label}] = *r;
-        }
-        if (auto st = (*proc)->stop(); !st) std::cerr << "xenvhost-bench: " << st.error().message << "\n";
+        procs.push_back(std::move(*proc));
+        sockets.push_back(o.socket_path);
     }
 
+    std::map<std::pair<std::string, std::string>, std::vector<Figures>> runs;
+    for (unsigned round = 0; round < cfg->rounds; ++round) {
+        for (const auto& w : workloads) {
+            for (size_t k = 0; k < backends.size(); ++k) {
+                size_t i = (k + round) % backends.size();
+                const auto& b = backends[i];
+                std::cerr << fmt::format("round {}/{}: {} {} qd{} for {} s ...\n", round + 1,
+                                         cfg->rounds, b.label, w.name, cfg->depth, cfg->duration_s);
+                auto r = bench::run_workload(sockets[i], w, ro);
+                if (!r) {
+                    std::cerr << fmt::format("xenvhost-bench: {} {}: {}\n{}\n", b.label, w.name,
+                                             r.error().message, procs[i]->log_tail(2000));
+                    status = 1;
+                    continue;
+                }
+                runs[{w.name, b.label}].push_back(*r);
+            }
+        }
+    }
+    for (auto& p : procs)
+        if (auto st = p->stop(); !st) std::cerr << "xenvhost-bench: " << st.error().message << "\n";
+
+    // Median of each figure over the rounds.
+    std::map<std::pair<std::string, std::string>, Figures> results;
+    for (auto& [key, list] : runs) {
+        auto median = [&](double Figures::*field) {
+            std::vector<double> v;
+            for (const auto& f : list) v.push_back(f.*field);
+            std::sort(v.begin(), v.end());
+            return v[v.size() / 2];
+        };
+        Figures m;
+        m.iops = median(&Figures::iops);
+        m.mib_per_s = median(&Figures::mib_per_s);
+        m.mean_us = median(&Figures::mean_us);
+        m.p50_us = median(&Figures::p50_us);
+        m.p99_us = median(&Figures::p99_us);
+        results[key] = m;
+    }
+
+    double load[3] = {0, 0, 0};
+    (void)!::getloadavg(load, 3);
     std::cout << fmt::format("\n1 queue, queue depth {}, {} MiB raw image in {}, {} s per run "
-                             "(after {} s warm-up); qsd aio={}\n\n",
+                             "(after {} s warm-up), median of {} round(s); qsd aio={}; "
+                             "load average {:.1f} on {} CPUs\n\n",
                              cfg->depth, cfg->image_mib, cfg->dir, cfg->duration_s, cfg->warmup_s,
-                             cfg->qsd_aio);
+                             cfg->rounds, cfg->qsd_aio, load[0], ::sysconf(_SC_NPROCESSORS_ONLN));
     std::cout << fmt::format("{:<18} {:<20} {:>10} {:>9} {:>10} {:>10} {:>10}\n", "workload",
                              "back-end", "IOPS", "MiB/s", "mean us", "p50 us", "p99 us");
     std::cout << std::string(93, '-') << "\n";

@@ -42,7 +42,7 @@ inline constexpr uint8_t kSessionPokeBackend = 0x80;
 // ---------------------------------------------------------------- fuzz_chain
 // setup:   u8 flags (bit0 indirect allowed, bit1 event idx), u8 log2 queue size (0..10)
 //          u8 region count (1..4); per region: u32 gpa page, u8 pages (1..32),
-//          u16 offset into the memfd in 256-byte units
+//          u32 byte offset into the memfd (any alignment, as mmap_offset may have)
 //          u64 desc, u64 avail, u64 used (guest addresses), u16 last avail
 // ops:     u8 op, then by op:
 //   kPoke     u32 memfd offset, u16 length, bytes (the driver writes guest memory)

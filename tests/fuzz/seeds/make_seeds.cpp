@@ -33,10 +33,12 @@ namespace {
 fs::path g_root;
 int g_written = 0;
 
-void write_seed(const std::string& target, const std::string& name, const ByteWriter& w) {
+void write_seed(const std::string& target, const std::string& name, const ByteWriter& w,
+                const std::string& prefix = "seed") {
     fs::path dir = g_root / target;
     fs::create_directories(dir);
-    std::ofstream f(dir / ("seed-" + name + ".bin"), std::ios::binary | std::ios::trunc);
+    std::ofstream f(dir / (prefix == "crash" ? name + ".bin" : prefix + "-" + name + ".bin"),
+                    std::ios::binary | std::ios::trunc);
     f.write(reinterpret_cast<const char*>(w.data().data()), static_cast<std::streamsize>(w.data().size()));
     if (!f) {
         std::fprintf(stderr, "make-seeds: cannot write %s/%s\n", dir.c_str(), name.c_str());
@@ -395,6 +397,39 @@ void session_seeds() {
     }
 }
 
+// Minimal reproducers of bugs the fuzzers found (corpus/*/crash-*.bin); they
+// stay in the corpus so `make test` replays them.
+void session_reproducers() {
+    const std::string t = "fuzz_session";
+    {
+        // A region whose mmap_offset is not page aligned (2): the guest
+        // addresses of the rings are aligned, their host addresses are not,
+        // and SplitRing::map reads the used index through a misaligned
+        // atomic (UBSan: misaligned address for type Used; SIGBUS on arm64).
+        SessionSeed s(queues_cfg(1), 8, 0, {64});
+        s.msg(Request::kSetMemTable, kReq, mem_table({raw(MemoryRegion{0, 0x10000, kUaddr, 2})}), {kFdPool0});
+        s.msg(Request::kSetVringNum, kReq, state(0, 8));
+        s.msg(Request::kSetVringAddr, kReq, raw(VringAddr{0, 0, kUaddr + 0x1000, kUaddr + 0x3000, kUaddr + 0x2000, 0}));
+        s.msg(Request::kSetVringKick, kReq, u64b(0), {kFdEvent});
+        s.msg(Request::kSetFeatures, kReq, u64b(1ull << virtio::kFVersion1));
+        write_seed(t, "crash-ring-misaligned-mmap-offset", s.writer(), "crash");
+    }
+    {
+        // The same through the IOMMU: an IOTLB entry maps an aligned IOVA to
+        // a user address 2 bytes off alignment.
+        SessionSeed s(queues_cfg(1), 8, 0, {64});
+        s.msg(Request::kSetFeatures, kReq,
+              u64b(bit(kFeatureProtocolFeatures) | (1ull << virtio::kFVersion1) | bit(virtio::kFAccessPlatform)));
+        s.msg(Request::kSetMemTable, kReq, mem_table({raw(MemoryRegion{0, 0x10000, kUaddr, 0})}), {kFdPool0});
+        s.msg(Request::kIotlbMsg, kReq, raw(IotlbMsg{0, 0x8000, kUaddr + 2, 3, 2, {}}));
+        s.msg(Request::kSetVringNum, kReq, state(0, 8));
+        s.msg(Request::kSetVringAddr, kReq, raw(VringAddr{0, 0, 0x1000, 0x3000, 0x2000, 0}));
+        s.msg(Request::kSetVringKick, kReq, u64b(0), {kFdEvent});
+        s.msg(Request::kSetVringEnable, kReq, state(0, 1));
+        write_seed(t, "crash-ring-misaligned-iotlb", s.writer(), "crash");
+    }
+}
+
 // ---------------------------------------------------------------- fuzz_chain
 
 class ChainSeed {
@@ -402,12 +437,12 @@ public:
     struct Region {
         uint32_t gpa_page;
         uint8_t pages;
-        uint16_t offset_256;
+        uint32_t file_offset;
     };
     ChainSeed(uint8_t flags, uint8_t log2, const std::vector<Region>& regions, uint64_t desc, uint64_t av,
               uint64_t used, uint16_t last_avail = 0) {
         w_.u8(flags).u8(log2).u8(static_cast<uint8_t>(regions.size() - 1));
-        for (const auto& r : regions) w_.u32(r.gpa_page).u8(static_cast<uint8_t>(r.pages - 1)).u16(r.offset_256);
+        for (const auto& r : regions) w_.u32(r.gpa_page).u8(static_cast<uint8_t>(r.pages - 1)).u32(r.file_offset);
         w_.u64(desc).u64(av).u64(used).u16(last_avail);
     }
     // Writes at a memfd offset (the regions decide which guest address that is).
@@ -465,7 +500,7 @@ void chain_seeds() {
     {
         // Two adjacent regions at different memfd offsets, a buffer and an
         // indirect table straddling the boundary, and a third region past a gap.
-        const std::vector<ChainSeed::Region> three{{0, 8, 0}, {8, 8, 0x100}, {0x100, 4, 0x80}};
+        const std::vector<ChainSeed::Region> three{{0, 8, 0}, {8, 8, 0x10000}, {0x100, 4, 0x8000}};
         ChainSeed s(1, 4, three, 0x1000, 0x1200, 0x1400);
         // Guest 0x7ff0 is memfd 0x7ff0 (region 0); guest 0x8000 is memfd 0x10000 (region 1).
         s.poke(0x7ff0, desc(0x100000, 16, virtio::kDescFNext, 1));
@@ -497,6 +532,12 @@ void chain_seeds() {
         s.poke(0x1400, avail_bytes({0, 1, 2, 3}, 13));
         s.op(chain_op::kProcess);
         write_seed(t, "full-ring", s.writer());
+    }
+    {
+        // Reproducer: a region mapped from memfd offset 2, so aligned guest
+        // addresses land on misaligned host addresses.
+        ChainSeed s(0, 3, {{0, 16, 2}}, 0x1000, 0x1200, 0x1400);
+        write_seed(t, "crash-ring-misaligned-mmap-offset", s.writer(), "crash");
     }
 }
 
@@ -683,6 +724,7 @@ int main(int argc, char** argv) {
     }
     g_root = argv[1];
     session_seeds();
+    session_reproducers();
     chain_seeds();
     blk_seeds();
     xen_seeds();

@@ -55,6 +55,13 @@ for t in "$@"; do
         failed=1
         echo "--- $t: end of $log"
         grep -vE '^#[0-9]+' "$log" | tail -n 60
+        # libFuzzer names the unit by its SHA-1; name the corpus file it came from.
+        sha=$(sed -nE 's/.*Test unit written to .*-([0-9a-f]{40})$/\1/p' "$log" | tail -n 1)
+        if [ -n "$sha" ]; then
+            while IFS= read -r f; do
+                if [ "$(sha1sum <"$f" | cut -d' ' -f1)" = "$sha" ]; then result="$result: $f"; fi
+            done < <(find "$seeds" "$work" -type f)
+        fi
     fi
     line=$(printf '%-20s %-8s %10s execs %8s exec/s  cov %6s  ft %7s  corpus %6s  %6.1f s  %s' \
         "$t" "$mode" "${execs:-?}" "${rate:--}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$secs" "$result")

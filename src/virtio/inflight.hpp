@@ -68,9 +68,11 @@ struct InflightArea {
     uint16_t num_queues = 0;
     uint16_t queue_size = 0;
 
-    // This queue's part, or nullptr if the area does not cover a ring of this size.
+    // This queue's part, or nullptr if the area does not cover it. The
+    // front-end sizes the area for its largest ring; a driver may choose a
+    // smaller one, which fits in the same part.
     uint8_t* queue(uint16_t index, uint16_t ring_size) const {
-        if (index >= num_queues || ring_size != queue_size) return nullptr;
+        if (index >= num_queues || ring_size > queue_size) return nullptr;
         return base + inflight_queue_stride(queue_size) * index;
     }
 };

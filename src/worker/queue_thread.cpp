@@ -66,8 +66,14 @@ QueueThread::QueueThread(virtio::SplitRing ring, const vhost_user::VringStart& s
 }
 
 void QueueThread::setup_inflight() {
-    uint8_t* area = inflight_area_ ? inflight_area_->queue(index_, ring_.size()) : nullptr;
-    if (!area) return;
+    if (!inflight_area_) return;
+    uint8_t* area = inflight_area_->queue(index_, ring_.size());
+    if (!area) {
+        log::warn("queue {}: the inflight area ({} queues of {}) does not cover this ring of {}; "
+                  "in-flight requests will not survive a restart",
+                  index_, inflight_area_->num_queues, inflight_area_->queue_size, ring_.size());
+        return;
+    }
     inflight_.emplace(area, ring_.size());
     if (auto heads = inflight_->recover(ring_.used_idx(), features_)) {
         // Every head the previous back-end took is either used or still in flight.

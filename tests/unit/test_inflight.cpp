@@ -70,3 +70,14 @@ TEST(Inflight, AreaOfAnotherRingSizeStartsClean) {
     SplitInflight smaller(a.data(), kSize / 2);
     EXPECT_FALSE(smaller.recover(0, 0).has_value());
 }
+
+TEST(InflightArea, ASmallerRingUsesItsQueuesPart) {
+    InflightArea area;
+    std::vector<uint8_t> bytes(inflight_queue_stride(128) * 2);
+    area.base = bytes.data();
+    area.num_queues = 2;
+    area.queue_size = 128;
+    EXPECT_EQ(area.queue(1, 64), bytes.data() + inflight_queue_stride(128));
+    EXPECT_EQ(area.queue(1, 256), nullptr);
+    EXPECT_EQ(area.queue(2, 64), nullptr);
+}

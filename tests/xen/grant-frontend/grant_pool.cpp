@@ -6,53 +6,80 @@
 
 namespace xenvhost::grantfe {
 
-Result<std::unique_ptr<GrantPool>> GrantPool::share(xengntshr_handle* shr, uint32_t domid, uint32_t pages) {
-    if (pages == 0) return fail("a grant pool needs at least one page");
-    std::unique_ptr<GrantPool> pool(new GrantPool());
-    pool->refs_.resize(pages);
-    void* area = xengntshr_share_pages(shr, domid, static_cast<int>(pages), pool->refs_.data(), 1);
-    if (!area) return fail_errno("xengntshr_share_pages({} pages to domid {})", pages, domid);
-    // Until the regions own their pieces, the whole area is given back on error.
-    SharedPages whole(shr, area, pages);
+namespace {
 
-    // Page index of each run's first page, in page order: a run continues
-    // while the next page has the next ref.
-    struct Span {
-        uint32_t first_page;
-        uint32_t first_ref;
-        uint32_t pages;
-    };
-    std::vector<Span> spans;
-    for (uint32_t i = 0; i < pages; ++i) {
-        const uint32_t ref = pool->refs_[i];
-        if (!spans.empty() && spans.back().first_ref + spans.back().pages == ref &&
-            spans.back().first_page + spans.back().pages == i)
-            ++spans.back().pages;
+// A run of ascending consecutive refs on adjacent pages of one shared area.
+struct Piece {
+    uint8_t* host;
+    uint32_t first_ref;
+    uint32_t pages;
+};
+
+void find_runs(uint8_t* area, const std::vector<uint32_t>& refs, std::vector<Piece>& out) {
+    for (uint32_t i = 0; i < refs.size(); ++i) {
+        if (i > 0 && out.back().first_ref + out.back().pages == refs[i])
+            ++out.back().pages;
         else
-            spans.push_back({i, ref, 1});
+            out.push_back({area + uint64_t{i} * kXenPageSize, refs[i], 1});
     }
-    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.first_ref < b.first_ref; });
+}
 
+}  // namespace
+
+Result<std::unique_ptr<GrantPool>> GrantPool::share(xengntshr_handle* shr, uint32_t domid, uint32_t pages) {
+    if (pages == 0 || pages > kGrantBudgetPages)
+        return fail("a grant pool needs 1..{} pages, not {}", kGrantBudgetPages, pages);
+    std::unique_ptr<GrantPool> pool(new GrantPool());
+    // Until the regions own their pieces, whole areas are given back on error.
+    std::vector<SharedPages> areas;
+    std::vector<Piece> pieces;
+    uint64_t usable = 0;
+    while (usable < pages && (areas.size() + 1) * pages <= kGrantBudgetPages) {
+        std::vector<uint32_t> refs(pages);
+        void* area = xengntshr_share_pages(shr, domid, static_cast<int>(pages), refs.data(), 1);
+        if (!area) return fail_errno("xengntshr_share_pages({} pages to domid {})", pages, domid);
+        areas.emplace_back(shr, area, pages);
+        const size_t before = pieces.size();
+        find_runs(areas.back().data(), refs, pieces);
+        if (pieces.size() - before != 1) pool->ascending_ = false;
+        for (size_t i = before; i < pieces.size(); ++i)
+            if (pieces[i].pages >= kMinRunPages) usable += pieces[i].pages;
+        pool->refs_.insert(pool->refs_.end(), refs.begin(), refs.end());
+    }
+    pool->calls_ = static_cast<unsigned>(areas.size());
+    if (usable < pages)
+        return fail("{} share calls of {} pages left only {} pages in runs of {} or more consecutive refs",
+                    areas.size(), pages, usable, kMinRunPages);
+
+    std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.first_ref < b.first_ref; });
+    std::vector<Piece> used;
     std::vector<frontend::RegionLayout> layout;
-    for (const auto& s : spans) {
-        layout.push_back({grant_gpa(s.first_ref), uint64_t{s.pages} * kXenPageSize});
-        pool->runs_.push_back({s.first_ref, s.pages});
+    for (const auto& p : pieces) {
+        if (p.pages < kMinRunPages) continue;
+        used.push_back(p);
+        layout.push_back({grant_gpa(p.first_ref), uint64_t{p.pages} * kXenPageSize});
+        pool->runs_.push_back({p.first_ref, p.pages});
     }
     auto mem = frontend::GuestMemory::create(layout);
     if (!mem) return std::unexpected(mem.error());
     pool->memory_ = std::move(*mem);
 
-    // Each region's view becomes its piece of the granted area (replacing
-    // the memfd GuestMemory made). The regions now own the area: munmap of
-    // every piece is what xengntshr_unshare does on Linux, and gntalloc
-    // releases the grants once the last piece is gone (and the grantee has
-    // unmapped them).
-    auto* base = static_cast<uint8_t*>(whole.release());
-    for (size_t i = 0; i < spans.size(); ++i) {
+    // The shared areas are handed out piece by piece: each region's view
+    // becomes its piece (replacing the memfd GuestMemory made), short runs go
+    // to unused_. munmap of every piece is what xengntshr_unshare does on
+    // Linux; gntalloc ends the grants once the last piece of an area is gone
+    // (and nobody maps them any more).
+    for (auto& a : areas) (void)a.release();
+    for (size_t i = 0; i < used.size(); ++i) {
         frontend::Region& r = pool->memory_.region(i);
-        r.mapping = Mapping(base + uint64_t{spans[i].first_page} * kXenPageSize, r.size);
+        r.mapping = Mapping(used[i].host, r.size);
         r.fd.reset();
         r.mmap_offset = 0;
+    }
+    for (const auto& p : pieces) {
+        if (p.pages >= kMinRunPages) continue;
+        pool->unused_.emplace_back(p.host, uint64_t{p.pages} * kXenPageSize);
+        pool->unused_pages_ += p.pages;
     }
     return pool;
 }
@@ -70,17 +97,18 @@ bool GrantPool::contains(uint32_t ref) const { return std::find(refs_.begin(), r
 
 std::string GrantPool::describe() const {
     std::string list;
-    constexpr size_t kShown = 8;
+    constexpr size_t kShown = 6;
     for (size_t i = 0; i < runs_.size() && i < kShown; ++i) {
-        const auto& r = runs_[i];
         if (!list.empty()) list += ", ";
-        list += r.pages == 1 ? fmt::format("{}", r.first_ref)
-                             : fmt::format("{}..{}", r.first_ref, r.first_ref + r.pages - 1);
+        list += fmt::format("{}..{}", runs_[i].first_ref, runs_[i].first_ref + runs_[i].pages - 1);
     }
     if (runs_.size() > kShown) list += fmt::format(", ... ({} more)", runs_.size() - kShown);
-    const auto& big = runs_[largest_run()];
-    return fmt::format("{} pages, refs {}..{} in {} run(s) of consecutive refs: {}; largest run {} pages", refs_.size(),
-                       *std::min_element(refs_.begin(), refs_.end()), max_ref(), runs_.size(), list, big.pages);
+    std::string out = fmt::format("{} pages in {} share call(s), refs {}..{}{}; in use: {} run(s) of consecutive refs ({})",
+                                  refs_.size(), calls_, *std::min_element(refs_.begin(), refs_.end()), max_ref(),
+                                  ascending_ ? ", all ascending and consecutive" : "", runs_.size(), list);
+    if (unused_pages_)
+        out += fmt::format("; {} page(s) in {} shorter run(s) left unused", unused_pages_, unused_.size());
+    return out;
 }
 
 }  // namespace xenvhost::grantfe

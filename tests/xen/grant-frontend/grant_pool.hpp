@@ -4,12 +4,16 @@
 // here), laid out in "grant space": the page of grant ref R sits at guest
 // address R<<12. With GrantAddressing(0), a descriptor then carries
 // 1<<63 | R<<12 | offset, which is what Linux's grant DMA layer puts there,
-// and a buffer spanning pages has consecutive refs by construction. The
-// kernel hands refs out of a free list, so they are not always consecutive:
-// each run of consecutive refs becomes its own region, and no allocation
-// crosses from one run to the next.
+// and a buffer spanning pages has consecutive refs by construction.
+//
+// The kernel hands refs out of a LIFO free list, so they are not always
+// consecutive: refs freed by an earlier run come back in descending order.
+// Each run of ascending consecutive refs (pages adjacent in the shared area)
+// becomes one region; runs too short for a ring or a slot buffer stay
+// granted but unused, and more pages are shared until enough lie in long runs.
 
 #include "base/error.hpp"
+#include "base/mapping.hpp"
 #include "frontend/guest_memory.hpp"
 #include "xen_libs.hpp"
 
@@ -20,6 +24,11 @@
 
 namespace xenvhost::grantfe {
 
+// Shortest run used: a 64 KiB slot buffer (and more than the rings need).
+inline constexpr uint32_t kMinRunPages = 16;
+// gntalloc grants at most 1024 pages by default; the revoked page needs one.
+inline constexpr uint32_t kGrantBudgetPages = 1000;
+
 struct GrantRun {
     uint32_t first_ref = 0;
     uint32_t pages = 0;
@@ -27,19 +36,20 @@ struct GrantRun {
 
 class GrantPool {
 public:
-    // Grants `pages` writable pages to `domid` in one xengntshr_share_pages call.
+    // Shares `pages` writable pages to `domid` per xengntshr_share_pages
+    // call, until at least `pages` of them lie in runs of kMinRunPages or
+    // more (or the budget is spent).
     static Result<std::unique_ptr<GrantPool>> share(xengntshr_handle* shr, uint32_t domid, uint32_t pages);
 
     frontend::GuestMemory& memory() { return memory_; }
     const frontend::GuestMemory& memory() const { return memory_; }
-    // Refs in the order of the pages xengntshr_share_pages returned.
+    // Every ref granted, in the order of the pages of each share call.
     const std::vector<uint32_t>& refs() const { return refs_; }
-    // Runs of consecutive refs, in grant-space order (= memory region order).
+    // The runs in use, in grant-space order (= memory region order).
     const std::vector<GrantRun>& runs() const { return runs_; }
     size_t largest_run() const;
     uint32_t max_ref() const;
     bool contains(uint32_t ref) const;
-    // "refs 8..263 in 3 runs: 15, 14, 16..263" (long lists abridged).
     std::string describe() const;
 
 private:
@@ -48,6 +58,10 @@ private:
     frontend::GuestMemory memory_;
     std::vector<uint32_t> refs_;
     std::vector<GrantRun> runs_;
+    std::vector<Mapping> unused_;  // pages of short runs, granted until the pool goes
+    unsigned calls_ = 0;
+    uint32_t unused_pages_ = 0;
+    bool ascending_ = true;        // every share call returned ascending consecutive refs
 };
 
 inline uint64_t grant_gpa(uint32_t ref) { return uint64_t{ref} << 12; }

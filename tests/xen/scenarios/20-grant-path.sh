@@ -13,11 +13,16 @@ source "$(dirname "$0")/lib/common.sh"
 
 seconds=5
 work=$(mktemp -d /tmp/grant-path.XXXXXX)
-worker_pid=
+worker_pid=  # the process started here: the worker, or strace running it
+target_pid=  # the worker itself
 
 stop_worker() {
-    if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then kill -KILL "$worker_pid" || true; fi
+    local pid
+    for pid in "$target_pid" "$worker_pid"; do
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" || true; fi
+    done
     worker_pid=
+    target_pid=
 }
 cleanup() {
     stop_worker
@@ -29,26 +34,37 @@ for prog in xenvhost-worker xen-grant-frontend; do
     command -v "$prog" >/dev/null || die "$prog is not installed in dom0"
 done
 
-# Starts a worker for dom0's own grants (COMMAND... may prefix it, e.g. strace).
+# Starts a worker for dom0's own grants; COMMAND... may run it (strace).
 start_worker() {
     rm -f "$work/blk.sock" "$work/control"
     "$@" xenvhost-worker --domid 0 --socket-path "$work/blk.sock" --blk-file "$work/disk.img" \
         --control-socket "$work/control" >"$work/worker.log" 2>&1 &
     worker_pid=$!
+    target_pid=$worker_pid
     listening() { [ -S "$work/blk.sock" ] && [ -S "$work/control" ] || ! kill -0 "$worker_pid"; }
     wait_until 30 listening || die "the worker did not listen within 30 s"
     if ! kill -0 "$worker_pid" 2>/dev/null; then
         sed 's/^/  worker: /' "$work/worker.log"
         die "the worker exited before listening"
     fi
+    if [ $# -gt 0 ]; then
+        # strace -o FILE PROG blocks fatal signals: the worker is its child.
+        target_pid=$(cat "/proc/$worker_pid/task/$worker_pid/children")
+        target_pid=${target_pid%% *}
+        [ -n "$target_pid" ] || die "no worker process under $1"
+    fi
 }
 
-# SIGTERM; the worker must exit 0 and print its counters.
+# SIGTERM to the worker; it must exit 0 (within 30 s) and print its counters.
 term_worker() {
-    local rc=0
-    kill -TERM "$worker_pid"
+    local rc=0 guard
+    kill -TERM "$target_pid"
+    (sleep 30 && kill -KILL "$target_pid" "$worker_pid") 2>/dev/null &
+    guard=$!
     wait "$worker_pid" || rc=$?
+    kill "$guard" 2>/dev/null || true
     worker_pid=
+    target_pid=
     [ "$rc" -eq 0 ] || { sed 's/^/  worker: /' "$work/worker.log"; die "the worker exited with $rc on SIGTERM"; }
 }
 
@@ -87,19 +103,26 @@ read -r _ _ requests _ _ _ _ _ maps _ _ unmaps _ _ pages _ _ failures <<<"${coun
     die "the worker exited with $maps map calls but $unmaps unmap calls and $failures failed maps"
 echo "worker exit log: $requests requests, $maps map calls = $unmaps unmapped + $failures refused, $pages pages mapped"
 
-# Syscalls per request, when the image has strace: the 4 KiB loop again
+# Syscalls per request, when the image has strace: a shorter run again
 # with the worker traced.
 if command -v strace >/dev/null; then
     start_worker strace -f -c -o "$work/strace.txt"
-    xen-grant-frontend --socket "$work/blk.sock" --image "$work/disk.img" --control "$work/control" \
-        --seconds 2 --map-seconds 0.2 >"$work/frontend-traced.log" 2>&1 || die "the traced run failed"
+    if ! xen-grant-frontend --socket "$work/blk.sock" --image "$work/disk.img" --control "$work/control" \
+        --seconds 2 --map-seconds 0.2 >"$work/frontend-traced.log" 2>&1; then
+        sed 's/^/  frontend: /' "$work/frontend-traced.log"
+        sed 's/^/  worker: /' "$work/worker.log"
+        die "the run with the worker under strace failed"
+    fi
     traced_requests=$(grep -o 'worker_requests=[0-9]*' "$work/frontend-traced.log" | cut -d= -f2)
     term_worker
-    # strace -c's total line: % time, seconds, usecs/call, calls, [errors,] total.
-    total=$(awk '$NF == "total" { print $4 }' "$work/strace.txt")
-    echo "worker under strace -f -c: $total syscalls for $traced_requests requests" \
-        "($(awk -v a="$total" -v b="$traced_requests" 'BEGIN { printf "%.1f", a / b }') per request, bring-up included)"
-    sort -k4 -n -r "$work/strace.txt" | head -n 12 | sed 's/^/  strace: /'
+    # strace -c's lines: % time, seconds, usecs/call, calls, [errors,] syscall.
+    calls_of() { awk -v n="$1" '$NF == n { print $4 }' "$work/strace.txt"; }
+    per_request() { awk -v a="${1:-0}" -v b="$traced_requests" 'BEGIN { printf "%.1f", a / b }'; }
+    total=$(calls_of total)
+    echo "worker under strace -f -c (4 KiB and 64 KiB reads, 2 s each): $total syscalls for $traced_requests" \
+        "requests, $(per_request "$total") per request (bring-up included): ioctl $(per_request "$(calls_of ioctl)")," \
+        "mmap $(per_request "$(calls_of mmap)"), munmap $(per_request "$(calls_of munmap)") per request"
+    grep -v -e '^%' -e '^-' -e ' total$' "$work/strace.txt" | sort -k4 -n -r | head -n 10 | sed 's/^/  strace: /'
 else
     echo "strace is not in the dom0 image: syscalls per request not counted"
 fi

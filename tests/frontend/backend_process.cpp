@@ -1,9 +1,11 @@
 #include "frontend/backend_process.hpp"
 
+#include "base/unique_fd.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -77,18 +79,22 @@ Result<std::unique_ptr<BackendProcess>> BackendProcess::start(const BackendOptio
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
 
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, opts.log_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    pid_t pid;
-    int rc = ::posix_spawn(&pid, opts.program.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-        errno = rc;
-        return fail_errno("spawn {}", opts.program);
+    // fork + exec rather than posix_spawn: the child asks for SIGTERM when
+    // its parent dies, so a test binary that crashes leaves no back-end
+    // behind. Only async-signal-safe calls run between fork and exec.
+    const pid_t parent = ::getpid();
+    UniqueFd log_fd(::open(opts.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!log_fd) return fail_errno("open {}", opts.log_path);
+    pid_t pid = ::fork();
+    if (pid < 0) return fail_errno("fork");
+    if (pid == 0) {
+        if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) ::_exit(127);
+        int null_fd = ::open("/dev/null", O_RDONLY);
+        if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(log_fd.get(), 1) < 0 ||
+            ::dup2(log_fd.get(), 2) < 0)
+            ::_exit(127);
+        ::execve(opts.program.c_str(), argv.data(), environ);
+        ::_exit(127);
     }
     p->pid_ = pid;
 

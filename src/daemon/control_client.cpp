@@ -35,9 +35,9 @@ ControlClient::~ControlClient() {
     loop_.remove(fd_.get());
 }
 
-void ControlClient::send(const control::Command& command, ReplyFn reply) {
-    pending_.push_back({std::holds_alternative<control::StatusCommand>(command), std::move(reply), {}});
-    out_ += control::format_command(command);
+void ControlClient::send_line(std::string line, bool is_status, ReplyFn reply) {
+    pending_.push_back({is_status, std::move(reply), {}});
+    out_ += line;
     flush();
 }
 

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace xenvhost::daemon {
@@ -35,7 +36,11 @@ public:
     ControlClient(const ControlClient&) = delete;
     ControlClient& operator=(const ControlClient&) = delete;
 
-    void send(const control::Command& command, ReplyFn reply);
+    // Any of the control::*Command types.
+    template <typename Command>
+    void send(const Command& command, ReplyFn reply) {
+        send_line(control::format_command(command), std::is_same_v<Command, control::StatusCommand>, std::move(reply));
+    }
     size_t pending() const { return pending_.size(); }
 
 private:
@@ -46,6 +51,7 @@ private:
     };
     ControlClient(EventLoop& loop, UniqueFd fd, std::string path, Callbacks cb)
         : loop_(loop), fd_(std::move(fd)), path_(std::move(path)), cb_(std::move(cb)) {}
+    void send_line(std::string line, bool is_status, ReplyFn reply);
     void on_ready(uint32_t events);
     // Returns false when the client is gone (lost() was called).
     bool handle_line(std::string_view line);

@@ -16,6 +16,9 @@ work=$(mktemp -d /tmp/grant-path.XXXXXX)
 worker_pid=  # the process started here: the worker, or strace running it
 target_pid=  # the worker itself
 
+# Whether process PID (a child of this shell) has exited: a zombie until reaped.
+exited() { [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null || echo Z)" = Z ]; }
+
 stop_worker() {
     local pid
     for pid in "$target_pid" "$worker_pid"; do
@@ -41,9 +44,12 @@ start_worker() {
         --control-socket "$work/control" >"$work/worker.log" 2>&1 &
     worker_pid=$!
     target_pid=$worker_pid
-    listening() { [ -S "$work/blk.sock" ] && [ -S "$work/control" ] || ! kill -0 "$worker_pid"; }
+    listening() {
+        if [ -S "$work/blk.sock" ] && [ -S "$work/control" ]; then return 0; fi
+        exited "$worker_pid"
+    }
     wait_until 30 listening || die "the worker did not listen within 30 s"
-    if ! kill -0 "$worker_pid" 2>/dev/null; then
+    if exited "$worker_pid"; then
         sed 's/^/  worker: /' "$work/worker.log"
         die "the worker exited before listening"
     fi
@@ -57,12 +63,14 @@ start_worker() {
 
 # SIGTERM to the worker; it must exit 0 (within 30 s) and print its counters.
 term_worker() {
-    local rc=0 guard
+    local rc=0
     kill -TERM "$target_pid"
-    (sleep 30 && kill -KILL "$target_pid" "$worker_pid") 2>/dev/null &
-    guard=$!
+    # No background timer: it would hold the scenario's output pipe open.
+    if ! wait_until 30 exited "$worker_pid"; then
+        kill -KILL "$target_pid" "$worker_pid" 2>/dev/null || true
+        echo "the worker did not exit within 30 s of SIGTERM"
+    fi
     wait "$worker_pid" || rc=$?
-    kill "$guard" 2>/dev/null || true
     worker_pid=
     target_pid=
     [ "$rc" -eq 0 ] || { sed 's/^/  worker: /' "$work/worker.log"; die "the worker exited with $rc on SIGTERM"; }

@@ -23,7 +23,8 @@ daemon_log_pid=
 watch_pid=
 watch_log_pid=
 
-daemon_gone() { ! kill -0 "$daemon_pid"; }
+# Exited means a zombie until reaped.
+daemon_gone() { [ "$(cut -d' ' -f3 "/proc/$daemon_pid/stat" 2>/dev/null || echo Z)" = Z ]; }
 
 cleanup() {
     local rc=$1 pid
@@ -31,6 +32,7 @@ cleanup() {
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
         kill -TERM "$daemon_pid" || true
         wait_until 10 daemon_gone || kill -KILL "$daemon_pid" || true
+        wait "$daemon_pid" 2>/dev/null || true
     fi
     if [ -n "$watch_pid" ] && kill -0 "$watch_pid" 2>/dev/null; then kill "$watch_pid" || true; fi
     for pid in "$daemon_log_pid" "$watch_log_pid"; do
@@ -78,9 +80,9 @@ daemon_log_pid=$!
 t_daemon=$(uptime_s)
 xenvhostd --run-dir "$run_dir" --log-level debug >"$work/daemon.fifo" 2>&1 &
 daemon_pid=$!
-serving() { grep -q 'serving virtio devices' "$work/daemon.log" || ! kill -0 "$daemon_pid"; }
+serving() { grep -q 'serving virtio devices' "$work/daemon.log" || daemon_gone; }
 wait_until 30 serving || die "xenvhostd did not start within 30 s"
-kill -0 "$daemon_pid" 2>/dev/null || die "xenvhostd exited at start"
+if daemon_gone; then die "xenvhostd exited at start"; fi
 echo "xenvhostd pid $daemon_pid serving after $(since "$t_daemon") s (run dir $run_dir)"
 
 truncate -s 64M "$img"

@@ -5,26 +5,29 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
+#include <memory>
 
 namespace xenvhost::fuzz {
 namespace {
 
+struct DirCloser {
+    void operator()(DIR* d) const { ::closedir(d); }
+};
+
 template <typename F>
 void for_each_fd(F&& f) {
-    DIR* dir = ::opendir("/proc/self/fd");
-    if (!dir) {
-        std::perror("opendir /proc/self/fd");
-        std::abort();
-    }
-    const int own = ::dirfd(dir);
-    while (dirent* e = ::readdir(dir)) {
+    std::unique_ptr<DIR, DirCloser> dir(::opendir("/proc/self/fd"));
+    FUZZ_CHECK(dir != nullptr, "opendir /proc/self/fd: {}", std::strerror(errno));
+    const int own = ::dirfd(dir.get());
+    while (dirent* e = ::readdir(dir.get())) {
         if (e->d_name[0] == '.') continue;
         const int fd = std::atoi(e->d_name);
         if (fd != own) f(fd);
     }
-    ::closedir(dir);
 }
 
 }  // namespace

@@ -55,8 +55,7 @@ Buffer make_huge(size_t len) {
 
 Buffer make_small(size_t len) {
     Buffer b;
-    b.heap.reset(new uint8_t[len]);  // exactly len bytes, even for 0
-    std::memset(b.heap.get(), 0, len);
+    b.heap = std::make_unique<uint8_t[]>(len);  // exactly len zeroed bytes, a real block even for 0
     b.iov = {b.heap.get(), len};
     return b;
 }

@@ -454,6 +454,31 @@ TEST_F(ShmemChannelTest, SilentFrontEndFailsTheMapWithinTheBound) {
     EXPECT_EQ(reply.payload.size(), sizeof(vu::ShmemConfig));
 }
 
+// A front-end that answers after the back-end gave up: the late answer must
+// not be taken for the answer to the next request.
+// Disabled: the worker reads the next answer from the channel as it comes,
+// so the stale one answers the next request and every later answer is one
+// request behind.
+TEST_F(ShmemChannelTest, DISABLED_LateAnswerIsNotTakenForTheNextRequest) {
+    UniqueFd fd = patterned_memfd(128 * kKiB, 12);
+    channel_->set_policy(BackendRequest::kShmemMap, ChannelPolicy::kHold);
+    EXPECT_FALSE(shmem_map(0, fd.get(), 0, 0, 64 * kKiB, false)) << "succeeded without an answer";
+    // Now the front-end maps it and says so, too late.
+    channel_->set_policy(BackendRequest::kShmemMap, ChannelPolicy::kAnswer);
+    channel_->release();
+    ASSERT_TRUE(channel_->wait_handled(BackendRequest::kShmemMap, 1, 5000));
+    ASSERT_EQ(regions_->mappings(0).size(), 1u);
+
+    // Overlaps what the front-end mapped: refused with EEXIST.
+    EXPECT_FALSE(shmem_map(0, fd.get(), 0, 32 * kKiB, 64 * kKiB, false))
+        << "the late answer to the first request was taken for this one";
+    EXPECT_EQ(last(BackendRequest::kShmemMap).answer.value_or(0), static_cast<uint64_t>(EEXIST));
+    // Valid: mapped and answered 0.
+    EXPECT_TRUE(shmem_map(0, fd.get(), 64 * kKiB, 256 * kKiB, 64 * kKiB, false))
+        << "the answer to the refused request was taken for this one";
+    EXPECT_EQ(last(BackendRequest::kShmemMap).answer.value_or(1), 0u);
+}
+
 // The kernel's per-process mapping limit, reached on purpose: mmap fails
 // with ENOMEM and the front-end says so.
 TEST_F(ShmemChannelTest, MmapFailureIsAnsweredWithItsErrno) {

@@ -53,6 +53,7 @@ Result<IommuMapping> Iommu::unmap(uint64_t iova) {
         if (iova < it->first_page() || iova - it->first_page() >= it->pages_len()) continue;
         IommuMapping m = *it;
         mappings_.erase(it);
+        unmapped_.push_back(m);
         return m;
     }
     return fail("no IOMMU mapping holds IOVA {:#x}", iova);
@@ -73,8 +74,17 @@ Result<IommuMapping> Iommu::remap(uint64_t iova, uint64_t gpa) {
 }
 
 uint64_t Iommu::descriptor_address(uint64_t gpa) const {
-    auto m = find_gpa(gpa);
-    return m ? m->iova + (gpa - m->gpa) : kUnmappedIova + gpa;
+    if (auto m = find_gpa(gpa)) return m->iova + (gpa - m->gpa);
+    std::lock_guard lock(mutex_);
+    if (stale_addresses_)
+        for (auto it = unmapped_.rbegin(); it != unmapped_.rend(); ++it)
+            if (gpa >= it->gpa && gpa - it->gpa < it->len) return it->iova + (gpa - it->gpa);
+    return kUnmappedIova + gpa;
+}
+
+void Iommu::use_stale_addresses(bool on) {
+    std::lock_guard lock(mutex_);
+    stale_addresses_ = on;
 }
 
 Result<vu::IotlbMsg> Iommu::update_locked(const IommuMapping& m, uint64_t page, uint64_t pages) const {

@@ -73,6 +73,9 @@ public:
     std::vector<IommuMapping> mappings() const;
 
     uint64_t descriptor_address(uint64_t gpa) const override;
+    // A driver that keeps using an address after unmapping it: descriptors
+    // of guest memory no mapping holds carry the IOVA it had last.
+    void use_stale_addresses(bool on);
 
     // The UPDATE carrying every page of `m`.
     Result<vhost_user::IotlbMsg> update_of(const IommuMapping& m) const;
@@ -86,6 +89,8 @@ private:
     const GuestMemory& mem_;
     mutable std::mutex mutex_;
     std::vector<IommuMapping> mappings_;  // in mapping order
+    std::vector<IommuMapping> unmapped_;  // in unmapping order
+    bool stale_addresses_ = false;
     uint64_t next_top_;
 };
 

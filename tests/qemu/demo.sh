@@ -4,7 +4,7 @@
 # started, the guest's steps with their times, the host-side checks of the
 # image file, and the result.
 #
-#   demo.sh [CASE]     CASE: rw-1q (default), rw-2q, ro-1q, reconnect or kill-restart
+#   demo.sh [CASE]     CASE: rw-1q (default), rw-2q, ro-1q, reconnect, kill-restart or resize
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 
@@ -23,6 +23,8 @@ case ${XVT_CASES[$name]%% *} in
     kr) story="it writes ${KR_PASSES:-6} passes of ${KR_MIB:-64} 1 MiB blocks with O_DIRECT and reads each
              pass back while the host kills the worker ${KR_KILLS:-6} times with SIGKILL and
              restarts it; every block must come back right" ;;
+    rz) story="the host grows the image and sends the worker SIGHUP while the guest runs; the guest
+             must see the new capacity, then write and read at the new end of the disk" ;;
     *) story="it writes $XVT_MIB MiB, reads them back with O_DIRECT, does both again through
              scattered buffers, and signs two sectors; the host then checks the image file" ;;
 esac

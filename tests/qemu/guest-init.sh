@@ -16,6 +16,13 @@
 #                    own dd with O_DIRECT + fsync), each block with contents
 #                    it had in no earlier pass, timing every block; then read
 #                    them back one by one with O_DIRECT and check each md5
+#   xvt.test=rz      the disk grows while the guest runs: print RESIZE-READY,
+#                    wait (up to 60 s) until /sys/block/vda/size changes (the
+#                    host grows the image and sends the worker SIGHUP), report
+#                    the kernel's "capacity change" lines, then write 1 MiB of
+#                    random data ending within 4 KiB of the last sector of the
+#                    new disk and a signature in that last sector, with
+#                    O_DIRECT, and read both back
 #   xvt.mib=N        size of the pattern in MiB (default 32)
 #   xvt.passes=N     passes of the kr test (default 6)
 #   xvt.streams=N    concurrent writers of the kr test (default 2)
@@ -369,6 +376,50 @@ test_kr() {
         read_errors=$READ_ERRORS bad_blocks=$BAD_BLOCKS io_errors="$ioerr" block_md5s_md5="$(md5 /tmp/final-md5)"
 }
 
+test_rz() {
+    old=$SECTORS
+    # Only what the resize makes the kernel print is wanted below.
+    dmesg -c >/dev/null
+    mark RESIZE-READY sectors="$old"
+    t0=$(now)
+    i=0
+    while [ "$(cat /sys/block/vda/size)" = "$old" ]; do
+        i=$((i + 1))
+        if [ $i -gt 600 ]; then
+            mark RESIZE-TIMEOUT sectors="$old" secs="$(since "$t0")"
+            return 1
+        fi
+        sleep 0.1
+    done
+    new=$(cat /sys/block/vda/size)
+    lines=$(dmesg | grep -c 'capacity change' || true)
+    mark RESIZED sectors="$new" secs="$(since "$t0")" capacity_change_lines="$lines"
+    dmesg | grep -e 'capacity change' -e 'new size' | sed 's/^/XVT - NOTE /' || true
+
+    # 1 MiB ending within 4 KiB of the last sector, which it leaves alone.
+    off=$(((new * 512 - 512 - 1048576) / 4096 * 4096))
+    dd if=/dev/urandom of=/tmp/endblock bs=1M count=1 2>/dev/null
+    rc=0
+    dd if=/tmp/endblock of=/dev/vda bs=4096 seek=$((off / 4096)) oflag=direct conv=notrunc,fsync 2>/tmp/err || rc=$?
+    mark END-WRITE rc=$rc offset="$off" bytes=1048576 md5="$(md5 /tmp/endblock)"
+    [ $rc -eq 0 ] || notes /tmp/err
+    rc=0
+    dd if=/dev/vda of=/tmp/endback bs=4096 skip=$((off / 4096)) count=256 iflag=direct 2>/tmp/err || rc=$?
+    mark END-READ rc=$rc offset="$off" md5="$(md5 /tmp/endback)"
+    [ $rc -eq 0 ] || notes /tmp/err
+    s=$((new - 1))
+    sig="xvt-sig-$s"
+    rc=0
+    printf '%s' "$sig" | dd of=/dev/vda bs=512 seek="$s" conv=notrunc,fsync 2>/tmp/err || rc=$?
+    mark SIG sector="$s" rc=$rc
+    [ $rc -eq 0 ] || notes /tmp/err
+    drop_caches
+    rc=0
+    dd if=/dev/vda of=/tmp/lastsector bs=512 skip="$s" count=1 iflag=direct 2>/tmp/err || rc=$?
+    mark SIG-READ sector="$s" rc=$rc text="$(head -c ${#sig} /tmp/lastsector | tr -dc 'a-z0-9-')"
+    [ $rc -eq 0 ] || notes /tmp/err
+}
+
 main() {
     # shellcheck disable=SC3040  # busybox ash has pipefail
     set -eu -o pipefail
@@ -379,6 +430,7 @@ main() {
         mq) test_mq ;;
         ro) test_ro ;;
         kr) test_kr ;;
+        rz) test_rz ;;
         *) mark UNKNOWN-TEST "$TEST"; return 2 ;;
     esac
 }

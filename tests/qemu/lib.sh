@@ -18,6 +18,7 @@
 #   XVT_KEEP=1       keep the run directories of passing cases too
 #   XVT_VERBOSE=1    print the full back-end and QEMU command lines
 #   KR_*, INFLIGHT_KILL   the kill-restart case (see kill-restart.sh)
+#   RZ_GROW_BYTES    the resize case (see resize.sh)
 
 BUILD=${BUILD:-build}
 BACKEND=${BACKEND:-worker}
@@ -43,11 +44,12 @@ declare -A XVT_CASES=(
     [ro-1q]="ro 1 ro 1 read-only disk, 1 queue"
     [reconnect]="rw 1 rw 2 two guests in turn on one back-end process"
     [kill-restart]="kr 1 rw 1 back-end killed (SIGKILL) and restarted during guest I/O"
+    [resize]="rz 1 rw 1 image grown by the host and SIGHUP to the worker during the guest run"
 )
-XVT_ORDER=(rw-1q rw-2q ro-1q reconnect kill-restart)
+XVT_ORDER=(rw-1q rw-2q ro-1q reconnect kill-restart resize)
 # Cases that need the worker; qemu-storage-daemon keeps no in-flight requests
 # across a restart, so they are not run against it.
-declare -A XVT_WORKER_ONLY=([kill-restart]=1)
+declare -A XVT_WORKER_ONLY=([kill-restart]=1 [resize]=1)
 
 XVT_BACKEND_PID=
 XVT_QEMU_PID=
@@ -264,6 +266,8 @@ xvt_named_case() {
     read -r test queues mode boots desc <<<"${XVT_CASES[$1]}"
     if [ "$test" = kr ]; then
         xvt_kill_restart_case "$1" "$desc"
+    elif [ "$test" = rz ]; then
+        xvt_resize_case "$1" "$desc"
     else
         xvt_case "$1" "$test" "$queues" "$mode" "$boots" "$desc"
     fi
@@ -529,3 +533,5 @@ xvt_case_end() {
 
 # shellcheck source=kill-restart.sh
 . "$(dirname "${BASH_SOURCE[0]}")/kill-restart.sh"
+# shellcheck source=resize.sh
+. "$(dirname "${BASH_SOURCE[0]}")/resize.sh"

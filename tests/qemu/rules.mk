@@ -7,8 +7,11 @@
 #                                    SIGKILL and restarted during guest I/O)
 #   make test-qemu BACKEND=qsd       the same cases against qemu-storage-daemon, but
 #                                    kill-restart (it keeps no in-flight requests)
+#                                    and resize (it has no SIGHUP reload)
 #   make test-qemu-kill-restart      only the kill-restart case (KR_KILLS, KR_PASSES,
 #                                    KR_STREAMS... as in tests/qemu/kill-restart.sh)
+#   make test-qemu-resize            only the resize case (the image grown and the worker
+#                                    sent SIGHUP during the guest run; tests/qemu/resize.sh)
 #   make demo                        one guest run against the worker, with a transcript
 
 QEMU_DIR        := $(BUILD)/qemu
@@ -45,6 +48,10 @@ test-qemu: all qemu-guest $(QEMU_INFLIGHT_KILL)
 .PHONY: test-qemu-kill-restart
 test-qemu-kill-restart: all qemu-guest $(QEMU_INFLIGHT_KILL)
 	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh kill-restart
+
+.PHONY: test-qemu-resize
+test-qemu-resize: all qemu-guest
+	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh resize
 
 .PHONY: demo
 demo: all qemu-guest $(QEMU_INFLIGHT_KILL)

@@ -2,9 +2,9 @@
 # The QEMU test level: every guest case, each a real QEMU run against the
 # back-end under test (BACKEND=worker, the default, or BACKEND=qsd).
 #
-#   run-tests.sh [CASE...]     cases: rw-1q rw-2q ro-1q reconnect kill-restart
+#   run-tests.sh [CASE...]     cases: rw-1q rw-2q ro-1q reconnect kill-restart resize
 #                              (default: all the back-end supports; kill-restart
-#                              needs the worker)
+#                              and resize need the worker)
 #
 # Exits non-zero if any case fails. See lib.sh for the environment it reads.
 # shellcheck source-path=SCRIPTDIR

@@ -26,9 +26,9 @@ summary=()
 failed=0
 for name in "${selected[@]}"; do
     if xvt_named_case "$name"; then
-        summary+=("$(printf '  %-10s PASS %6s s' "$name" "$XVT_LAST_SECS")")
+        summary+=("$(printf '  %-12s PASS %6s s' "$name" "$XVT_LAST_SECS")")
     else
-        summary+=("$(printf '  %-10s FAIL %6s s' "$name" "$XVT_LAST_SECS")")
+        summary+=("$(printf '  %-12s FAIL %6s s' "$name" "$XVT_LAST_SECS")")
         failed=$((failed + 1))
     fi
 done

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace xenvhost::frontend {
 
@@ -84,7 +85,7 @@ uint64_t ChannelBlkSession::answer_miss(Message& msg) {
     if (m.type != iotlb_type::kMiss) return EINVAL;
     auto update = iommu_->answer_miss(m.iova, opts_.miss_answer);
     if (!update) return EFAULT;  // nothing maps it: no translation to give
-    std::unique_lock lock(client_mutex_, std::chrono::milliseconds(opts_.miss_lock_timeout_ms));
+    auto lock = lock_client_for(opts_.miss_lock_timeout_ms);
     if (!lock.owns_lock()) return EBUSY;
     auto r = iotlb_locked(*update);
     return r && *r == 0 ? 0 : EIO;
@@ -92,7 +93,7 @@ uint64_t ChannelBlkSession::answer_miss(Message& msg) {
 
 uint64_t ChannelBlkSession::answer_config_change() {
     if (opts_.config_change == ConfigChangeStyle::kAnswerFirst) return 0;
-    std::unique_lock lock(client_mutex_, std::chrono::milliseconds(opts_.miss_lock_timeout_ms));
+    auto lock = lock_client_for(opts_.miss_lock_timeout_ms);
     if (!lock.owns_lock()) return EBUSY;
     auto cfg = client_->get_config(0, kBlkConfigSize);
     if (!cfg) return EIO;
@@ -101,6 +102,14 @@ uint64_t ChannelBlkSession::answer_config_change() {
     std::lock_guard g(configs_mutex_);
     configs_on_change_.push_back(c);
     return 0;
+}
+
+std::unique_lock<std::mutex> ChannelBlkSession::lock_client_for(int timeout_ms) {
+    std::unique_lock lock(client_mutex_, std::defer_lock);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!lock.try_lock() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return lock;
 }
 
 Result<uint64_t> ChannelBlkSession::iotlb_locked(const vu::IotlbMsg& m) {

@@ -45,8 +45,16 @@ public:
     void serve(BackendChannel& channel);
 
     size_t count() const { return regions_.size(); }
-    uint8_t* base(uint8_t shmid) const { return regions_.at(shmid).reservation.data(); }
-    uint64_t size(uint8_t shmid) const { return regions_.at(shmid).reservation.size(); }
+    // Under the lock the reader maps with: who reads the region through
+    // this pointer sees what the last map put there.
+    uint8_t* base(uint8_t shmid) const {
+        std::lock_guard lock(mutex_);
+        return regions_.at(shmid).reservation.data();
+    }
+    uint64_t size(uint8_t shmid) const {
+        std::lock_guard lock(mutex_);
+        return regions_.at(shmid).reservation.size();
+    }
     std::vector<Range> mappings(uint8_t shmid) const;
 
 private:

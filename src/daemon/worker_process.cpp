@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,8 +27,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kConnectTimeout = 5s;
-// Fallback only: the directory watch normally says when to connect.
-constexpr auto kConnectRetryMax = 200ms;
+constexpr auto kConnectRetryMax = 50ms;
 constexpr auto kStopGrace = 3s;
 
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
@@ -65,7 +63,6 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(EventLoop& loop, co
 WorkerProcess::~WorkerProcess() {
     *alive_ = false;
     client_.reset();
-    if (inotify_) loop_.remove(inotify_.get());
     if (pidfd_) {
         // Never leave a worker behind us: kill and reap it.
         loop_.remove(pidfd_.get());
@@ -140,38 +137,11 @@ Result<> WorkerProcess::spawn() {
     state_ = State::starting;
     killed_for_timeout_ = false;
     spawned_at_ = Clock::now();
-    watch_dir();
-    connect_delay_ = 5ms;
+    connect_delay_ = 2ms;
     timer_->arm(connect_delay_);
     std::ofstream(dir() + "/worker.pid") << pid << "\n";
     log::info("dom{}: started worker pid {}", domid_, pid);
     return {};
-}
-
-void WorkerProcess::watch_dir() {
-    if (inotify_) return;
-    UniqueFd fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-    if (!fd || ::inotify_add_watch(fd.get(), dir().c_str(), IN_CREATE | IN_MOVED_TO) < 0) {
-        log::debug("dom{}: no inotify on {} ({}); connecting by retries", domid_, dir(), std::strerror(errno));
-        return;
-    }
-    if (!loop_.add(fd.get(), EPOLLIN, [this](uint32_t) { on_dir_event(); })) return;
-    inotify_ = std::move(fd);
-}
-
-void WorkerProcess::on_dir_event() {
-    alignas(inotify_event) char buf[4096];
-    bool control = false;
-    for (;;) {
-        ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
-        if (n <= 0) break;
-        for (ssize_t off = 0; off < n;) {
-            auto* ev = reinterpret_cast<inotify_event*>(buf + off);
-            if (ev->len && std::strcmp(ev->name, "control") == 0) control = true;
-            off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
-        }
-    }
-    if (control && state_ == State::starting) try_connect();
 }
 
 void WorkerProcess::try_connect() {
@@ -191,21 +161,12 @@ void WorkerProcess::try_connect() {
             pidfd_signal(pidfd_.get(), SIGKILL);  // on_exit() restarts it
             return;
         }
-        if (e == ECONNREFUSED) {
-            timer_->arm(1ms);  // bound but not listening yet: a moment away
-            return;
-        }
         connect_delay_ = std::min<std::chrono::milliseconds>(connect_delay_ * 2, kConnectRetryMax);
         timer_->arm(connect_delay_);
         return;
     }
     client_ = std::move(*client);
     state_ = State::running;
-    timer_->cancel();
-    if (inotify_) {
-        loop_.remove(inotify_.get());
-        inotify_.reset();
-    }
     log::debug("dom{}: connected to worker pid {}", domid_, pid_);
     auto alive = alive_;
     if (hooks_.up) hooks_.up(pid_, restarts_);
@@ -308,10 +269,6 @@ void WorkerProcess::on_exit() {
     loop_.remove(pidfd_.get());
     pidfd_.reset();
     client_.reset();
-    if (inotify_) {
-        loop_.remove(inotify_.get());
-        inotify_.reset();
-    }
     ::unlink((dir() + "/worker.pid").c_str());
     std::string how = killed_for_timeout_ ? "did not open its control socket in time" : describe_status(status);
     auto alive = alive_;

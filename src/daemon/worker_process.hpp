@@ -67,8 +67,6 @@ private:
         : loop_(loop), options_(options), domid_(domid), hooks_(std::move(hooks)) {}
     Result<> spawn();
     void try_connect();
-    void watch_dir();
-    void on_dir_event();
     void on_exit();
     void on_lost(const std::string& reason);
     void send_add(const std::string& name);
@@ -85,9 +83,6 @@ private:
     UniqueFd pidfd_;
     std::unique_ptr<ControlClient> client_;
     std::unique_ptr<Timer> timer_;  // connect retries, restart backoff, stop grace
-    // Tells when the control socket appears, so connecting needs no polling;
-    // open only while the worker starts.
-    UniqueFd inotify_;
     std::chrono::steady_clock::time_point spawned_at_;
     std::chrono::milliseconds connect_delay_{0};
     unsigned restarts_ = 0;

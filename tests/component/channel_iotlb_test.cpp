@@ -439,6 +439,52 @@ TEST_F(IotlbTest, UnansweredMissFailsTheRequestWithoutHanging) {
     expect_misses_are_iovas(*s);
 }
 
+TEST_F(IotlbTest, IotlbMessagesAreAnsweredWithAVerdict) {
+    std::unique_ptr<ChannelBlkSession> s;
+    ASSERT_OK_AND_ASSIGN(s, open_iommu());
+    IommuBuffer d = buffer(*s, 4 * kKiB, iommu_perm::kReadWrite, 0);
+    vu::IotlbMsg good;
+    ASSERT_OK_AND_ASSIGN(good, s->iommu()->update_of(d.map));
+    struct Case {
+        const char* what;
+        vu::IotlbMsg m;
+    };
+    std::vector<Case> bad;
+    bad.push_back({"UPDATE of size 0", good});
+    bad.back().m.size = 0;
+    bad.push_back({"UPDATE wrapping around", good});
+    bad.back().m.iova = UINT64_MAX - 4095;
+    bad.back().m.size = 8192;
+    bad.push_back({"UPDATE with permission 4", good});
+    bad.back().m.perm = 4;
+    bad.push_back({"MISS sent by the front-end", good});
+    bad.back().m.type = iotlb_type::kMiss;
+    bad.push_back({"ACCESS_FAIL sent by the front-end", good});
+    bad.back().m.type = 4;
+    bad.push_back({"type 0", good});
+    bad.back().m.type = 0;
+    for (const auto& c : bad) {
+        uint64_t v;
+        ASSERT_OK_AND_ASSIGN(v, s->iotlb(c.m));
+        EXPECT_NE(v, 0u) << c.what << " was accepted";
+    }
+    uint64_t v;
+    ASSERT_OK_AND_ASSIGN(v, s->iotlb(good));
+    EXPECT_EQ(v, 0u);
+    // An INVALIDATE of what nobody mapped is fine.
+    ASSERT_OK_AND_ASSIGN(v, s->invalidate(0x1000, 0x1000));
+    EXPECT_EQ(v, 0u);
+    // Still the same connection, still serving; the good UPDATE spared a miss.
+    BlkCommand read = BlkCommand::in(20, 4 * kKiB);
+    read.data_gpa = d.gpa;
+    const size_t misses = s->misses().size();
+    BlkCompletion c;
+    ASSERT_OK_AND_ASSIGN(c, s->blk().run(read));
+    EXPECT_EQ(c.status, VIRTIO_BLK_S_OK);
+    for (size_t i = misses; i < s->misses().size(); ++i) EXPECT_NE(s->misses()[i].iova, d.map.iova);
+    EXPECT_EQ(first_difference(guest(*s, d.gpa, 4 * kKiB), original(20 * kSectorSize, 4 * kKiB)), -1);
+}
+
 TEST_F(IotlbTest, SetFeaturesRestartDropsOldTranslations) {
     std::unique_ptr<ChannelBlkSession> s;
     ASSERT_OK_AND_ASSIGN(s, open_iommu());

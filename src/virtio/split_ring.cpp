@@ -66,6 +66,15 @@ Result<SplitRing> SplitRing::map(const memory::GuestMemory& mem, uint16_t size,
     return ring;
 }
 
+void SplitRing::detach() {
+    desc_ = nullptr;
+    avail_ = nullptr;
+    used_ = nullptr;
+    desc_map_ = {};
+    avail_map_ = {};
+    used_map_ = {};
+}
+
 Result<> SplitRing::remap(const memory::GuestMemory& mem) {
     auto d = mem.map_ring(addrs_.desc, desc_area_size(size_), false);
     if (!d) return fail("descriptor table: {}", d.error().message);
@@ -73,6 +82,14 @@ Result<> SplitRing::remap(const memory::GuestMemory& mem) {
     if (!a) return fail("avail ring: {}", a.error().message);
     auto u = mem.map_ring(addrs_.used, used_area_size(size_), true);
     if (!u) return fail("used ring: {}", u.error().message);
+    // The guest addresses were checked, but a region at an odd mmap offset or
+    // an IOTLB entry can still put the areas at misaligned host addresses,
+    // where atomic accesses are undefined (and fault on arm64).
+    const auto misaligned = [](const memory::RingMapping& m, uintptr_t align) {
+        return reinterpret_cast<uintptr_t>(m.host) % align != 0;
+    };
+    if (misaligned(*d, 16) || misaligned(*a, 2) || misaligned(*u, 4))
+        return fail("ring areas map to misaligned host addresses");
     desc_map_ = std::move(*d);
     avail_map_ = std::move(*a);
     used_map_ = std::move(*u);

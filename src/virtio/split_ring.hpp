@@ -67,6 +67,8 @@ public:
 
     // Remaps the areas after the memory table changed.
     Result<> remap(const memory::GuestMemory& mem);
+    // Drops the mappings (the memory went away); nothing more is published.
+    void detach();
 
 private:
     SplitRing() = default;

@@ -123,7 +123,12 @@ void QueueThread::handle_commands() {
     if (memory_pending_) {
         memory_pending_ = false;
         memory_ = std::move(new_memory_);
-        if (memory_ && ring_.attached()) {
+        if (!memory_ && ring_.attached()) {
+            // The memory was removed under a running ring: keep no mapping of
+            // it (a grant must not outlive REM_MEM_REG).
+            mark_broken("guest memory removed while the ring runs");
+            ring_.detach();
+        } else if (memory_ && ring_.attached()) {
             if (auto r = ring_.remap(*memory_); !r) {
                 memory_result_ = r.error();
                 mark_broken(r.error().message);
@@ -151,6 +156,7 @@ void QueueThread::complete(uint16_t slot, uint32_t written) {
     // must be unmapped before the front-end may revoke them).
     slots_[slot].release();
     in_flight_[slot] = 0;
+    if (!ring_.attached()) return;  // the ring's memory is gone: nowhere to publish
     ring_.push_used(slot, written);
     if (inflight_) inflight_->used(slot);
     stats_.requests.fetch_add(1, std::memory_order_relaxed);

@@ -21,10 +21,20 @@ Result<std::span<uint8_t>> IotlbMemory::translate(uint64_t iova, uint64_t len, u
 }
 
 Result<RingMapping> IotlbMemory::map_ring(uint64_t iova, uint64_t len, bool writable) const {
-    auto span = translate(iova, len, writable ? iotlb_perm::kReadWrite : iotlb_perm::kRead);
-    if (!span) return std::unexpected(span.error());
-    if (span->size() != len) return fail("ring area IOVA {:#x} len {:#x} is not contiguous", iova, len);
-    return RingMapping{span->data(), shared_from_this()};
+    // A ring larger than a page may come as one translation per page; it is
+    // usable if those land contiguously in our mapping.
+    uint8_t* start = nullptr;
+    uint64_t done = 0;
+    while (done < len) {
+        auto span = translate(iova + done, len - done, writable ? iotlb_perm::kReadWrite : iotlb_perm::kRead);
+        if (!span) return std::unexpected(span.error());
+        if (span->empty()) return fail("ring area IOVA {:#x}: empty translation", iova + done);
+        if (!start) start = span->data();
+        else if (span->data() != start + done)
+            return fail("ring area IOVA {:#x} len {:#x} is not contiguous in memory", iova, len);
+        done += span->size();
+    }
+    return RingMapping{start, shared_from_this()};
 }
 
 bool IotlbMemory::read(uint64_t iova, std::span<uint8_t> dst) const {
@@ -39,7 +49,11 @@ bool IotlbMemory::read(uint64_t iova, std::span<uint8_t> dst) const {
 }
 
 Result<> IotlbMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const {
+    // The lease is taken before any translation: an invalidation that comes
+    // while this request waits for a later miss must wait for the request.
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (const auto& b : buffers) ranges.emplace_back(b.gpa, b.len);
+    auto lease = iotlb_->lease(std::move(ranges));
     for (const auto& b : buffers) {
         auto& list = b.writable ? out.in : out.out;
         const uint8_t perm = b.writable ? iotlb_perm::kWrite : iotlb_perm::kRead;
@@ -51,13 +65,12 @@ Result<> IotlbMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBu
             list.push_back(iovec{span->data(), span->size()});
             done += span->size();
         }
-        ranges.emplace_back(b.gpa, b.len);
     }
     // Held until the request completes: invalidations of these ranges wait for it.
     struct Keep {
         std::shared_ptr<const void> memory, lease;
     };
-    out.keep = std::make_shared<Keep>(Keep{shared_from_this(), iotlb_->lease(std::move(ranges))});
+    out.keep = std::make_shared<Keep>(Keep{shared_from_this(), std::move(lease)});
     return {};
 }
 

@@ -20,11 +20,21 @@ public:
     // Sends one request; with acks, waits for the front-end's u64 answer and
     // fails unless it is 0.
     Result<> request(BackendRequest id, std::span<const uint8_t> payload, std::span<const int> fds = {});
+    // Sends a request without asking for an answer (as libvhost-user sends
+    // CONFIG_CHANGE_MSG): the front-end may talk to us before answering, and
+    // the caller is the thread that would have to listen.
+    Result<> notify(BackendRequest id, std::span<const uint8_t> payload);
 
     bool want_acks() const { return want_acks_; }
 
 private:
+    // Collects answers still owed by requests that timed out, so they are
+    // never taken for the answer to the next one; fails if they do not come.
+    Result<> discard_late_answers();
+
     std::mutex mutex_;
+    unsigned owed_answers_ = 0;
+    bool broken_ = false;
     Connection conn_;
     bool want_acks_;
 };

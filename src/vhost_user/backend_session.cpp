@@ -217,7 +217,7 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
 
 Result<> BackendSession::notify_config_change() {
     if (!channel_) return fail("the front-end set up no back-end channel");
-    return channel_->request(BackendRequest::kConfigChangeMsg, {});
+    return channel_->notify(BackendRequest::kConfigChangeMsg, {});
 }
 
 Result<> BackendSession::shmem_map(uint8_t shmid, int fd, uint64_t fd_offset, uint64_t shm_offset, uint64_t len,

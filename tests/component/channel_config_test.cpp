@@ -81,10 +81,11 @@ TEST_F(ConfigChangeTest, GrownImageIsAnnouncedOnTheChannel) {
     std::printf("[ timing   ] SIGHUP to CONFIG_CHANGE_MSG handled: %.1f ms\n", seconds_since(t0) * 1000);
     ChannelRecord r = s->channel()->records().back();
     EXPECT_EQ(r.request, static_cast<uint32_t>(BackendRequest::kConfigChangeMsg));
-    EXPECT_EQ(r.flags, vu::kVersion | vu::kFlagNeedReply);
+    // Sent without NEED_REPLY (as libvhost-user does): the front-end reads the
+    // config on the main connection first, and the worker does not wait.
+    EXPECT_EQ(r.flags, vu::kVersion);
     EXPECT_TRUE(r.payload.empty());
     EXPECT_EQ(r.fds, 0u);
-    EXPECT_EQ(r.answer.value_or(1), 0u);
 
     virtio_blk_config cfg;
     ASSERT_OK_AND_ASSIGN(cfg, s->read_config());
@@ -139,9 +140,9 @@ TEST_F(ConfigChangeTest, WithoutReplyAckNoAnswerIsAskedFor) {
     io_at_end(s->blk(), 18 * kMiB / kSectorSize, 4096, 6);
 }
 
-// A front-end that never answers costs the worker one bounded wait; it goes
-// on serving that front-end afterwards.
-TEST_F(ConfigChangeTest, SilentFrontEndCostsOneBoundedWait) {
+// A front-end that never answers costs the worker nothing: the change is
+// announced without waiting, and serving goes on.
+TEST_F(ConfigChangeTest, SilentFrontEndCostsNoWait) {
     std::unique_ptr<ChannelBlkSession> s;
     ASSERT_OK_AND_ASSIGN(s, ChannelBlkSession::connect(socket_, ChannelSessionOptions{}));
     ASSERT_OK(s->start());
@@ -150,10 +151,10 @@ TEST_F(ConfigChangeTest, SilentFrontEndCostsOneBoundedWait) {
     auto t0 = Clock::now();
     hangup();
     ASSERT_TRUE(s->channel()->wait_count(BackendRequest::kConfigChangeMsg, 1, 5000));
-    EXPECT_TRUE(log_shows("config changed but the front-end was not told", 5000));
+    EXPECT_TRUE(log_shows("front-end told of the config change", 5000));
     const double secs = seconds_since(t0);
-    std::printf("[ timing   ] unanswered CONFIG_CHANGE_MSG given up after %.3f s\n", secs);
-    EXPECT_LE(secs, 4.0);
+    std::printf("[ timing   ] CONFIG_CHANGE_MSG to a silent front-end: worker free after %.3f s\n", secs);
+    EXPECT_LE(secs, 1.0);
     virtio_blk_config cfg;
     ASSERT_OK_AND_ASSIGN(cfg, s->read_config());
     EXPECT_EQ(cfg.capacity, 20 * kMiB / kSectorSize);
@@ -166,7 +167,7 @@ TEST_F(ConfigChangeTest, SilentFrontEndCostsOneBoundedWait) {
 // Disabled: the worker waits for the answer on its event loop, so the
 // GET_CONFIG is served only after its 2 s bound, it logs that the front-end
 // was not told, and the late answer stays in the channel for the next request.
-TEST_F(ConfigChangeTest, DISABLED_FrontEndReadingTheConfigBeforeAnswering) {
+TEST_F(ConfigChangeTest, FrontEndReadingTheConfigBeforeAnswering) {
     ChannelSessionOptions o;
     o.config_change = ConfigChangeStyle::kReadConfigFirst;
     std::unique_ptr<ChannelBlkSession> s;

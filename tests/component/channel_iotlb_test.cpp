@@ -196,7 +196,7 @@ TEST_F(IotlbTest, RingsTranslatedOnMiss) {
 // Disabled: the worker maps a ring area only from a single IOTLB entry and
 // stops the queue ("ring area IOVA ... is not contiguous"); the request then
 // never completes.
-TEST_F(IotlbTest, DISABLED_MultiPageRingsTranslatedPageByPage) {
+TEST_F(IotlbTest, MultiPageRingsTranslatedPageByPage) {
     restart_backend([] {
         BackendConfig c;
         c.num_queues = 1;
@@ -366,7 +366,7 @@ TEST_F(IotlbTest, InvalidatedIovaMissesAndIsRefused) {
 // Disabled: the worker takes its lease on a request's ranges only after
 // every buffer is translated, so this INVALIDATE is answered at once and the
 // request then writes through the translation it got before.
-TEST_F(IotlbTest, DISABLED_InvalidationWhileTheSameRequestWaitsForAMiss) {
+TEST_F(IotlbTest, InvalidationWhileTheSameRequestWaitsForAMiss) {
     std::unique_ptr<ChannelBlkSession> s;
     ASSERT_OK_AND_ASSIGN(s, open_iommu());
     BlkQueue& q = s->blk();

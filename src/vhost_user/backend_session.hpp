@@ -27,6 +27,9 @@ struct SessionOptions {
     bool xen = false;
     std::optional<uint32_t> domid;  // regions of any other domain are refused
     memory::XenHandles xen_handles;
+    // Foreign regions the front-end lets us map in advance are mapped whole
+    // when they arrive, instead of page by page per request.
+    bool foreign_map_whole = true;
     // Mapping counters of the device, kept across connections.
     std::shared_ptr<memory::MapStats> map_stats = std::make_shared<memory::MapStats>();
 };

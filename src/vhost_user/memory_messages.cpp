@@ -2,6 +2,7 @@
 // the atomic swap of the memory table.
 
 #include "base/log.hpp"
+#include "memory/foreign_region.hpp"
 #include "memory/iotlb_memory.hpp"
 #include "memory/plain_memory.hpp"
 #include "virtio/ring_layout.hpp"
@@ -50,6 +51,12 @@ Result<std::shared_ptr<const memory::Region>> BackendSession::make_region(const 
             Error{fmt::format("{} mapping is not available on this host", grant ? "grant" : "foreign"), EPERM});
     if (auto ok = xen::check_device_fd(fd.get(), grant ? xen::XenDevice::kGntdev : xen::XenDevice::kPrivcmd); !ok)
         return std::unexpected(Error{ok.error().message, EPERM});
+    if (!grant && options_.foreign_map_whole && memory::can_map_foreign_whole(d)) {
+        auto whole = memory::map_foreign_whole(d, options_.xen_handles.foreign, options_.map_stats);
+        if (whole) return whole;
+        // Requests touching the bad frames fail when they map them; the rest work.
+        log::warn("{}; mapping it per request instead", whole.error().message);
+    }
     return memory::Region::unmapped(d);
 }
 

@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
     vhost_user::SessionOptions session;
     session.xen = opts->xen;
     session.domid = opts->domid;
+    session.foreign_map_whole = opts->foreign_map_whole;
     if (opts->xen) session.xen_handles = worker::open_xen_handles(opts->domid);
     worker::Worker w(**loop, session);
     std::unique_ptr<worker::ControlChannel> control;

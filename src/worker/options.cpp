@@ -14,7 +14,7 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
         "Usage: xenvhost-worker [options]\n"
         "Serves virtio-blk over vhost-user; for Xen guests, maps guest memory through grants or "
         "foreign mappings.\n\nOptions");
-    std::string socket_path, blk_file, serial, log_level, cache = "writeback";
+    std::string socket_path, blk_file, serial, log_level, cache = "writeback", foreign_map = "whole";
     int fd = -1;
     unsigned num_queues = 1, queue_size = 256;
     long long domid = -1;
@@ -36,6 +36,9 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
          "[,serial=S][,cache=none]")
         ("domid", po::value(&domid), "the Xen guest served: offer XEN_MMAP and accept its regions")
         ("xen", "offer XEN_MMAP without restricting the guest domid")
+        ("foreign-map", po::value(&foreign_map),
+         "whole (the default: foreign regions the front-end allows are mapped once, when they arrive) or "
+         "per-request (every request's pages mapped and unmapped around it)")
         ("control-socket", po::value(&opts.control_socket), "listen for xenvhostd commands here")
         ("log-level", po::value(&log_level)->default_value("info"), "debug, info, warn or error");
     // clang-format on
@@ -59,6 +62,9 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
         opts.domid = static_cast<uint32_t>(domid);
     }
     opts.xen = vm.count("xen") || opts.domid.has_value();
+    if (foreign_map != "whole" && foreign_map != "per-request")
+        return fail("--foreign-map: '{}' is neither whole nor per-request", foreign_map);
+    opts.foreign_map_whole = foreign_map == "whole";
 
     const bool single = !socket_path.empty() || fd >= 0 || !blk_file.empty();
     if (single) {

@@ -17,6 +17,7 @@ struct WorkerOptions {
     std::string help_text;
     std::vector<DeviceSpec> devices;
     std::optional<uint32_t> domid;  // the Xen guest served
+    bool foreign_map_whole = true;  // --foreign-map whole | per-request
     bool xen = false;
     std::string control_socket;
     log::Level log_level = log::Level::info;

@@ -28,6 +28,9 @@ struct XenBlkQueueOptions {
     uint32_t max_data = 128 * 1024;  // per-slot data buffer
     uint32_t segment_size = 0;       // split data into descriptors of this size (0: one)
     std::optional<size_t> region;    // where slot buffers live
+    // Each completed request's pages must be unmapped already (per-request
+    // mapping); off for foreign regions the worker maps whole.
+    bool expect_unmapped = true;
 };
 
 class XenBlkQueue {

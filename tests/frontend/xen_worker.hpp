@@ -30,6 +30,9 @@ struct XenWorkerOptions {
     uint64_t seed = 0x5eed;
     uint16_t num_queues = 2;
     bool control_socket = true;
+    // --foreign-map: the foreign-mode tests check per-request mapping unless
+    // they ask for the worker's default ("whole").
+    std::string foreign_map = "per-request";
 };
 
 // Defaults for a build tree's bin directory: its worker (or $XENVHOST_WORKER)

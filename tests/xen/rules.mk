@@ -77,12 +77,15 @@ $(XEN_DIR)/xen: $(XEN_HYPERVISOR)
 	@mkdir -p $(@D)
 	zcat $< >$@.tmp.$$$$ && mv $@.tmp.$$$$ $@
 
+# The domU's page-offering program (its own fragment).
+include $(XEN_SRC)/guest-pages/rules.mk
+
 $(XEN_DIR)/vmlinux: /boot/vmlinuz-$(XEN_KVER) $(XEN_SRC)/image/mkimage.sh
 	@mkdir -p $(@D)
 	bash $(XEN_SRC)/image/mkimage.sh vmlinux $@ $<
 
-$(XEN_DIR)/domU.cpio.gz: $(XEN_SRC)/domU/init $(XEN_IMAGE_TOOLS)
-	bash $(XEN_SRC)/image/mkimage.sh domU $@ $<
+$(XEN_DIR)/domU.cpio.gz: $(XEN_SRC)/domU/init $(XEN_GUEST_PAGES) $(XEN_IMAGE_TOOLS)
+	bash $(XEN_SRC)/image/mkimage.sh domU $@ $< $(XEN_GUEST_PAGES) $(XEN_KVER)
 
 $(XEN_DIR)/dom0-base.cpio.gz: $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg $(XEN_IMAGE_TOOLS)
 	bash $(XEN_SRC)/image/mkimage.sh dom0-base $@ $(XEN_KVER) \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the initramfs images of the Xen test level (called by tests/xen/rules.mk).
 #
-#   mkimage.sh domU         OUT INIT
+#   mkimage.sh domU         OUT INIT GUEST_PAGES KVER
 #   mkimage.sh dom0-base    OUT KVER KERNEL DOMU_CPIO DOMU_CFG
 #   mkimage.sh dom0-project OUT STAGE BASE_LIST XEN_TEST_DIR BIN_DIR
 #   mkimage.sh vmlinux      OUT BZIMAGE
@@ -22,10 +22,14 @@ XEN_TOOLS=/usr/lib/xen-4.17/bin
 XEN_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs)
 SHARE=usr/share/xenvhost-tests/xen
 
+# The guest: its init, the static program that offers dom0 its pages, and
+# gntalloc for the grants it makes.
 build_domu() {
-    local out=$1 init=$2
+    local out=$1 init=$2 guest_pages=$3 kver=$4
     img_skeleton "$stage"
     install -m 0755 "$init" "$stage/init"
+    install -D -m 0755 "$guest_pages" "$stage/usr/bin/xen-guest-pages"
+    img_add_modules "$stage" "$kver" xen-gntalloc
     img_pack "$stage" "$out"
 }
 
@@ -117,7 +121,7 @@ main() {
     local what=${1:-}
     shift || true
     case $what in
-        domU) (($# == 2)) || usage; new_stage "$1"; build_domu "$@" ;;
+        domU) (($# == 4)) || usage; new_stage "$1"; build_domu "$@" ;;
         dom0-base) (($# == 5)) || usage; new_stage "$1"; build_dom0_base "$@" ;;
         dom0-project)
             (($# == 5)) || usage

@@ -116,3 +116,6 @@ TEST_LEVELS += xen
 
 # The grant-path front-end (its own fragment, after XEN_BIN_STAMP is defined).
 include $(XEN_SRC)/grant-frontend/rules.mk
+
+# The notify-protocol receiver for starting the installed unit (its own fragment).
+include $(XEN_SRC)/notify-listener/rules.mk

@@ -9,7 +9,7 @@
 
 namespace xenvhost::daemon {
 namespace {
-constexpr std::chrono::milliseconds kHealthPeriod{5000};
+constexpr std::chrono::milliseconds kHealthPeriod{2000};
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, EventLoop& loop) {
@@ -22,6 +22,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, EventLoop
 
 Daemon::~Daemon() {
     health_.reset();
+    monitor_.reset();
     if (watch_fd_ >= 0) loop_.remove(watch_fd_);
 }
 
@@ -42,6 +43,9 @@ Result<> Daemon::start() {
     if (!fd) return std::unexpected(fd.error());
     if (auto r = loop_.add(*fd, EPOLLIN, [this](uint32_t) { on_xenstore_readable(); }); !r) return r;
     watch_fd_ = *fd;
+    auto monitor = XenstoredMonitor::create(loop_, [this](const std::string& why) { lose_xenstored(why); });
+    if (!monitor) log::warn("{}; xenstored's death is noticed by the periodic check only", monitor.error().message);
+    else monitor_ = std::move(*monitor);
     auto health = Timer::create(loop_, [this] { check_connection(); });
     if (!health) return std::unexpected(health.error());
     health_ = std::move(*health);
@@ -49,32 +53,67 @@ Result<> Daemon::start() {
     auto batch = discovery_->scan();
     if (!batch) return std::unexpected(batch.error());
     process(std::move(*batch));
+    adopt_leftover_workers();
     return {};
 }
 
-void Daemon::check_xenstore(const Error& e) {
-    log::error("{}", e.message);
-    // These mean the handle is dead (libxenstore closed it); systemd restarts us.
-    if (e.err == EIO || e.err == ECONNRESET || e.err == EPIPE || e.err == EBADF || e.err == ENOTCONN) {
-        if (!fatal_) {
-            fatal_ = true;
-            log::error("lost the connection to xenstored; shutting down");
-            shutdown([this] { loop_.stop(); });
-        }
+void Daemon::adopt_leftover_workers() {
+    std::error_code ec;
+    for (auto& entry : std::filesystem::directory_iterator(options_.run_dir, ec)) {
+        std::string name = entry.path().filename().string();
+        if (!name.starts_with("dom")) continue;
+        auto domid = parse_id(std::string_view(name).substr(3), kMaxDomid);
+        if (!domid || workers_.contains(*domid)) continue;
+        pid_t pid = WorkerProcess::left_running(options_, *domid);
+        if (pid == 0) continue;
+        log::warn("dom{}: worker pid {} was left running by an earlier xenvhostd, but no device of dom{} is "
+                  "declared in xenstore; adopting it to take its devices out",
+                  *domid, pid, *domid);
+        // Adopted, it lists its devices; none is claimed, so it is retired
+        // (SIGTERM, SIGKILL after the grace) like any worker left idle.
+        if (auto w = worker_for(*domid); !w) log::error("dom{}: {}", *domid, w.error().message);
     }
+    if (ec) log::warn("cannot list the run directory {}: {}", options_.run_dir, ec.message());
+}
+
+void Daemon::check_xenstore(const Error& e) {
+    // These mean the handle is dead (libxenstore closed it).
+    if (e.err == EIO || e.err == ECONNRESET || e.err == EPIPE || e.err == EBADF || e.err == ENOTCONN)
+        return lose_xenstored(e.message);
+    log::error("{}", e.message);
 }
 
 void Daemon::check_connection() {
     auto r = xs_.read("domid");
-    if (!r) {
-        log::error("xenstored does not answer: {}", r.error().message);
-        if (!fatal_) {
-            fatal_ = true;
-            shutdown([this] { loop_.stop(); });
-        }
+    if (!r) return lose_xenstored(fmt::format("xenstored does not answer: {}", r.error().message));
+    health_->arm(kHealthPeriod);
+}
+
+void Daemon::lose_xenstored(const std::string& why) {
+    if (lost_) return;
+    if (shutting_down_) {
+        log::warn("lost the connection to xenstored while stopping ({})", why);
         return;
     }
-    health_->arm(kHealthPeriod);
+    lost_ = true;
+    shutting_down_ = true;
+    health_->cancel();
+    monitor_.reset();
+    std::string pids;
+    size_t count = 0;
+    for (auto& [domid, w] : workers_) {
+        if (!w->has_process()) continue;
+        pids += fmt::format("{}{} (dom{})", count ? ", " : "", w->pid(), domid);
+        ++count;
+    }
+    // Without xenstored we can neither see new devices nor answer teardowns,
+    // but the guests' front-ends are connected to the workers, not to us:
+    // leave them serving, and let the service manager start us again.
+    log::error("lost the connection to xenstored ({}); leaving {} worker(s) running for the next xenvhostd to adopt{}{}; "
+               "exiting with status {}",
+               why, count, count ? ": pid " : "", pids, kExitXenstoredLost);
+    for (auto& [domid, w] : workers_) w->abandon();
+    loop_.stop();
 }
 
 void Daemon::on_xenstore_readable() {
@@ -357,6 +396,8 @@ void Daemon::on_worker_up(unsigned domid, pid_t pid, unsigned restarts) {
         if (key.domid != domid || dev.phase != Phase::ready) continue;
         publish(key, StatusUpdate{}.set(kKeyWorkerPid, std::to_string(pid)).set(kKeyRestarts, std::to_string(restarts)));
     }
+    // An adopted worker may serve nothing that is still declared.
+    retire_worker_if_idle(domid);
 }
 
 void Daemon::on_worker_died(unsigned domid, unsigned restarts) {

@@ -11,6 +11,7 @@
 #include "daemon/options.hpp"
 #include "daemon/status_publisher.hpp"
 #include "daemon/worker_process.hpp"
+#include "daemon/xenstored_monitor.hpp"
 #include "xen/xenstore.hpp"
 
 #include <functional>
@@ -22,6 +23,10 @@
 
 namespace xenvhost::daemon {
 
+// Exit status after the connection to xenstored was lost; the workers were
+// left running for the next instance to adopt (documented in xenvhostd(8)).
+inline constexpr int kExitXenstoredLost = 3;
+
 class Daemon {
 public:
     // Connects to xenstored, finds our domid, sets the watches and takes over
@@ -31,8 +36,8 @@ public:
 
     // Stops every worker and removes its sockets, then calls `done`.
     void shutdown(std::function<void()> done);
-    // 0, or 1 after a fatal error (xenstored connection lost).
-    int exit_code() const { return fatal_ ? 1 : 0; }
+    // 0, or kExitXenstoredLost.
+    int exit_code() const { return lost_ ? kExitXenstoredLost : 0; }
     unsigned self_domid() const { return self_; }
 
 private:
@@ -65,6 +70,11 @@ private:
     void publish(const DeviceKey& key, const StatusUpdate& update);
     void check_xenstore(const Error& e);
     void check_connection();
+    // xenstored is gone: leave the workers serving their guests and exit.
+    void lose_xenstored(const std::string& why);
+    // Workers left running by an earlier instance for guests with no device
+    // declared any more (xenstored restarted empty): adopted, then retired.
+    void adopt_leftover_workers();
 
     void on_added(unsigned domid, const std::string& name, const Result<>& result);
     void on_removed(unsigned domid, const std::string& name);
@@ -83,14 +93,16 @@ private:
     unsigned self_ = 0;
     int watch_fd_ = -1;
     std::unique_ptr<Discovery> discovery_;
-    // libxenstore does not signal a dead connection on the watch fd, so it is
-    // checked now and then with a cheap read.
+    // libxenstore does not signal a dead connection on the watch fd: an idle
+    // second connection notices at once, and a cheap read now and then
+    // covers the xenbus device, where there is no socket to watch.
+    std::unique_ptr<XenstoredMonitor> monitor_;
     std::unique_ptr<Timer> health_;
     StatusPublisher publisher_;
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;
     bool shutting_down_ = false;
-    bool fatal_ = false;
+    bool lost_ = false;
     std::function<void()> shutdown_done_;
 };
 

@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
         return 1;
     }
     daemon::sd_notify_message("READY=1");
-    if (auto r = loop->run(); !r) {
+    // xenstored may already have gone while the devices were taken over.
+    if (auto r = core->exit_code() == 0 ? loop->run() : Result<>{}; !r) {
         log::error("{}", r.error().message);
         return 1;
     }

@@ -55,6 +55,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(EventLoop& loop, co
     auto timer = Timer::create(loop, [self] { self->fire_timer(); });
     if (!timer) return std::unexpected(timer.error());
     w->timer_ = std::move(*timer);
+    if (w->try_adopt()) return w;
     w->kill_stale();
     if (auto r = w->spawn(); !r) return std::unexpected(r.error());
     return w;
@@ -74,16 +75,24 @@ WorkerProcess::~WorkerProcess() {
 
 std::string WorkerProcess::dir() const { return fmt::format("{}/dom{}", options_.run_dir, domid_); }
 
-void WorkerProcess::kill_stale() {
-    std::ifstream in(dir() + "/worker.pid");
+pid_t WorkerProcess::left_running(const Options& options, unsigned domid) {
+    std::string dir = fmt::format("{}/dom{}", options.run_dir, domid);
+    std::ifstream in(dir + "/worker.pid");
     pid_t old = 0;
-    if (!(in >> old) || old <= 1) return;
+    if (!(in >> old) || old <= 1) return 0;
     std::ifstream cmd(fmt::format("/proc/{}/cmdline", old));
     std::stringstream ss;
     ss << cmd.rdbuf();
     std::string args = ss.str();
-    // Only a worker started for this very control socket is ours to stop.
-    if (args.find(std::string("\0", 1) + control_path() + std::string("\0", 1)) == std::string::npos) return;
+    // Only a worker started for this very control socket is ours.
+    std::string control = dir + "/control";
+    if (args.find(std::string("\0", 1) + control + std::string("\0", 1)) == std::string::npos) return 0;
+    return old;
+}
+
+void WorkerProcess::kill_stale() {
+    pid_t old = left_running(options_, domid_);
+    if (old == 0) return;
     UniqueFd fd(pidfd_open(old));
     if (!fd) return;
     log::warn("dom{}: stopping worker {} left behind by an earlier xenvhostd", domid_, old);
@@ -92,6 +101,98 @@ void WorkerProcess::kill_stale() {
         pidfd_signal(fd.get(), SIGKILL);
         wait_exit(fd.get(), 1000);
     }
+}
+
+bool WorkerProcess::try_adopt() {
+    pid_t old = left_running(options_, domid_);
+    if (old == 0) return false;
+    UniqueFd fd(pidfd_open(old));
+    if (!fd) return false;
+    auto client = ControlClient::connect(loop_, control_path(), client_callbacks());
+    if (!client) {
+        log::warn("dom{}: worker pid {} left running by an earlier xenvhostd does not answer on {}: {}; replacing it",
+                  domid_, old, control_path(), client.error().message);
+        return false;
+    }
+    if (auto r = loop_.add(fd.get(), EPOLLIN, [this](uint32_t) { on_exit(); }); !r) {
+        log::warn("dom{}: cannot watch worker pid {}: {}; replacing it", domid_, old, r.error().message);
+        return false;
+    }
+    pid_ = old;
+    pidfd_ = std::move(fd);
+    client_ = std::move(*client);
+    state_ = State::adopting;
+    adopted_ = true;
+    killed_for_timeout_ = false;
+    spawned_at_ = Clock::now();
+    timer_->arm(std::chrono::duration_cast<std::chrono::milliseconds>(kConnectTimeout));
+    log::info("dom{}: adopting worker pid {} left running by an earlier xenvhostd", domid_, old);
+    auto alive = alive_;
+    client_->send(control::StatusCommand{}, [this, alive](Result<std::vector<worker::DeviceStatus>> r) {
+        if (*alive) on_adopted(std::move(r));
+    });
+    return true;
+}
+
+void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) {
+    if (state_ != State::adopting) return;
+    timer_->cancel();
+    if (!found) {
+        log::warn("dom{}: adopted worker pid {} cannot list its devices: {}; killing it", domid_, pid_,
+                  found.error().message);
+        pidfd_signal(pidfd_.get(), SIGKILL);  // on_exit() starts a fresh one
+        return;
+    }
+    // What it serves under the same name and socket is kept as it is (the
+    // front-end stays connected); anything else is added, moved or taken out.
+    std::vector<worker::DeviceStatus> kept;
+    std::vector<std::string> unclaimed, moved;
+    for (auto& d : *found) {
+        auto it = devices_.find(d.name);
+        if (it == devices_.end()) unclaimed.push_back(d.name);
+        else if (it->second.socket_path == d.socket_path) kept.push_back(d);
+        else moved.push_back(d.name);
+    }
+    state_ = State::running;
+    log::info("dom{}: adopted worker pid {}: it serves {} device(s), {} of them still declared", domid_, pid_,
+              found->size(), kept.size() + moved.size());
+    for (auto& name : unclaimed)
+        log::warn("dom{}: worker pid {} serves {}, which is no longer declared in xenstore; taking it out", domid_,
+                  pid_, name);
+    auto alive = alive_;
+    if (hooks_.up) hooks_.up(pid_, restarts_);
+    if (!*alive || state_ != State::running) return;
+    for (auto& name : unclaimed) {
+        client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<worker::DeviceStatus>> r) {
+            if (!*alive) return;
+            if (!r) log::warn("dom{}: worker could not remove {}: {}", domid_, name, r.error().message);
+            if (hooks_.removed) hooks_.removed(name);
+        });
+    }
+    for (auto& name : moved) {
+        // Replies come in order: the add below is answered after this removal.
+        client_->send(control::RemoveCommand{name}, [](Result<std::vector<worker::DeviceStatus>>) {});
+    }
+    for (auto& [name, spec] : devices_) {
+        bool is_kept = std::any_of(kept.begin(), kept.end(), [&](auto& d) { return d.name == name; });
+        if (!is_kept) send_add(name);
+    }
+    for (auto& d : kept) {
+        if (!devices_.contains(d.name)) continue;
+        if (hooks_.added) hooks_.added(d.name, {});
+        if (!*alive) return;
+        if (hooks_.device_event) hooks_.device_event(d);
+        if (!*alive) return;
+    }
+}
+
+ControlClient::Callbacks WorkerProcess::client_callbacks() {
+    ControlClient::Callbacks cb;
+    cb.event = [this](const worker::DeviceStatus& s) {
+        if (hooks_.device_event) hooks_.device_event(s);
+    };
+    cb.lost = [this](const std::string& reason) { on_lost(reason); };
+    return cb;
 }
 
 Result<> WorkerProcess::spawn() {
@@ -135,6 +236,7 @@ Result<> WorkerProcess::spawn() {
     pid_ = pid;
     pidfd_ = std::move(fd);
     state_ = State::starting;
+    adopted_ = false;
     killed_for_timeout_ = false;
     spawned_at_ = Clock::now();
     connect_delay_ = 2ms;
@@ -145,12 +247,7 @@ Result<> WorkerProcess::spawn() {
 }
 
 void WorkerProcess::try_connect() {
-    ControlClient::Callbacks cb;
-    cb.event = [this](const worker::DeviceStatus& s) {
-        if (hooks_.device_event) hooks_.device_event(s);
-    };
-    cb.lost = [this](const std::string& reason) { on_lost(reason); };
-    auto client = ControlClient::connect(loop_, control_path(), std::move(cb));
+    auto client = ControlClient::connect(loop_, control_path(), client_callbacks());
     if (!client) {
         int e = client.error().err;
         bool not_yet = e == ENOENT || e == ECONNREFUSED || e == EAGAIN;
@@ -231,9 +328,24 @@ void WorkerProcess::stop() {
     timer_->arm(std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
 }
 
+void WorkerProcess::abandon() {
+    timer_->cancel();
+    client_.reset();  // the worker keeps running when its control connection closes
+    if (pidfd_) {
+        loop_.remove(pidfd_.get());
+        pidfd_.reset();
+    }
+    state_ = State::stopped;
+}
+
 void WorkerProcess::fire_timer() {
     switch (state_) {
         case State::starting: try_connect(); break;
+        case State::adopting:
+            log::error("dom{}: adopted worker pid {} does not answer on {}; killing it", domid_, pid_, control_path());
+            killed_for_timeout_ = true;
+            if (pidfd_) pidfd_signal(pidfd_.get(), SIGKILL);  // on_exit() starts a fresh one
+            break;
         case State::backoff:
             ++restarts_;
             if (auto r = spawn(); !r) {
@@ -265,12 +377,18 @@ void WorkerProcess::on_lost(const std::string& reason) {
 
 void WorkerProcess::on_exit() {
     int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) <= 0) return;  // not exited after all
+    pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
+    if (reaped == 0) return;  // not exited after all
+    // An adopted worker is not our child: the readable pidfd is all we learn.
+    bool unknown = reaped < 0 && errno == ECHILD;
+    if (reaped < 0 && !unknown) return;
     loop_.remove(pidfd_.get());
     pidfd_.reset();
     client_.reset();
     ::unlink((dir() + "/worker.pid").c_str());
-    std::string how = killed_for_timeout_ ? "did not open its control socket in time" : describe_status(status);
+    std::string how = killed_for_timeout_ ? "did not answer on its control socket in time"
+                      : unknown         ? "exited (not our child: its status went to its parent)"
+                                        : describe_status(status);
     auto alive = alive_;
     auto pending_removals = std::move(removing_);
     removing_.clear();

@@ -1,8 +1,9 @@
 #pragma once
-// Supervises one guest's worker process: spawns it, connects to its control
-// socket, keeps the guest's devices added to it, restarts it with backoff
-// when it dies (re-adding the devices on the same sockets) and gives up when
-// it keeps dying. Process exit is seen through a pidfd on the event loop.
+// Supervises one guest's worker process: spawns it (or adopts the one an
+// earlier xenvhostd left running), connects to its control socket, keeps the
+// guest's devices added to it, restarts it with backoff when it dies
+// (re-adding the devices on the same sockets) and gives up when it keeps
+// dying. Process exit is seen through a pidfd on the event loop.
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
@@ -19,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace xenvhost::daemon {
 
@@ -41,10 +43,15 @@ public:
         std::function<void()> stopped;
     };
 
-    enum class State { starting, running, backoff, given_up, stopping, stopped };
+    enum class State { starting, adopting, running, backoff, given_up, stopping, stopped };
 
+    // Adopts the guest's worker left running by an earlier xenvhostd when
+    // there is one that answers on its control socket, else starts one.
     static Result<std::unique_ptr<WorkerProcess>> create(EventLoop& loop, const Options& options, unsigned domid,
                                                          Hooks hooks);
+    // The pid in RUN/domD/worker.pid when it is a live worker started for
+    // that control socket, else 0.
+    static pid_t left_running(const Options& options, unsigned domid);
     ~WorkerProcess();
 
     // Asks for the device to be served; sent now if connected, else on connect.
@@ -53,9 +60,16 @@ public:
     void remove(const std::string& name);
     // SIGTERM, SIGKILL after a grace period; `stopped` follows.
     void stop();
+    // Lets go of the worker without signalling it (xenstored is gone and we
+    // exit): it keeps serving its guest, and its pid file stays for the next
+    // xenvhostd to adopt it. No hook is called afterwards.
+    void abandon();
 
     State state() const { return state_; }
     pid_t pid() const { return pid_; }
+    // A process exists (not between a death and its restart).
+    bool has_process() const { return static_cast<bool>(pidfd_); }
+    bool adopted() const { return adopted_; }
     unsigned restarts() const { return restarts_; }
     bool serves(const std::string& name) const { return devices_.contains(name); }
     size_t device_count() const { return devices_.size(); }
@@ -66,6 +80,9 @@ private:
     WorkerProcess(EventLoop& loop, const Options& options, unsigned domid, Hooks hooks)
         : loop_(loop), options_(options), domid_(domid), hooks_(std::move(hooks)) {}
     Result<> spawn();
+    bool try_adopt();
+    void on_adopted(Result<std::vector<worker::DeviceStatus>> found);
+    ControlClient::Callbacks client_callbacks();
     void try_connect();
     void on_exit();
     void on_lost(const std::string& reason);
@@ -88,6 +105,7 @@ private:
     unsigned restarts_ = 0;
     std::deque<std::chrono::steady_clock::time_point> deaths_;
     bool killed_for_timeout_ = false;
+    bool adopted_ = false;  // not our child: its exit status goes to its new parent
     std::map<std::string, worker::DeviceSpec> devices_;
     std::map<std::string, bool> removing_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -202,18 +202,33 @@ Result<std::unique_ptr<XenstoreEnv>> XenstoreEnv::start() {
     if (!::mkdtemp(tmpl.data())) return fail_errno("mkdtemp {}", tmpl);
     auto env = std::unique_ptr<XenstoreEnv>(new XenstoreEnv());
     env->dir_ = tmpl;
-    for (auto sub : {"/xs-run", "/xs-state", "/xenvhost"}) ::mkdir((env->dir_ + sub).c_str(), 0755);
-    std::string socket = env->dir_ + "/xs-run/socket";
+    ::mkdir((env->dir_ + "/xenvhost").c_str(), 0755);
+    if (auto r = env->launch_xenstored(); !r) return std::unexpected(r.error());
+    return env;
+}
+
+Result<> XenstoreEnv::restart_xenstored() {
+    xs_.reset();
+    if (xenstored_) xenstored_->stop(SIGKILL, 0);
+    // Nothing of the old instance survives: its socket directory and the shim's state.
+    std::error_code ec;
+    for (auto sub : {"/xs-run", "/xs-state"}) std::filesystem::remove_all(dir_ + sub, ec);
+    return launch_xenstored();
+}
+
+Result<> XenstoreEnv::launch_xenstored() {
+    for (auto sub : {"/xs-run", "/xs-state"}) ::mkdir((dir_ + sub).c_str(), 0755);
+    std::string socket = dir_ + "/xs-run/socket";
     ::setenv("XENSTORED_PATH", socket.c_str(), 1);
     std::vector<std::string> argv = {"/usr/lib/xen-4.17/bin/xenstored", "-N"};
-    if (std::getenv("XENVHOST_XS_TRACE")) argv.insert(argv.end(), {"-T", env->dir_ + "/xenstored.trace"});
+    if (std::getenv("XENVHOST_XS_TRACE")) argv.insert(argv.end(), {"-T", dir_ + "/xenstored.trace"});
     auto p = Process::spawn(argv,
-                            env->dir_ + "/xenstored.log",
-                            {"LD_PRELOAD=" XENVHOST_FAKEXEN, "XENSTORED_RUNDIR=" + env->dir_ + "/xs-run",
-                             "XENSTORED_PATH=" + socket, "FAKEXEN_DIR=" + env->dir_ + "/xs-state"});
+                            dir_ + "/xenstored.log",
+                            {"LD_PRELOAD=" XENVHOST_FAKEXEN, "XENSTORED_RUNDIR=" + dir_ + "/xs-run",
+                             "XENSTORED_PATH=" + socket, "FAKEXEN_DIR=" + dir_ + "/xs-state"});
     if (!p) return std::unexpected(p.error());
-    env->xenstored_ = std::move(*p);
-    if (!wait_file(socket, true, 5000)) return fail("xenstored did not create {}: {}", socket, env->xenstored_->log());
+    xenstored_ = std::move(*p);
+    if (!wait_file(socket, true, 5000)) return fail("xenstored did not create {}: {}", socket, xenstored_->log());
     // xenstored binds its socket before it listens: retry a refused connection.
     auto xs = xen::Xenstore::open();
     for (int i = 0; !xs && i < 500; ++i) {
@@ -221,11 +236,11 @@ Result<std::unique_ptr<XenstoreEnv>> XenstoreEnv::start() {
         xs = xen::Xenstore::open();
     }
     if (!xs) return std::unexpected(xs.error());
-    env->xs_ = std::make_unique<xen::Xenstore>(std::move(*xs));
+    xs_ = std::make_unique<xen::Xenstore>(std::move(*xs));
     // What xen-init-dom0 writes.
-    if (auto r = env->xs_->write("/local/domain/0/name", "Domain-0"); !r) return std::unexpected(r.error());
-    if (auto r = env->xs_->write("/local/domain/0/domid", "0"); !r) return std::unexpected(r.error());
-    return env;
+    if (auto r = xs_->write("/local/domain/0/name", "Domain-0"); !r) return std::unexpected(r.error());
+    if (auto r = xs_->write("/local/domain/0/domid", "0"); !r) return std::unexpected(r.error());
+    return {};
 }
 
 XenstoreEnv::~XenstoreEnv() {

@@ -90,10 +90,16 @@ public:
     static bool wait_file(const std::string& path, bool exists, int timeout_ms);
 
     std::string xenstored_log() const { return xenstored_->log(); }
+    pid_t xenstored_pid() const { return xenstored_->pid(); }
     // Kills xenstored (the handle of this env is unusable afterwards).
     void kill_xenstored() { xenstored_->stop(9, 0); }
+    // Kills xenstored if it runs and starts a fresh, empty one on the same
+    // socket (what dom0 holds after a xenstored restart without its state);
+    // the handle of this env is connected to the new one.
+    Result<> restart_xenstored();
 
 private:
+    Result<> launch_xenstored();
     std::string dir_;
     std::unique_ptr<Process> xenstored_;
     std::unique_ptr<xen::Xenstore> xs_;

@@ -4,7 +4,9 @@
 # The host harness (tests/xen/run.sh) reads the markers "T+<uptime>s NAME ..."
 # and the results "SCENARIO <name> PASS|FAIL <seconds>".
 # Kernel words: `nodomu` skips the guest and the scenarios;
-# `xenvhost.scenarios=a:b` runs only the scenarios named a and b.
+# `xenvhost.scenarios=a:b` runs only the scenarios named a and b;
+# `xenvhost.demo` (make demo) skips the test guest and runs the selected
+# scenarios without one (DOMU_ID empty).
 set -euo pipefail
 SHARE=/usr/share/xenvhost-tests/xen
 SCENARIO_TIMEOUT=300
@@ -130,6 +132,11 @@ main() {
     start_toolstack
     if grep -qw nodomu /proc/cmdline; then
         mark "NODOMU: no guest, no scenarios"
+    elif grep -qw 'xenvhost\.demo' /proc/cmdline; then
+        mark "DEMO: no test guest"
+        DOMU_ID=
+        export DOMU_ID
+        run_scenarios
     else
         start_domu
         export DOMU_ID

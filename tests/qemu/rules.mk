@@ -12,7 +12,8 @@
 #                                    KR_STREAMS... as in tests/qemu/kill-restart.sh)
 #   make test-qemu-resize            only the resize case (the image grown and the worker
 #                                    sent SIGHUP during the guest run; tests/qemu/resize.sh)
-#   make demo                        one guest run against the worker, with a transcript
+#   make demo-qemu                   one guest run against the worker, with a transcript
+#                                    (`make demo` is the Xen demo, tests/xen/rules.mk)
 
 QEMU_DIR        := $(BUILD)/qemu
 # The newest installed Debian kernel; its modules come from /lib/modules.
@@ -53,8 +54,8 @@ test-qemu-kill-restart: all qemu-guest $(QEMU_INFLIGHT_KILL)
 test-qemu-resize: all qemu-guest
 	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh resize
 
-.PHONY: demo
-demo: all qemu-guest $(QEMU_INFLIGHT_KILL)
+.PHONY: demo-qemu
+demo-qemu: all qemu-guest $(QEMU_INFLIGHT_KILL)
 	@$(QEMU_TEST_ENV) bash tests/qemu/demo.sh
 
 TEST_LEVELS += qemu

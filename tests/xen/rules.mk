@@ -7,6 +7,11 @@
 #                     domU.cpio.gz, dom0.cpio.gz
 #   make test-xen     boot them, run every scenario, print a transcript with
 #                     timings; fails if a scenario fails or the run times out
+#   make demo         the demo (tests/xen/demo.sh): checks the Debian packages
+#                     (installs them when run as root, else says to run
+#                     `sudo make deps`), builds the images, boots them and runs
+#                     scenario 40-installed-service alone, without the test
+#                     guest; prints each step with its time
 #
 # Knobs (make variables):
 #   XEN_TIMEOUT=900        seconds before a run counts as hung
@@ -119,3 +124,30 @@ include $(XEN_SRC)/grant-frontend/rules.mk
 
 # The notify-protocol receiver for starting the installed unit (its own fragment).
 include $(XEN_SRC)/notify-listener/rules.mk
+
+# ---------------------------------------------------------------- demo
+# The packages are checked before anything is built: the kernel version the
+# images need (XEN_KVER) is only known once linux-image-amd64 is installed,
+# so the images are made by a second make that reads it afresh.
+.PHONY: demo demo-deps
+demo-deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps; \
+	  else echo "demo: missing Debian packages:" $$missing; \
+	    echo "demo: install them with 'sudo make deps' (or run make demo as root)"; exit 1; fi; \
+	fi
+
+demo: demo-deps
+	@mkdir -p $(XEN_DIR)
+	@echo "demo: building the programs and the Xen images (log: $(XEN_DIR)/demo-build.log)"
+	@t0=$$(date +%s); \
+	if ! $(MAKE) --no-print-directory xen-images >$(XEN_DIR)/demo-build.log 2>&1; then \
+	  tail -n 30 $(XEN_DIR)/demo-build.log; echo "demo: the build failed; see $(XEN_DIR)/demo-build.log"; exit 1; \
+	fi; \
+	echo "demo: built in $$(( $$(date +%s) - t0 )) s"
+	@XEN_TIMEOUT='$(XEN_TIMEOUT)' XEN_ARGS='$(XEN_ARGS)' XEN_QEMU_CPU='$(XEN_QEMU_CPU)' \
+	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_QEMU_SMP)' XEN_DOM0_ARGS='$(XEN_DOM0_ARGS)' \
+	  bash $(XEN_SRC)/demo.sh $(XEN_DIR) $(XEN_SRC)/scenarios

@@ -253,11 +253,30 @@ has_grants() { grep -q 'GUEST-PAGES grant refs ' "$console"; }
 wait_until 120 has_grants || die "the guest printed no GUEST-PAGES grant line in 120 s"
 refs=$(sed -n 's/.*GUEST-PAGES grant refs \([0-9,-]*\).*/\1/p' "$console" | tail -n 1)
 [ -n "$refs" ] || die "no grant refs in the guest's GUEST-PAGES line"
-rc=0
 xen-grant-frontend --socket "$sock" --image "$img" --control "$run_dir/dom$domid/control" \
-    --guest-domid "$domid" --guest-grants "$refs" --seconds 1 --map-seconds 0.2 >"$work/frontend.log" 2>&1 || rc=$?
+    --guest-domid "$domid" --guest-grants "$refs" --seconds 1 --map-seconds 0.2 >"$work/frontend.log" 2>&1 &
+fe_pid=$!
+# While the front-end is connected the status keys say so, and how the
+# worker maps the guest's memory.
+connected() { [ "$(xenstore-read "$dir/xenvhost-connected")" = 1 ] || gone "$fe_pid"; }
+wait_until 60 connected || die "xenvhost-connected did not become 1 within 60 s"
+if gone "$fe_pid"; then
+    wait "$fe_pid" || true
+    sed 's/^/  frontend: /' "$work/frontend.log"
+    die "the front-end finished before xenvhost-connected became 1"
+fi
+mapped() { [ "$(xenstore-read "$dir/xenvhost-mapping")" = grant ] || gone "$fe_pid"; }
+wait_until 30 mapped || die "xenvhost-mapping did not become 'grant' while the front-end was connected"
+live=$(xenstore-ls -fp "$dir")
+expect_listed "$live" "$dir/xenvhost-connected" 1
+expect_listed "$live" "$dir/xenvhost-mapping" grant
+grep -E "^$dir/xenvhost-(connected|mapping) " <<<"$live" | sed 's/^/SHOW while connected: /'
+rc=0
+wait "$fe_pid" || rc=$?
 sed 's/^/  frontend: /' "$work/frontend.log"
 [ "$rc" -eq 0 ] || die "xen-grant-frontend failed (exit $rc)"
+disconnected() { [ "$(xenstore-read "$dir/xenvhost-connected")" = 0 ]; }
+wait_until 15 disconnected || die "xenvhost-connected is not back to 0 after the front-end left"
 requests=$(summary_value worker_requests)
 maps=$(summary_value worker_map_calls)
 unmaps=$(summary_value worker_unmap_calls)

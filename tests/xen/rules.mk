@@ -128,7 +128,8 @@ include $(XEN_SRC)/notify-listener/rules.mk
 # ---------------------------------------------------------------- demo
 # The packages are checked before anything is built: the kernel version the
 # images need (XEN_KVER) is only known once linux-image-amd64 is installed,
-# so the images are made by a second make that reads it afresh.
+# so the images are made by a second make that reads it afresh (on every
+# core unless make was given -j).
 .PHONY: demo demo-deps
 demo-deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -144,7 +145,8 @@ demo: demo-deps
 	@mkdir -p $(XEN_DIR)
 	@echo "demo: building the programs and the Xen images (log: $(XEN_DIR)/demo-build.log)"
 	@t0=$$(date +%s); \
-	if ! $(MAKE) --no-print-directory xen-images >$(XEN_DIR)/demo-build.log 2>&1; then \
+	if ! $(MAKE) --no-print-directory $(if $(findstring -j,$(MAKEFLAGS)),,-j$$(nproc)) xen-images \
+	    >$(XEN_DIR)/demo-build.log 2>&1; then \
 	  tail -n 30 $(XEN_DIR)/demo-build.log; echo "demo: the build failed; see $(XEN_DIR)/demo-build.log"; exit 1; \
 	fi; \
 	echo "demo: built in $$(( $$(date +%s) - t0 )) s"

@@ -45,9 +45,15 @@ Result<fe::BlkCompletion> expect_status(fe::BlkQueue& blk, const fe::BlkCommand&
     return c;
 }
 
-std::string refs_of(uint64_t gpa, uint64_t len) {
+std::string refs_of(uint64_t gpa, uint64_t len, bool foreign) {
     const uint64_t first = gpa >> 12, last = (gpa + len - 1) >> 12;
-    return first == last ? fmt::format("ref {}", first) : fmt::format("refs {}..{}", first, last);
+    const char* what = foreign ? "frame" : "ref";
+    return first == last ? fmt::format("{} {:#x}", what, first) : fmt::format("{}s {:#x}..{:#x}", what, first, last);
+}
+
+// What a descriptor carries for guest address `gpa`.
+uint64_t descriptor_address(uint64_t gpa, bool foreign) {
+    return foreign ? gpa : fe::grant_address(gpa >> 12, gpa & 0xfff);
 }
 
 }  // namespace
@@ -96,8 +102,8 @@ Result<std::string> check_multi_page_buffer(CheckEnv& env) {
         return std::unexpected(r.error());
     return fmt::format(
         "{} KiB written from {:#x} ({}) and read into {:#x} ({}): equal in the buffer and in the image",
-        kLen / 1024, fe::grant_address(out_gpa >> 12, out_gpa & 0xfff), refs_of(out_gpa, kLen),
-        fe::grant_address(in_gpa >> 12, in_gpa & 0xfff), refs_of(in_gpa, kLen));
+        kLen / 1024, descriptor_address(out_gpa, env.foreign), refs_of(out_gpa, kLen, env.foreign),
+        descriptor_address(in_gpa, env.foreign), refs_of(in_gpa, kLen, env.foreign));
 }
 
 Result<std::string> check_bad_grants(CheckEnv& env, SharedPages& revoked, uint32_t revoked_ref,
@@ -155,6 +161,42 @@ Result<std::string> check_bad_grants(CheckEnv& env, SharedPages& revoked, uint32
         "read into and write from revoked ref {}, read into never-granted ref {}: IOERR each; the next read "
         "succeeded and the sector kept its data; {}",
         revoked_ref, never_granted, failures);
+}
+
+}  // namespace xenvhost::grantfe
+
+namespace xenvhost::grantfe {
+
+Result<std::string> check_never_granted(CheckEnv& env, uint32_t never_granted) {
+    auto& blk = env.session.blk();
+    constexpr uint32_t kLen = 4096;
+    const auto before = fe::pattern(env.seed ^ 0x55, kRevokeSector * kSector, kLen);
+    if (auto w = blk.write(kRevokeSector, before); !w) return fail("write before: {}", w.error().message);
+    Counters start;
+    if (env.worker.available()) {
+        auto c = env.worker.read();
+        if (!c) return std::unexpected(c.error());
+        start = *c;
+    }
+    auto never = fe::BlkCommand::in(kRevokeSector, kLen);
+    never.data_gpa = grant_gpa(never_granted);
+    if (auto c = expect_status(blk, never, VIRTIO_BLK_S_IOERR,
+                               fmt::format("read into never-granted ref {}", never_granted));
+        !c)
+        return std::unexpected(c.error());
+    auto after = blk.read(kRevokeSector, kLen);
+    if (!after) return fail("the request after the bad grant: {}", after.error().message);
+    if (auto r = expect_equal(*after, before, "sector after the bad grant"); !r) return std::unexpected(r.error());
+    std::string failures = "map failures not read (no control socket)";
+    if (env.worker.available()) {
+        auto c = env.worker.read();
+        if (!c) return std::unexpected(c.error());
+        const Counters d = *c - start;
+        if (d.map_failures < 1) return fail("the worker counted no map failure for a never-granted ref");
+        failures = fmt::format("the worker counted {} map failure(s)", d.map_failures);
+    }
+    return fmt::format("read into ref {}, which the guest never granted: IOERR; the next read succeeded; {}",
+                       never_granted, failures);
 }
 
 }  // namespace xenvhost::grantfe

@@ -27,6 +27,7 @@ struct CheckEnv {
     const WorkerCounters& worker;
     std::string image;
     uint64_t seed = 0x6772616e74;  // "grant"
+    bool foreign = false;          // pages are machine frames, descriptors carry frame<<12
 };
 
 // Each returns a one-line description of what passed.
@@ -38,5 +39,8 @@ Result<std::string> check_multi_page_buffer(CheckEnv& env);
 // table that nobody granted to the worker's domain.
 Result<std::string> check_bad_grants(CheckEnv& env, SharedPages& revoked, uint32_t revoked_ref,
                                      uint32_t never_granted);
+
+// A guest's pool: a ref past every ref the guest granted us.
+Result<std::string> check_never_granted(CheckEnv& env, uint32_t never_granted);
 
 }  // namespace xenvhost::grantfe

@@ -3,6 +3,10 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
+
+#include <sys/mman.h>
 
 namespace xenvhost::grantfe {
 
@@ -84,6 +88,83 @@ Result<std::unique_ptr<GrantPool>> GrantPool::share(xengntshr_handle* shr, uint3
     return pool;
 }
 
+Result<std::unique_ptr<GrantPool>> GrantPool::map_runs(std::vector<uint64_t> ids, const MapRun& map,
+                                                      const char* what) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    if (ids.empty() || ids.back() > UINT32_MAX) return fail("{}: no {} or one past 32 bits", what, what);
+    std::unique_ptr<GrantPool> pool(new GrantPool());
+    // Runs of consecutive numbers; the longest kMaxRegions of them are used
+    // (one SET_MEM_TABLE carries at most 8 regions), in ascending order.
+    std::vector<GrantRun> runs;
+    for (size_t i = 0; i < ids.size();) {
+        size_t j = i;
+        while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+        runs.push_back({static_cast<uint32_t>(ids[i]), static_cast<uint32_t>(j - i + 1)});
+        i = j + 1;
+    }
+    pool->refs_.assign(ids.begin(), ids.end());
+    std::stable_sort(runs.begin(), runs.end(), [](const GrantRun& a, const GrantRun& b) { return a.pages > b.pages; });
+    size_t keep = 0;
+    while (keep < runs.size() && keep < kMaxRegions && runs[keep].pages >= kMinRunPages) ++keep;
+    for (size_t k = keep; k < runs.size(); ++k) {
+        pool->unused_pages_ += runs[k].pages;
+        ++pool->unused_runs_;
+    }
+    runs.resize(keep);
+    std::sort(runs.begin(), runs.end(), [](const GrantRun& a, const GrantRun& b) { return a.first_ref < b.first_ref; });
+    std::vector<frontend::RegionLayout> layout;
+    std::vector<Mapping> views;
+    for (const auto& run : runs) {
+        auto host = map(run.first_ref, run.pages);
+        if (!host) return fail("{} {}..{}: {}", what, run.first_ref, run.first_ref + run.pages - 1, host.error().message);
+        ++pool->calls_;
+        // munmap is how both libraries unmap on Linux.
+        views.emplace_back(*host, uint64_t{run.pages} * kXenPageSize);
+        layout.push_back({grant_gpa(run.first_ref), uint64_t{run.pages} * kXenPageSize});
+        pool->runs_.push_back(run);
+    }
+    if (layout.empty()) return fail("no run of {} or more consecutive {} among {}", kMinRunPages, what, ids.size());
+    auto mem = frontend::GuestMemory::create(layout);
+    if (!mem) return std::unexpected(mem.error());
+    pool->memory_ = std::move(*mem);
+    for (size_t k = 0; k < views.size(); ++k) {
+        frontend::Region& r = pool->memory_.region(k);
+        r.mapping = std::move(views[k]);
+        r.fd.reset();
+        r.mmap_offset = 0;
+    }
+    return pool;
+}
+
+Result<std::unique_ptr<GrantPool>> GrantPool::map_guest_grants(xengnttab_handle* tab, uint32_t domid,
+                                                               const std::vector<uint64_t>& refs) {
+    return map_runs(refs, [&](uint64_t first, uint32_t pages) -> Result<void*> {
+        std::vector<uint32_t> run(pages);
+        for (uint32_t k = 0; k < pages; ++k) run[k] = static_cast<uint32_t>(first + k);
+        void* p = xengnttab_map_domain_grant_refs(tab, pages, domid, run.data(), PROT_READ | PROT_WRITE);
+        if (!p) return fail_errno("xengnttab_map_domain_grant_refs(domain {})", domid);
+        return p;
+    }, "grant refs");
+}
+
+Result<std::unique_ptr<GrantPool>> GrantPool::map_guest_frames(xenforeignmemory_handle* fm, uint32_t domid,
+                                                               const std::vector<uint64_t>& frames) {
+    return map_runs(frames, [&](uint64_t first, uint32_t pages) -> Result<void*> {
+        std::vector<xen_pfn_t> run(pages);
+        std::vector<int> err(pages, 0);
+        for (uint32_t k = 0; k < pages; ++k) run[k] = first + k;
+        void* p = xenforeignmemory_map(fm, domid, PROT_READ | PROT_WRITE, pages, run.data(), err.data());
+        if (!p) return fail_errno("xenforeignmemory_map(domain {})", domid);
+        for (uint32_t k = 0; k < pages; ++k)
+            if (err[k]) {
+                xenforeignmemory_unmap(fm, p, pages);
+                return fail("frame {:#x}: error {}", first + k, err[k]);
+            }
+        return p;
+    }, "machine frames");
+}
+
 size_t GrantPool::largest_run() const {
     size_t best = 0;
     for (size_t i = 1; i < runs_.size(); ++i)
@@ -103,11 +184,12 @@ std::string GrantPool::describe() const {
         list += fmt::format("{}..{}", runs_[i].first_ref, runs_[i].first_ref + runs_[i].pages - 1);
     }
     if (runs_.size() > kShown) list += fmt::format(", ... ({} more)", runs_.size() - kShown);
-    std::string out = fmt::format("{} pages in {} share call(s), refs {}..{}{}; in use: {} run(s) of consecutive refs ({})",
+    std::string out = fmt::format("{} pages in {} call(s), numbers {}..{}{}; in use: {} run(s) of consecutive numbers ({})",
                                   refs_.size(), calls_, *std::min_element(refs_.begin(), refs_.end()), max_ref(),
                                   ascending_ ? ", all ascending and consecutive" : "", runs_.size(), list);
     if (unused_pages_)
-        out += fmt::format("; {} page(s) in {} shorter run(s) left unused", unused_pages_, unused_.size());
+        out += fmt::format("; {} page(s) in {} shorter run(s) left unused", unused_pages_,
+                           unused_.size() + unused_runs_);
     return out;
 }
 

@@ -18,6 +18,7 @@
 #include "xen_libs.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,18 +29,31 @@ namespace xenvhost::grantfe {
 inline constexpr uint32_t kMinRunPages = 16;
 // gntalloc grants at most 1024 pages by default; the revoked page needs one.
 inline constexpr uint32_t kGrantBudgetPages = 1000;
+// A guest's memory: regions of one SET_MEM_TABLE.
+inline constexpr size_t kMaxRegions = 8;
 
 struct GrantRun {
     uint32_t first_ref = 0;
     uint32_t pages = 0;
 };
 
+// The same layout serves a real guest's memory seen from dom0: its grants to
+// dom0 (page of ref R at R<<12, mapped through gntdev) or, in foreign mode,
+// its frames (page of machine frame M at M<<12, mapped through privcmd).
 class GrantPool {
 public:
     // Shares `pages` writable pages to `domid` per xengntshr_share_pages
     // call, until at least `pages` of them lie in runs of kMinRunPages or
     // more (or the budget is spent).
     static Result<std::unique_ptr<GrantPool>> share(xengntshr_handle* shr, uint32_t domid, uint32_t pages);
+
+    // Maps the refs `domid` granted to dom0, each run of consecutive refs
+    // with one call.
+    static Result<std::unique_ptr<GrantPool>> map_guest_grants(xengnttab_handle* tab, uint32_t domid,
+                                                               const std::vector<uint64_t>& refs);
+    // Maps machine frames of `domid`, each run of consecutive frames with one call.
+    static Result<std::unique_ptr<GrantPool>> map_guest_frames(xenforeignmemory_handle* fm, uint32_t domid,
+                                                               const std::vector<uint64_t>& frames);
 
     frontend::GuestMemory& memory() { return memory_; }
     const frontend::GuestMemory& memory() const { return memory_; }
@@ -54,6 +68,9 @@ public:
 
 private:
     GrantPool() = default;
+    using MapRun = std::function<Result<void*>(uint64_t first, uint32_t pages)>;
+    static Result<std::unique_ptr<GrantPool>> map_runs(std::vector<uint64_t> ids, const MapRun& map,
+                                                       const char* what);
 
     frontend::GuestMemory memory_;
     std::vector<uint32_t> refs_;
@@ -61,6 +78,7 @@ private:
     std::vector<Mapping> unused_;  // pages of short runs, granted until the pool goes
     unsigned calls_ = 0;
     uint32_t unused_pages_ = 0;
+    size_t unused_runs_ = 0;       // runs of a guest's pages left unmapped
     bool ascending_ = true;        // every share call returned ascending consecutive refs
 };
 

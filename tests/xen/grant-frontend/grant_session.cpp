@@ -67,9 +67,13 @@ Result<void> GrantSession::start() {
     qo.size = opts_.queue_size;
     qo.event_idx = acked_features_ & bit(VIRTIO_RING_F_EVENT_IDX);
     qo.region = pool_.largest_run();
-    // Descriptors carry 1<<63 | gpa, and gpa = ref<<12 in grant space.
+    // Descriptors carry 1<<63 | gpa, and gpa = ref<<12 in grant space; in
+    // foreign mode, the frame's address itself.
     static const frontend::GrantAddressing grant_addressing(0);
-    auto q = frontend::SplitQueue::create(mem, 0, qo, &grant_addressing);
+    static const frontend::GpaAddressing gpa_addressing;
+    const frontend::DescriptorAddressing* addressing =
+        opts_.foreign ? static_cast<const frontend::DescriptorAddressing*>(&gpa_addressing) : &grant_addressing;
+    auto q = frontend::SplitQueue::create(mem, 0, qo, addressing);
     if (!q) return fail("rings in the largest run of refs ({} pages): {}", pool_.runs()[*qo.region].pages,
                         q.error().message);
     queue_ = std::move(*q);
@@ -83,16 +87,19 @@ Result<void> GrantSession::start() {
     const auto rings = frontend::ring_areas(queue_->desc_gpa(), queue_->avail_gpa(), queue_->used_gpa(),
                                             opts_.queue_size);
     const uint64_t refs = std::max<uint64_t>(opts_.table_refs, uint64_t{pool_.max_ref()} + 1);
-    regions_ = frontend::grant_region_messages(mem, rings, refs << 12, opts_.domid, opts_.no_advance_flag, -1);
+    regions_ = opts_.foreign ? frontend::foreign_region_messages(mem, opts_.domid, -1)
+                             : frontend::grant_region_messages(mem, rings, refs << 12, opts_.domid,
+                                                               opts_.no_advance_flag, -1);
     if (regions_.size() > vu::kMaxFds)
         return fail("{} regions do not fit one SET_MEM_TABLE ({} fds)", regions_.size(), vu::kMaxFds);
-    // Every region carries its own open of the grant device, as
+    // Every region carries its own open of the grant (or privcmd) device, as
     // xen-vhost-frontend sends them; the back-end checks which device it is
     // and closes it.
     gntdev_fds_.clear();
+    const char* device = opts_.foreign ? "/dev/xen/privcmd" : "/dev/xen/gntdev";
     for (auto& m : regions_) {
-        UniqueFd fd(::open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC));
-        if (!fd) return fail_errno("open /dev/xen/gntdev");
+        UniqueFd fd(::open(device, O_RDWR | O_CLOEXEC));
+        if (!fd) return fail_errno("open {}", device);
         m.fd = fd.get();
         gntdev_fds_.push_back(std::move(fd));
     }
@@ -118,7 +125,7 @@ std::string GrantSession::describe_table() const {
     for (const auto& m : regions_) {
         const auto& r = m.region;
         if (!out.empty()) out += '\n';
-        out += fmt::format("  region gpa {:#x} (ref {}) size {:#x} user {:#x} flags {:#x} domid {}",
+        out += fmt::format("  region gpa {:#x} (page {}) size {:#x} user {:#x} flags {:#x} domid {}",
                            r.guest_phys_addr, (r.guest_phys_addr & ~frontend::kGrantAddressFlag) >> 12, r.memory_size,
                            r.user_addr, m.xen ? m.xen->flags : 0, m.xen ? m.xen->domid : 0);
     }

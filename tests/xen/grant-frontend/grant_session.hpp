@@ -29,6 +29,9 @@ namespace xenvhost::grantfe {
 
 struct GrantSessionOptions {
     uint32_t domid = 0;          // the granting domain, sent in every region
+    // Foreign mode: the pool holds machine frames; one region per run (flags
+    // 0x1, an fd of /dev/xen/privcmd), descriptors carry frame<<12 addresses.
+    bool foreign = false;
     uint16_t queue_size = 128;
     uint32_t no_advance_flag = vhost_user::xen_mmap_flag::kNoAdvanceMapDeployed;
     // The table covers grant space [0, (table_refs)<<12): at least every

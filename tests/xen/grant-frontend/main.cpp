@@ -4,6 +4,7 @@
 // SUMMARY line of key=value pairs for scripts.
 
 #include "data_checks.hpp"
+#include "guest_frames.hpp"
 #include "grant_pool.hpp"
 #include "grant_session.hpp"
 #include "map_cost.hpp"
@@ -77,6 +78,7 @@ private:
     int failures_ = 0;
     GntshrHandle shr_;
     GnttabHandle tab_;
+    ForeignHandle fm_;
     std::unique_ptr<GrantPool> pool_;
     SharedPages revoked_;
     uint32_t revoked_ref_ = 0, never_granted_ = 0;
@@ -86,27 +88,51 @@ private:
     double rps_4k_ = 0, rps_64k_ = 0;
 };
 
+// The guest's domain: dom0 itself (its own grants) or --guest-domid.
+uint32_t guest_of(const Options& o) { return o.guest_domid.value_or(o.domid); }
+bool foreign_mode(const Options& o) { return !o.guest_pfns.empty(); }
+
 Result<void> Run::setup() {
-    shr_.reset(xengntshr_open(nullptr, 0));
-    if (!shr_) return fail_errno("xengntshr_open (/dev/xen/gntalloc)");
     tab_.reset(xengnttab_open(nullptr, 0));
     if (!tab_) return fail_errno("xengnttab_open (/dev/xen/gntdev)");
+    const uint32_t guest = guest_of(opts_);
+    if (foreign_mode(opts_)) {
+        auto mfns = machine_frames(guest, opts_.guest_pfns);
+        if (!mfns) return std::unexpected(mfns.error());
+        fm_.reset(xenforeignmemory_open(nullptr, 0));
+        if (!fm_) return fail_errno("xenforeignmemory_open (/dev/xen/privcmd)");
+        auto pool = GrantPool::map_guest_frames(fm_.get(), guest, *mfns);
+        if (!pool) return std::unexpected(pool.error());
+        pool_ = std::move(*pool);
+        note(fmt::format("guest memory: {} pages domain {} holds for us, its machine frames mapped through "
+                         "privcmd: {}", opts_.guest_pfns.size(), guest, pool_->describe()));
+    } else if (opts_.guest_domid) {
+        auto pool = GrantPool::map_guest_grants(tab_.get(), guest, opts_.guest_grants);
+        if (!pool) return std::unexpected(pool.error());
+        pool_ = std::move(*pool);
+        note(fmt::format("guest memory: {} grants of domain {} to dom0, mapped through gntdev: {}",
+                         opts_.guest_grants.size(), guest, pool_->describe()));
+        never_granted_ = pool_->max_ref() + kNeverGrantedDistance;
+        note(fmt::format("ref {} never granted", never_granted_));
+    } else {
+        shr_.reset(xengntshr_open(nullptr, 0));
+        if (!shr_) return fail_errno("xengntshr_open (/dev/xen/gntalloc)");
+        auto pool = GrantPool::share(shr_.get(), opts_.domid, opts_.pages);
+        if (!pool) return std::unexpected(pool.error());
+        pool_ = std::move(*pool);
+        note(fmt::format("guest memory: {} granted to domid {} (gntalloc)", pool_->describe(), opts_.domid));
 
-    auto pool = GrantPool::share(shr_.get(), opts_.domid, opts_.pages);
-    if (!pool) return std::unexpected(pool.error());
-    pool_ = std::move(*pool);
-    note(fmt::format("guest memory: {} granted to domid {} (gntalloc)", pool_->describe(), opts_.domid));
+        // A page granted now (so the table covers its ref) and revoked later.
+        void* page = xengntshr_share_pages(shr_.get(), opts_.domid, 1, &revoked_ref_, 1);
+        if (!page) return fail_errno("xengntshr_share_pages(1 page)");
+        revoked_ = SharedPages(shr_.get(), page, 1);
+        std::memset(revoked_.data(), 0xee, kXenPageSize);
+        never_granted_ = std::max(pool_->max_ref(), revoked_ref_) + kNeverGrantedDistance;
+        if (pool_->contains(never_granted_) || never_granted_ == revoked_ref_)
+            return fail("ref {} meant as never granted is in use", never_granted_);
+        note(fmt::format("ref {} granted to be revoked; ref {} never granted", revoked_ref_, never_granted_));
+    }
     fig_.add("pool_runs", pool_->runs().size());
-
-    // A page granted now (so the table covers its ref) and revoked later.
-    void* page = xengntshr_share_pages(shr_.get(), opts_.domid, 1, &revoked_ref_, 1);
-    if (!page) return fail_errno("xengntshr_share_pages(1 page)");
-    revoked_ = SharedPages(shr_.get(), page, 1);
-    std::memset(revoked_.data(), 0xee, kXenPageSize);
-    never_granted_ = std::max(pool_->max_ref(), revoked_ref_) + kNeverGrantedDistance;
-    if (pool_->contains(never_granted_) || never_granted_ == revoked_ref_)
-        return fail("ref {} meant as never granted is in use", never_granted_);
-    note(fmt::format("ref {} granted to be revoked; ref {} never granted", revoked_ref_, never_granted_));
 
     if (worker_.available()) {
         auto c = worker_.read();
@@ -118,9 +144,10 @@ Result<void> Run::setup() {
     }
 
     GrantSessionOptions so;
-    so.domid = opts_.domid;
+    so.domid = guest;
+    so.foreign = foreign_mode(opts_);
     so.queue_size = opts_.queue_size;
-    so.table_refs = never_granted_ + 1;
+    if (!so.foreign) so.table_refs = never_granted_ + 1;
     so.blk.depth = std::max(opts_.depth, 2u);
     so.blk.max_data = kMaxData;
     auto s = GrantSession::connect(opts_.socket, *pool_, so);
@@ -136,13 +163,18 @@ Result<void> Run::setup() {
                     kChecksEnd + kLoopSectors);
 
     if (worker_.available()) {
-        // The rings are mapped by the queue thread once the ring is enabled.
-        auto c = worker_.wait_for([&](const Counters& c) { return c.map_calls >= before_.map_calls + 3; }, 3000);
+        // The rings are mapped by the queue thread once the ring is enabled:
+        // three map calls; foreign regions mapped whole need none (their
+        // maps came with the table).
+        const std::string expect = so.foreign ? "foreign" : "grant";
+        auto c = worker_.wait_for(
+            [&](const Counters& c) { return c.mapping == expect && c.map_calls >= before_.map_calls + (so.foreign ? 1 : 3); },
+            3000);
         if (!c) return std::unexpected(c.error());
         const Counters d = *c - before_;
-        note(fmt::format("worker after the rings started: mapping {}, {} ring map calls ({} pages) held long-lived",
+        note(fmt::format("worker after the rings started: mapping {}, {} map calls ({} pages) held long-lived",
                          c->mapping, d.map_calls, d.pages_mapped));
-        if (c->mapping != "grant") return fail("the worker reports mapping '{}', not grant", c->mapping);
+        if (c->mapping != expect) return fail("the worker reports mapping '{}', not {}", c->mapping, expect);
         fig_.add("ring_map_calls", d.map_calls);
         before_ = *c;
     }
@@ -151,6 +183,7 @@ Result<void> Run::setup() {
 
 void Run::run_checks() {
     CheckEnv env{*session_, *pool_, worker_, opts_.image};
+    env.foreign = foreign_mode(opts_);
     auto record = [&](const char* name, const Result<std::string>& r) {
         if (r)
             pass(name, *r);
@@ -159,7 +192,10 @@ void Run::run_checks() {
     };
     record("write-flush-read", check_write_flush_read(env));
     record("multi-page-buffer", check_multi_page_buffer(env));
-    record("bad-grants", check_bad_grants(env, revoked_, revoked_ref_, never_granted_));
+    if (!opts_.guest_domid)
+        record("bad-grants", check_bad_grants(env, revoked_, revoked_ref_, never_granted_));
+    else if (!foreign_mode(opts_))
+        record("never-granted", check_never_granted(env, never_granted_));
 }
 
 Result<void> Run::loop(const std::string& name, uint32_t len, uint32_t segment, double* rps) {
@@ -222,7 +258,7 @@ Result<void> Run::map_costs() {
         double rps;
     };
     for (const Shape& s : {Shape{"4k", 1, rps_4k_}, Shape{"64k", 16, rps_64k_}}) {
-        RequestShape shape{opts_.domid, meta, std::span(refs).first(s.pages), meta};
+        RequestShape shape{guest_of(opts_), meta, std::span(refs).first(s.pages), meta};
         auto cost = measure_map_cost(tab_.get(), shape, opts_.map_seconds);
         if (!cost) return std::unexpected(cost.error());
         // The worker's request time with its batched maps swapped for per-access maps.
@@ -277,7 +313,9 @@ int Run::main() {
     const uint64_t check_requests = session_->queue().avail_idx();
     if (auto r = loop("4k", 4096, 0, &rps_4k_); !r) failed("timed-reads-4k", r.error().message);
     if (auto r = loop("64k", 64 * 1024, 4096, &rps_64k_); !r) failed("timed-reads-64k", r.error().message);
-    if (auto r = map_costs(); !r) failed("map-cost", r.error().message);
+    // The direct map measurement maps grants; foreign mode has none.
+    if (!foreign_mode(opts_))
+        if (auto r = map_costs(); !r) failed("map-cost", r.error().message);
     fig_.add("requests", check_requests + loop_requests_);
     if (auto r = teardown(); !r) failed("teardown", r.error().message);
     note(fmt::format("requests done: {} ({} by the checks, {} in the timed loops)", check_requests + loop_requests_,

@@ -26,6 +26,11 @@ const char* usage() {
            "  --seconds S          length of each timed read loop (default 5)\n"
            "  --map-seconds S      time per way of the direct map measurement, the two ways\n"
            "                       interleaved (default 1.5)\n"
+           "  --guest-domid G      use guest G's memory instead of dom0's own grants: with\n"
+           "  --guest-grants LIST  the refs (A-B,C,...) G granted to dom0 (grant mode), or\n"
+           "  --guest-pfns LIST    frames G holds for us (foreign mode: translated to machine\n"
+           "                       frames with libxenguest, mapped through privcmd); the worker\n"
+           "                       runs with --domid G\n"
            "  -h, --help           print this help and exit\n"
            "\n"
            "Exit status: 0 every check passed, 1 a check failed, 2 bad usage.\n";
@@ -51,6 +56,29 @@ Result<double> seconds(std::string_view opt, std::string_view v) {
 }
 
 }  // namespace
+
+Result<std::vector<uint64_t>> parse_ranges(std::string_view text) {
+    std::vector<uint64_t> out;
+    constexpr uint64_t kMaxCount = 1u << 20;
+    while (!text.empty()) {
+        const size_t comma = text.find(',');
+        const std::string_view item = text.substr(0, comma);
+        text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+        const size_t dash = item.find('-');
+        auto first = number<uint64_t>("range", item.substr(0, dash), 0, uint64_t{1} << 40);
+        if (!first) return std::unexpected(first.error());
+        uint64_t last = *first;
+        if (dash != std::string_view::npos) {
+            auto l = number<uint64_t>("range", item.substr(dash + 1), *first, uint64_t{1} << 40);
+            if (!l) return std::unexpected(l.error());
+            last = *l;
+        }
+        if (out.size() + (last - *first) >= kMaxCount) return fail("more than {} numbers in the list", kMaxCount);
+        for (uint64_t n = *first; n <= last; ++n) out.push_back(n);
+    }
+    if (out.empty()) return fail("an empty list");
+    return out;
+}
 
 Result<Options> parse_options(int argc, char** argv) {
     Options o;
@@ -101,10 +129,22 @@ Result<Options> parse_options(int argc, char** argv) {
             auto s = seconds(a, value);
             if (!s) return std::unexpected(s.error());
             o.map_seconds = *s;
+        } else if (a == "--guest-domid") {
+            auto n = number<uint32_t>(a, value, 1, 0x7fef);
+            if (!n) return std::unexpected(n.error());
+            o.guest_domid = *n;
+        } else if (a == "--guest-grants" || a == "--guest-pfns") {
+            auto list = parse_ranges(value);
+            if (!list) return fail("{}: {}", a, list.error().message);
+            (a == "--guest-grants" ? o.guest_grants : o.guest_pfns) = std::move(*list);
         } else {
             return fail("unknown option {}", a);
         }
     }
+    if (o.guest_domid.has_value() != (!o.guest_grants.empty() || !o.guest_pfns.empty()))
+        return fail("--guest-domid goes with --guest-grants or --guest-pfns");
+    if (!o.guest_grants.empty() && !o.guest_pfns.empty())
+        return fail("--guest-grants and --guest-pfns exclude each other");
     if (o.socket.empty()) return fail("--socket is required");
     if (o.image.empty()) return fail("--image is required");
     return o;

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace xenvhost::grantfe {
 
@@ -19,8 +21,17 @@ struct Options {
     unsigned depth = 1;                  // requests in flight in the timed loops
     double seconds = 5;                  // per timed loop
     double map_seconds = 1.5;            // per way of the direct map measurement (interleaved)
+    // A real guest's memory instead of dom0's own grants: the guest's grants
+    // to dom0 (mapped through gntdev) or its pseudo-physical frames (mapped
+    // through privcmd after translation to machine frames: foreign mode).
+    std::optional<uint32_t> guest_domid;
+    std::vector<uint64_t> guest_grants;  // refs the guest granted to dom0
+    std::vector<uint64_t> guest_pfns;    // frames the guest holds for us
     bool help = false;
 };
+
+// "A-B,C,..." (ascending or not) into the numbers it names.
+Result<std::vector<uint64_t>> parse_ranges(std::string_view text);
 
 Result<Options> parse_options(int argc, char** argv);
 const char* usage();

@@ -13,7 +13,7 @@ $(XEN_GRANT_FE_OBJS): CXXFLAGS += -std=gnu++2b
 
 $(XEN_GRANT_FE): $(XEN_GRANT_FE_OBJS) $(FRONTEND_LIB) $(LIB)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS) -lxenguest
 
 .PHONY: xen-grant-frontend
 xen-grant-frontend: $(XEN_GRANT_FE)

@@ -7,6 +7,7 @@
 // need __XEN_TOOLS__, which xenctrl.h defines.
 extern "C" {
 #include <xenctrl.h>
+#include <xenforeignmemory.h>
 #include <xengnttab.h>
 #include <xentoollog.h>
 }
@@ -29,6 +30,7 @@ struct Closer {
 
 using GntshrHandle = std::unique_ptr<xengntshr_handle, Closer<xengntshr_close>>;
 using GnttabHandle = std::unique_ptr<xengnttab_handle, Closer<xengnttab_close>>;
+using ForeignHandle = std::unique_ptr<xenforeignmemory_handle, Closer<xenforeignmemory_close>>;
 
 // A library logger that prints only critical messages: for handles whose
 // calls are expected to fail, so an expected refusal is not logged as an error.

@@ -102,9 +102,9 @@ std::string describe_change(const ProcessFigures& before, const ProcessFigures& 
                        after.maps, mib(before.rss_kib), mib(after.rss_kib));
 }
 
-Result<unsigned> leak_cycles(unsigned normal, unsigned sanitized) {
+Result<unsigned> leak_cycles(unsigned normal) {
     const char* env = std::getenv("XENVHOST_LEAK_CYCLES");
-    if (!env || !*env) return kSanitized ? sanitized : normal;
+    if (!env || !*env) return normal;
     std::string_view v(env);
     unsigned n = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);

@@ -33,9 +33,8 @@ Result<ProcessFigures> settled_figures(pid_t pid, int timeout_ms = 3000);
 std::string describe_change(const ProcessFigures& before, const ProcessFigures& after);
 
 // Cycles a leak test runs: XENVHOST_LEAK_CYCLES if set (a positive
-// number), else `normal`, or `sanitized` when this binary is built with
-// ASan or TSan (its own back-end is too, and runs several times slower).
-Result<unsigned> leak_cycles(unsigned normal, unsigned sanitized);
+// number; the tsan level lowers it for its slower worker), else `normal`.
+Result<unsigned> leak_cycles(unsigned normal);
 
 // Whether to hold RSS to a bound: not when a sanitizer's allocator keeps
 // freed memory (ASan's quarantine, TSan's), where RSS grows by design and

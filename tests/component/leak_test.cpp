@@ -22,10 +22,8 @@ constexpr uint64_t MiB = 1ull << 20;
 // once and keeps (glibc's per-thread malloc arenas, its cache of thread
 // stacks, io_uring buffers, lazily grown vectors) is in place by then.
 constexpr unsigned kWarmup = 200;
+// Also under ASan (the sanitize level), where both tests take about 25 s.
 constexpr unsigned kCycles = 10000;
-// ASan and TSan builds run several times slower; LeakSanitizer checks the
-// heap at the worker's exit there.
-constexpr unsigned kSanitizedCycles = 1000;
 
 // Resident memory may grow this much between the readings without counting
 // as a leak: glibc keeps freed memory in its arenas and trims them
@@ -165,7 +163,7 @@ void LeakTest::cut_with_request_in_flight(unsigned i) {
 
 TEST_F(LeakTest, ConnectDisconnectCycles) {
     unsigned cycles;
-    ASSERT_OK_AND_ASSIGN(cycles, leak_cycles(kCycles, kSanitizedCycles));
+    ASSERT_OK_AND_ASSIGN(cycles, leak_cycles(kCycles));
     ProcessFigures before;
     Clock::time_point start;
     for (unsigned i = 0; i < kWarmup + cycles; ++i) {
@@ -279,7 +277,7 @@ protected:
 
 TEST_F(MemTableLeakTest, MemoryTableReplacements) {
     unsigned cycles;
-    ASSERT_OK_AND_ASSIGN(cycles, leak_cycles(kCycles, kSanitizedCycles));
+    ASSERT_OK_AND_ASSIGN(cycles, leak_cycles(kCycles));
     SessionOptions o = small_session(false);
     o.memory_size = 8 * MiB;
     ASSERT_OK_AND_ASSIGN(s_, open(o));

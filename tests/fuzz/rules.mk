@@ -96,7 +96,7 @@ fuzz-seeds: $(FUZZ_SEEDGEN)
 # allocator keeps freed memory); fds and mappings are still checked.
 TSAN_DIR         := $(BUILD)/tsan
 TSAN_CXXFLAGS    := -O1 -g -Wno-tsan
-TSAN_LEAK_CYCLES ?= 300
+TSAN_LEAK_CYCLES ?= 2000
 TSAN_UNIT_SRCS   := $(shell grep -lE 'std::j?thread' tests/unit/*.cpp 2>/dev/null)
 TSAN_UNIT_TESTS  := $(BUILD)/bin/unit-tests-threaded
 TSAN_REPORTS     := $(abspath $(TSAN_DIR))/reports

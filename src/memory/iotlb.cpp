@@ -1,12 +1,21 @@
 #include "memory/iotlb.hpp"
 
 #include <algorithm>
+#include <thread>
 
 namespace xenvhost::memory {
 
 struct Iotlb::Lease {
     std::shared_ptr<Iotlb> owner;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;  // iova, size
+    std::thread::id thread;  // the queue thread whose request it is
+    bool held = false;       // invalidations wait for it
+    bool stale = false;      // claimed, and an invalidation touched its ranges
+    bool overlaps(uint64_t iova, uint64_t size) const {
+        for (const auto& [start, len] : ranges)
+            if (start < iova + size && iova < start + len) return true;
+        return false;
+    }
     ~Lease() {
         std::lock_guard lock(owner->mutex_);
         auto& v = owner->leases_;
@@ -32,10 +41,16 @@ void Iotlb::update(uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm) {
     changed_.notify_all();
 }
 
-bool Iotlb::overlaps_lease_locked(uint64_t iova, uint64_t size) const {
-    for (const Lease* l : leases_)
-        for (const auto& [start, len] : l->ranges)
-            if (start < iova + size && iova < start + len) return true;
+bool Iotlb::overlaps_held_lease_locked(uint64_t iova, uint64_t size) const {
+    for (const Lease* l : leases_) {
+        if (!l->held || !l->overlaps(iova, size)) continue;
+        // A thread waiting for a MISS answer finishes none of its requests
+        // until the front-end answers, which QEMU does only after this
+        // INVALIDATE: waiting for them would deadlock until the MISS times
+        // out. Their I/O goes on through the translation they were given.
+        if (std::find(asking_.begin(), asking_.end(), l->thread) != asking_.end()) continue;
+        return true;
+    }
     return false;
 }
 
@@ -47,8 +62,14 @@ void Iotlb::invalidate(uint64_t iova, uint64_t size) {
         if (it->first < end && iova < it->first + it->second.size) it = entries_.erase(it);
         else ++it;
     }
+    ++invalidations_;
+    changed_.notify_all();
+    // Requests still translating start over; waiting for them could wait
+    // for a MISS answer the front-end sends only after this INVALIDATE's.
+    for (Lease* l : leases_)
+        if (!l->held && l->overlaps(iova, end - iova)) l->stale = true;
     // In-flight requests finish their I/O on memory they were allowed to use.
-    changed_.wait_for(lock, std::chrono::seconds(5), [&] { return !overlaps_lease_locked(iova, end - iova); });
+    changed_.wait_for(lock, std::chrono::seconds(5), [&] { return !overlaps_held_lease_locked(iova, end - iova); });
 }
 
 std::optional<Iotlb::Hit> Iotlb::lookup_locked(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault) const {
@@ -73,31 +94,60 @@ std::optional<Iotlb::Hit> Iotlb::lookup_locked(uint64_t iova, uint64_t len, uint
 
 std::optional<Iotlb::Hit> Iotlb::translate(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault,
                                            std::chrono::milliseconds wait) {
-    MissHandler miss;
-    {
-        std::lock_guard lock(mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    // The answer to a MISS can be invalidated again before this thread sees
+    // it (a guest's periodic flush of the whole IOVA space): then ask again.
+    constexpr int kAsks = 8;
+    for (int ask = 0; ask < kAsks; ++ask) {
+        std::unique_lock lock(mutex_);
         if (auto hit = lookup_locked(iova, len, perm, fault)) return hit;
-        if (fault == Fault::kDenied) return std::nullopt;
-        miss = miss_;
+        if (fault == Fault::kDenied || !miss_) return std::nullopt;
+        MissHandler miss = miss_;
+        const uint64_t invalidations = invalidations_;
+        const auto self = std::this_thread::get_id();
+        asking_.push_back(self);
+        changed_.notify_all();  // an invalidation may be waiting for this thread's requests
+        lock.unlock();
+        miss(iova, perm);
+        lock.lock();
+        std::optional<Hit> hit;
+        bool invalidated = false;
+        changed_.wait_until(lock, deadline, [&] {
+            hit = lookup_locked(iova, len, perm, fault);
+            invalidated = invalidations_ != invalidations;
+            return hit.has_value() || fault == Fault::kDenied || invalidated;
+        });
+        asking_.erase(std::find(asking_.begin(), asking_.end(), self));
+        if (hit || fault == Fault::kDenied || !invalidated) return hit;
     }
-    if (!miss) return std::nullopt;
-    miss(iova, perm);
-    std::unique_lock lock(mutex_);
-    std::optional<Hit> hit;
-    changed_.wait_for(lock, wait, [&] {
-        hit = lookup_locked(iova, len, perm, fault);
-        return hit.has_value() || fault == Fault::kDenied;
-    });
-    return hit;
+    fault = Fault::kMiss;
+    return std::nullopt;
 }
 
-std::shared_ptr<const void> Iotlb::lease(std::vector<std::pair<uint64_t, uint64_t>> ranges) {
+std::shared_ptr<Iotlb::Lease> Iotlb::add_lease(std::vector<std::pair<uint64_t, uint64_t>> ranges, bool held) {
     auto l = std::make_shared<Lease>();
     l->owner = shared_from_this();
     l->ranges = std::move(ranges);
+    l->held = held;
+    l->thread = std::this_thread::get_id();
     std::lock_guard lock(mutex_);
     leases_.push_back(l.get());
     return l;
+}
+
+std::shared_ptr<Iotlb::Lease> Iotlb::claim(std::vector<std::pair<uint64_t, uint64_t>> ranges) {
+    return add_lease(std::move(ranges), false);
+}
+
+bool Iotlb::hold(Lease& lease) {
+    std::lock_guard lock(mutex_);
+    if (lease.stale) return false;
+    lease.held = true;
+    return true;
+}
+
+std::shared_ptr<const void> Iotlb::lease(std::vector<std::pair<uint64_t, uint64_t>> ranges) {
+    return add_lease(std::move(ranges), true);
 }
 
 size_t Iotlb::size() const {

@@ -4,7 +4,10 @@
 // Updated by IOTLB_MSG on the main thread, read by queue threads. A request
 // holds a lease on the IOVA ranges it uses, and an invalidation waits for
 // overlapping leases to end, so the worker never keeps using memory the
-// IOMMU has taken away.
+// IOMMU has taken away. While a request is still translating, its lease is
+// only claimed: an invalidation marks it stale instead of waiting, because
+// the request may be waiting for a MISS answer that a front-end like QEMU
+// (one thread, blocked until its INVALIDATE is answered) never sends first.
 
 #include <chrono>
 #include <condition_variable>
@@ -14,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace xenvhost::memory {
@@ -40,16 +44,27 @@ public:
 
     void update(uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm);
     // Removes translations overlapping the range, then waits (bounded) until
-    // no request that used them is still running.
+    // no request that used them is still running, except requests of a
+    // thread that waits for the front-end's answer to a MISS.
     void invalidate(uint64_t iova, uint64_t size);
 
     // Translates the start of [iova, iova+len) needing `perm`; on a miss asks
-    // the front-end once and waits up to `wait` for its update.
+    // the front-end and waits up to `wait` in all for its update, asking
+    // again if an invalidation came meanwhile.
     std::optional<Hit> translate(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault,
                                  std::chrono::milliseconds wait = std::chrono::milliseconds(1000));
 
-    // A lease on IOVA ranges; released when the returned object goes away.
+    struct Lease;
+    // A lease on IOVA ranges, held at once; released when the returned object
+    // goes away.
     std::shared_ptr<const void> lease(std::vector<std::pair<uint64_t, uint64_t>> ranges);
+    // A lease claimed before its ranges are translated: invalidations do not
+    // wait for it but mark it stale.
+    std::shared_ptr<Lease> claim(std::vector<std::pair<uint64_t, uint64_t>> ranges);
+    // Holds a claimed lease, so that invalidations now wait for it; false if
+    // an invalidation touched its ranges since the claim (translations made
+    // meanwhile may be stale: translate again under a new claim).
+    bool hold(Lease& lease);
 
     size_t size() const;
 
@@ -59,15 +74,17 @@ private:
         uint64_t uaddr;
         uint8_t perm;
     };
-    struct Lease;
+    std::shared_ptr<Lease> add_lease(std::vector<std::pair<uint64_t, uint64_t>> ranges, bool held);
     std::optional<Hit> lookup_locked(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault) const;
-    bool overlaps_lease_locked(uint64_t iova, uint64_t size) const;
+    bool overlaps_held_lease_locked(uint64_t iova, uint64_t size) const;
 
     mutable std::mutex mutex_;
     std::condition_variable changed_;
     std::map<uint64_t, Entry> entries_;  // by iova; entries never overlap
-    std::vector<const Lease*> leases_;
+    std::vector<Lease*> leases_;
     MissHandler miss_;
+    uint64_t invalidations_ = 0;  // INVALIDATEs so far
+    std::vector<std::thread::id> asking_;  // threads waiting for a MISS answer
 };
 
 }  // namespace xenvhost::memory

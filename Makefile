@@ -96,11 +96,14 @@ DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
   shellcheck systemd clang libclang-rt-14-dev xz-utils jq groff-base man-db strace
 
+# A shell command printing the packages of DEB_PACKAGES not installed yet.
+MISSING_PACKAGES = for p in $(DEB_PACKAGES); do \
+    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+  done
+
 .PHONY: deps
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
-	  done); \
+	@missing=$$($(MISSING_PACKAGES)); \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: a Linux guest under QEMU uses a virtio-blk disk that the back-end
+# make demo-qemu: a Linux guest under QEMU uses a virtio-blk disk that the back-end
 # (xenvhost-worker unless BACKEND=qsd) serves over vhost-user. Prints what is
 # started, the guest's steps with their times, the host-side checks of the
 # image file, and the result.

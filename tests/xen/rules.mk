@@ -132,9 +132,7 @@ include $(XEN_SRC)/notify-listener/rules.mk
 # core unless make was given -j).
 .PHONY: demo demo-deps
 demo-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
-	  done); \
+	@missing=$$($(MISSING_PACKAGES)); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory deps; \
 	  else echo "demo: missing Debian packages:" $$missing; \

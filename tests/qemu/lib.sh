@@ -19,6 +19,7 @@
 #   XVT_VERBOSE=1    print the full back-end and QEMU command lines
 #   KR_*, INFLIGHT_KILL   the kill-restart case (see kill-restart.sh)
 #   RZ_GROW_BYTES    the resize case (see resize.sh)
+#   XVT_IOMMU_*      the iommu case (see iommu.sh)
 
 BUILD=${BUILD:-build}
 BACKEND=${BACKEND:-worker}
@@ -45,14 +46,17 @@ declare -A XVT_CASES=(
     [reconnect]="rw 1 rw 2 two guests in turn on one back-end process"
     [kill-restart]="kr 1 rw 1 back-end killed (SIGKILL) and restarted during guest I/O"
     [resize]="rz 1 rw 1 image grown by the host and SIGHUP to the worker during the guest run"
+    [iommu]="io 1 rw 1 read/write behind an emulated IOMMU (q35, intel-iommu with device IOTLB, ATS)"
 )
-XVT_ORDER=(rw-1q rw-2q ro-1q reconnect kill-restart resize)
+XVT_ORDER=(rw-1q rw-2q ro-1q reconnect kill-restart resize iommu)
 # Cases that need the worker; qemu-storage-daemon keeps no in-flight requests
 # across a restart, so they are not run against it.
-declare -A XVT_WORKER_ONLY=([kill-restart]=1 [resize]=1)
+# qemu-storage-daemon (libvhost-user) has no IOTLB, so no iommu case either.
+declare -A XVT_WORKER_ONLY=([kill-restart]=1 [resize]=1 [iommu]=1)
 
 XVT_BACKEND_PID=
 XVT_QEMU_PID=
+XVT_QEMU_ARGS=()
 
 xvt_die() { echo "qemu tests: $*" >&2; exit 2; }
 
@@ -268,6 +272,8 @@ xvt_named_case() {
         xvt_kill_restart_case "$1" "$desc"
     elif [ "$test" = rz ]; then
         xvt_resize_case "$1" "$desc"
+    elif [ "$test" = io ]; then
+        xvt_iommu_case "$1" "$desc"
     else
         xvt_case "$1" "$test" "$queues" "$mode" "$boots" "$desc"
     fi
@@ -359,20 +365,22 @@ xvt_case() {
 
 # One QEMU run of guest TEST against SOCK, followed live; checks QEMU's exit.
 # XVT_CHARDEV_OPTS is appended to the socket chardev options; XVT_GUEST_ARGS,
-# if set, replaces the guest's default xvt.mib and xvt.sig words.
+# if set, replaces the guest's default xvt.mib and xvt.sig words. The array
+# XVT_QEMU_ARGS goes before the other QEMU options, XVT_BLK_OPTS is appended
+# to the vhost-user-blk-pci options and XVT_KERNEL_ARGS to the kernel's.
 xvt_boot() {
     local run=$1 sock=$2 test=$3 queues=$4 status=0 qemu_status=0
     local guest_args=${XVT_GUEST_ARGS:-"xvt.mib=$XVT_MIB xvt.sig=$XVT_SIG_SECTOR"}
     : >"$XVT_MARKERS"
     : >"$XVT_SERIAL_LOG"
     XVT_LAST_OF=()
-    local -a qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 512M
+    local -a qemu=(qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 512M "${XVT_QEMU_ARGS[@]}"
         -object "memory-backend-memfd,id=mem,size=512M,share=on" -numa "node,memdev=mem"
         -chardev "socket,id=c0,path=$sock${XVT_CHARDEV_OPTS:-}"
-        -device "vhost-user-blk-pci,chardev=c0,num-queues=$queues"
+        -device "vhost-user-blk-pci,chardev=c0,num-queues=$queues${XVT_BLK_OPTS:-}"
         -nodefaults -display none -no-reboot -serial "file:$XVT_SERIAL_LOG"
         -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRAMFS"
-        -append "console=ttyS0 rdinit=/init loglevel=4 panic=-1 xvt.test=$test $guest_args")
+        -append "console=ttyS0 rdinit=/init loglevel=4 panic=-1 xvt.test=$test $guest_args${XVT_KERNEL_ARGS:+ $XVT_KERNEL_ARGS}")
     if [ "$XVT_VERBOSE" = 1 ]; then
         xvt_say "host   start QEMU: $(xvt_cmdline "${qemu[@]}")"
     else
@@ -535,3 +543,5 @@ xvt_case_end() {
 . "$(dirname "${BASH_SOURCE[0]}")/kill-restart.sh"
 # shellcheck source=resize.sh
 . "$(dirname "${BASH_SOURCE[0]}")/resize.sh"
+# shellcheck source=iommu.sh
+. "$(dirname "${BASH_SOURCE[0]}")/iommu.sh"

@@ -6,12 +6,14 @@
 #                                    kill-restart included (the worker killed with
 #                                    SIGKILL and restarted during guest I/O)
 #   make test-qemu BACKEND=qsd       the same cases against qemu-storage-daemon, but
-#                                    kill-restart (it keeps no in-flight requests)
-#                                    and resize (it has no SIGHUP reload)
+#                                    kill-restart (it keeps no in-flight requests),
+#                                    resize (it has no SIGHUP reload) and iommu (no IOTLB)
 #   make test-qemu-kill-restart      only the kill-restart case (KR_KILLS, KR_PASSES,
 #                                    KR_STREAMS... as in tests/qemu/kill-restart.sh)
 #   make test-qemu-resize            only the resize case (the image grown and the worker
 #                                    sent SIGHUP during the guest run; tests/qemu/resize.sh)
+#   make test-qemu-iommu             only the iommu case (q35, the device behind an emulated
+#                                    Intel IOMMU with device IOTLB and ATS; tests/qemu/iommu.sh)
 #   make demo-qemu                   one guest run against the worker, with a transcript
 #                                    (`make demo` is the Xen demo, tests/xen/rules.mk)
 
@@ -53,6 +55,10 @@ test-qemu-kill-restart: all qemu-guest $(QEMU_INFLIGHT_KILL)
 .PHONY: test-qemu-resize
 test-qemu-resize: all qemu-guest
 	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh resize
+
+.PHONY: test-qemu-iommu
+test-qemu-iommu: all qemu-guest
+	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh iommu
 
 .PHONY: demo-qemu
 demo-qemu: all qemu-guest $(QEMU_INFLIGHT_KILL)

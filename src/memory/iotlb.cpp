@@ -1,5 +1,7 @@
 #include "memory/iotlb.hpp"
 
+#include "memory/wait_work.hpp"
+
 #include <algorithm>
 #include <thread>
 
@@ -44,11 +46,14 @@ void Iotlb::update(uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm) {
 bool Iotlb::overlaps_held_lease_locked(uint64_t iova, uint64_t size) const {
     for (const Lease* l : leases_) {
         if (!l->held || !l->overlaps(iova, size)) continue;
-        // A thread waiting for a MISS answer finishes none of its requests
-        // until the front-end answers, which QEMU does only after this
-        // INVALIDATE: waiting for them would deadlock until the MISS times
-        // out. Their I/O goes on through the translation they were given.
-        if (std::find(asking_.begin(), asking_.end(), l->thread) != asking_.end()) continue;
+        // A thread waiting for a MISS answer with no work to do meanwhile
+        // finishes none of its requests until the front-end answers, which
+        // QEMU does only after this INVALIDATE: waiting for them would
+        // deadlock until the MISS times out, so their I/O goes on through the
+        // translation they were given. Queue threads reap while they wait
+        // (WaitWork), so their requests are waited for.
+        auto asking = std::find_if(asking_.begin(), asking_.end(), [&](const Asking& a) { return a.thread == l->thread; });
+        if (asking != asking_.end() && !asking->works) continue;
         return true;
     }
     return false;
@@ -105,19 +110,34 @@ std::optional<Iotlb::Hit> Iotlb::translate(uint64_t iova, uint64_t len, uint8_t 
         MissHandler miss = miss_;
         const uint64_t invalidations = invalidations_;
         const auto self = std::this_thread::get_id();
-        asking_.push_back(self);
+        const std::function<void()>* work = WaitWork::current();
+        asking_.push_back(Asking{self, work != nullptr});
         changed_.notify_all();  // an invalidation may be waiting for this thread's requests
         lock.unlock();
         miss(iova, perm);
         lock.lock();
         std::optional<Hit> hit;
         bool invalidated = false;
-        changed_.wait_until(lock, deadline, [&] {
+        auto answered = [&] {
             hit = lookup_locked(iova, len, perm, fault);
             invalidated = invalidations_ != invalidations;
             return hit.has_value() || fault == Fault::kDenied || invalidated;
-        });
-        asking_.erase(std::find(asking_.begin(), asking_.end(), self));
+        };
+        // With work to do, wake every millisecond to do it (its completions
+        // end leases an invalidation may be waiting for).
+        constexpr auto kWorkPeriod = std::chrono::milliseconds(1);
+        while (!answered() && std::chrono::steady_clock::now() < deadline) {
+            if (!work) {
+                changed_.wait_until(lock, deadline, answered);
+                break;
+            }
+            if (changed_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + kWorkPeriod), answered))
+                break;
+            lock.unlock();
+            (*work)();
+            lock.lock();
+        }
+        asking_.erase(std::find_if(asking_.begin(), asking_.end(), [&](const Asking& a) { return a.thread == self; }));
         if (hit || fault == Fault::kDenied || !invalidated) return hit;
     }
     fault = Fault::kMiss;

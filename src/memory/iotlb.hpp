@@ -8,6 +8,8 @@
 // only claimed: an invalidation marks it stale instead of waiting, because
 // the request may be waiting for a MISS answer that a front-end like QEMU
 // (one thread, blocked until its INVALIDATE is answered) never sends first.
+// A queue thread waiting for a MISS answer keeps submitting and reaping its
+// other requests (WaitWork), so an invalidation still waits for those.
 
 #include <chrono>
 #include <condition_variable>
@@ -45,7 +47,8 @@ public:
     void update(uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm);
     // Removes translations overlapping the range, then waits (bounded) until
     // no request that used them is still running, except requests of a
-    // thread that waits for the front-end's answer to a MISS.
+    // thread that waits for the front-end's answer to a MISS and has no
+    // WaitWork to finish them meanwhile.
     void invalidate(uint64_t iova, uint64_t size);
 
     // Translates the start of [iova, iova+len) needing `perm`; on a miss asks
@@ -84,7 +87,11 @@ private:
     std::vector<Lease*> leases_;
     MissHandler miss_;
     uint64_t invalidations_ = 0;  // INVALIDATEs so far
-    std::vector<std::thread::id> asking_;  // threads waiting for a MISS answer
+    struct Asking {
+        std::thread::id thread;
+        bool works;  // does WaitWork while it waits
+    };
+    std::vector<Asking> asking_;  // threads waiting for a MISS answer
 };
 
 }  // namespace xenvhost::memory

@@ -185,9 +185,12 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
         case Request::kSetBackendReqFd:
             if (!needs(kBackendReq)) return Outcome::kRefused;
             channel_ = std::make_shared<BackendChannel>(std::move(msg.fds[0]), needs(kReplyAck));
+            // A MISS asks for no answer (as DPDK sends it): the UPDATE on the
+            // front-end socket is the answer, and the asking queue thread
+            // keeps reaping its requests while it waits for it (WaitWork).
             iotlb_->set_miss_handler([channel = channel_](uint64_t iova, uint8_t perm) {
                 IotlbMsg miss{iova, 0, 0, perm, 1 /* MISS */, {}};
-                if (auto r = channel->request(BackendRequest::kIotlbMsg,
+                if (auto r = channel->notify(BackendRequest::kIotlbMsg,
                                               {reinterpret_cast<const uint8_t*>(&miss), sizeof miss});
                     !r)
                     log::warn("IOTLB miss for {:#x} not delivered: {}", iova, r.error().message);

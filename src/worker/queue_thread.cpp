@@ -2,6 +2,7 @@
 
 #include "base/eventfd.hpp"
 #include "base/log.hpp"
+#include "memory/wait_work.hpp"
 
 #include <sys/epoll.h>
 
@@ -251,6 +252,14 @@ bool QueueThread::map_status_only(memory::MappedBuffers& bufs) {
 }
 
 void QueueThread::run() {
+    // While a translation waits for the front-end (an IOTLB MISS), the
+    // requests already started still complete: an invalidation may be
+    // waiting for them, and the front-end answers the MISS only after it.
+    memory::WaitWork reap_meanwhile([this] {
+        handler_->flush();
+        handler_->reap(*this);
+        publish();
+    });
     if (!ring_.attached()) {
         if (auto r = ring_.attach(*memory_); !r) mark_broken(r.error().message);
         else setup_inflight();

@@ -1,8 +1,10 @@
 #include "memory/iotlb.hpp"
 #include "memory/iotlb_memory.hpp"
+#include "memory/wait_work.hpp"
 #include "ring_fixture.hpp"
 
 #include <atomic>
+#include <optional>
 #include <gtest/gtest.h>
 #include <thread>
 
@@ -68,6 +70,42 @@ TEST(Iotlb, InvalidateWaitsForRequestsUsingTheRange) {
     lease.reset();
     inv.join();
     EXPECT_TRUE(done.load());
+}
+
+// A thread waiting for a MISS answer: an invalidation does not wait for its
+// requests if it cannot finish them meanwhile (the answer may come only after
+// the invalidation), and does wait for them when its WaitWork finishes them.
+TEST(Iotlb, InvalidateAndAThreadWaitingForAMissAnswer) {
+    for (bool with_work : {false, true}) {
+        SCOPED_TRACE(with_work ? "with WaitWork" : "without WaitWork");
+        auto t = std::make_shared<Iotlb>();
+        t->update(0x0, 0x10000, 0x100000, iotlb_perm::kReadWrite);
+        std::atomic<bool> asked{false}, invalidated{false}, released_first{false};
+        t->set_miss_handler([&](uint64_t, uint8_t) { asked = true; });
+        std::thread queue([&] {
+            auto lease = t->lease({{0x2000, 0x1000}});  // a request in flight
+            std::optional<WaitWork> work;
+            if (with_work)
+                work.emplace([&] {
+                    // The in-flight request completes while the thread waits.
+                    if (lease && asked) {
+                        std::this_thread::sleep_for(20ms);
+                        released_first = !invalidated;
+                        lease.reset();
+                    }
+                });
+            Iotlb::Fault f{};
+            (void)t->translate(0x40000, 8, iotlb_perm::kRead, f, 400ms);  // never answered
+            lease.reset();
+        });
+        while (!asked) std::this_thread::sleep_for(1ms);
+        t->invalidate(0x2800, 0x100);
+        invalidated = true;
+        queue.join();
+        // Without work the invalidation went ahead of the request; with it,
+        // the request completed first.
+        EXPECT_EQ(released_first.load(), with_work);
+    }
 }
 
 TEST(IotlbMemory, TranslatesIovasThroughUserAddresses) {

@@ -68,6 +68,9 @@ void Iotlb::invalidate(uint64_t iova, uint64_t size) {
         else ++it;
     }
     ++invalidations_;
+    recent_.push_back({invalidations_, iova, end});
+    constexpr size_t kRecent = 256;
+    if (recent_.size() > kRecent) recent_.pop_front();
     changed_.notify_all();
     // Requests still translating start over; waiting for them could wait
     // for a MISS answer the front-end sends only after this INVALIDATE's.
@@ -75,6 +78,16 @@ void Iotlb::invalidate(uint64_t iova, uint64_t size) {
         if (!l->held && l->overlaps(iova, end - iova)) l->stale = true;
     // In-flight requests finish their I/O on memory they were allowed to use.
     changed_.wait_for(lock, std::chrono::seconds(5), [&] { return !overlaps_held_lease_locked(iova, end - iova); });
+}
+
+bool Iotlb::invalidated_since_locked(uint64_t seq, uint64_t iova, uint64_t len) const {
+    if (invalidations_ == seq) return false;
+    // Older ones than we remember: assume the worst.
+    if (recent_.empty() || recent_.front().seq > seq + 1) return true;
+    const uint64_t end = iova + len < iova ? UINT64_MAX : iova + len;
+    for (const auto& inv : recent_)
+        if (inv.seq > seq && inv.start < end && iova < inv.end) return true;
+    return false;
 }
 
 std::optional<Iotlb::Hit> Iotlb::lookup_locked(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault) const {
@@ -114,13 +127,13 @@ std::optional<Iotlb::Hit> Iotlb::translate(uint64_t iova, uint64_t len, uint8_t 
         asking_.push_back(Asking{self, work != nullptr});
         changed_.notify_all();  // an invalidation may be waiting for this thread's requests
         lock.unlock();
-        miss(iova, perm);
+        miss(iova, perm);  // a notification: the UPDATE it brings is the answer
         lock.lock();
         std::optional<Hit> hit;
         bool invalidated = false;
         auto answered = [&] {
             hit = lookup_locked(iova, len, perm, fault);
-            invalidated = invalidations_ != invalidations;
+            invalidated = invalidated_since_locked(invalidations, iova, len);
             return hit.has_value() || fault == Fault::kDenied || invalidated;
         };
         // With work to do, wake every millisecond to do it (its completions

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,7 +56,7 @@ public:
     // the front-end and waits up to `wait` in all for its update, asking
     // again if an invalidation came meanwhile.
     std::optional<Hit> translate(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault,
-                                 std::chrono::milliseconds wait = std::chrono::milliseconds(1000));
+                                 std::chrono::milliseconds wait = std::chrono::milliseconds(2000));
 
     struct Lease;
     // A lease on IOVA ranges, held at once; released when the returned object
@@ -86,7 +87,17 @@ private:
     std::map<uint64_t, Entry> entries_;  // by iova; entries never overlap
     std::vector<Lease*> leases_;
     MissHandler miss_;
+    // Whether an INVALIDATE after the `seq`th touched [iova, iova+len).
+    bool invalidated_since_locked(uint64_t seq, uint64_t iova, uint64_t len) const;
+
     uint64_t invalidations_ = 0;  // INVALIDATEs so far
+    struct Invalidation {
+        uint64_t seq, start, end;
+    };
+    // The latest INVALIDATEs: a thread waiting for a MISS answer asks again
+    // only if one of them removed what it waits for (a guest in strict mode
+    // invalidates other pages all the time).
+    std::deque<Invalidation> recent_;
     struct Asking {
         std::thread::id thread;
         bool works;  // does WaitWork while it waits

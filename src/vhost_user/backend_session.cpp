@@ -190,6 +190,7 @@ BackendSession::HandlerResult BackendSession::dispatch(Message& msg, const Messa
             // keeps reaping its requests while it waits for it (WaitWork).
             iotlb_->set_miss_handler([channel = channel_](uint64_t iova, uint8_t perm) {
                 IotlbMsg miss{iova, 0, 0, perm, 1 /* MISS */, {}};
+                log::debug("IOTLB miss for {:#x} perm {}", iova, perm);
                 if (auto r = channel->notify(BackendRequest::kIotlbMsg,
                                               {reinterpret_cast<const uint8_t*>(&miss), sizeof miss});
                     !r)

@@ -56,6 +56,32 @@ TEST(Iotlb, MissAsksOnceAndWaitsForTheUpdate) {
     EXPECT_EQ(misses.load(), 1);
 }
 
+// While a thread waits for a MISS answer, invalidations of other pages (a
+// guest in strict mode sends them all the time) do not make it ask again; one
+// that removes the page it waits for does.
+TEST(Iotlb, AsksAgainOnlyWhenItsPageWasInvalidated) {
+    for (bool same_page : {false, true}) {
+        SCOPED_TRACE(same_page ? "same page invalidated" : "other pages invalidated");
+        auto t = std::make_shared<Iotlb>();
+        std::atomic<int> misses{0};
+        t->set_miss_handler([&](uint64_t, uint8_t) { misses++; });
+        std::thread front_end([&] {
+            while (misses == 0) std::this_thread::sleep_for(1ms);
+            for (int i = 0; i < 20; ++i) t->invalidate(same_page ? 0x7000 : 0x100000 + i * 0x1000, 0x1000);
+            std::this_thread::sleep_for(20ms);
+            t->update(0x7000, 0x1000, 0x9000000, iotlb_perm::kReadWrite);
+        });
+        Iotlb::Fault f{};
+        auto hit = t->translate(0x7010, 8, iotlb_perm::kRead, f, 2000ms);
+        front_end.join();
+        ASSERT_TRUE(hit);
+        if (same_page)
+            EXPECT_GE(misses.load(), 2);
+        else
+            EXPECT_EQ(misses.load(), 1);
+    }
+}
+
 TEST(Iotlb, InvalidateWaitsForRequestsUsingTheRange) {
     auto t = std::make_shared<Iotlb>();
     t->update(0x0, 0x10000, 0x100000, iotlb_perm::kReadWrite);

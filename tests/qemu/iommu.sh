@@ -21,9 +21,11 @@
 #     the guest has since reused for other pages.
 #   - intremap=off: interrupt remapping would need a split irqchip, which
 #     TCG does not need for this test.
-# The guest's IOMMU uses its default lazy mode: every flush is an
-# INVALIDATE of the whole IOVA space, often while the worker waits for a
-# MISS answer, which is the case that must not deadlock.
+# Case iommu: the guest's IOMMU in its default lazy mode, every flush an
+# INVALIDATE of the whole IOVA space, often while the worker waits for a MISS
+# answer, which is the case that must not deadlock. Case iommu-strict: the
+# guest invalidates each unmap at once, thousands of single-page INVALIDATEs
+# of other pages while the worker waits for its answer.
 #
 # Environment:
 #   XVT_IOMMU_KERNEL_ARGS   guest kernel words (default: intel_iommu=on); for
@@ -65,6 +67,9 @@ xvt_iommu_case() {
         -device "pcie-root-port,id=rp0,chassis=1,slot=1")
     XVT_BLK_OPTS=,bus=rp0,disable-legacy=on,iommu_platform=on,ats=on
     XVT_KERNEL_ARGS=$XVT_IOMMU_KERNEL_ARGS
+    # Strict mode: every unmap is invalidated at once, thousands of
+    # single-page INVALIDATEs, many while the worker waits for a MISS answer.
+    if [ "$name" = iommu-strict ]; then XVT_KERNEL_ARGS+=" iommu.strict=1"; fi
     xvt_say "host   q35, intel-iommu (device IOTLB), device behind a root port with ATS; guest: $XVT_KERNEL_ARGS"
     xvt_boot "$run" "$sock" rw 1
     XVT_QEMU_ARGS=() XVT_BLK_OPTS='' XVT_KERNEL_ARGS=''
@@ -88,15 +93,16 @@ xvt_iommu_case() {
 # What the worker's log says about the IOTLB traffic.
 xvt_iommu_verify() {
     local log=$1 qemu_log=$2
-    local updates invalidations beyond whole failed
+    local updates invalidations beyond whole failed misses
     updates=$(grep -c 'IOTLB type 2 ' "$log" || true)
+    misses=$(grep -c -E 'IOTLB miss for 0x[0-9a-f]+ perm' "$log" || true)
     invalidations=$(grep -c 'IOTLB type 3 ' "$log" || true)
     # UPDATEs at IOVAs of 9 hex digits or more, or of 8 from 0x20000000 on.
     beyond=$(grep -c -E 'IOTLB type 2 iova 0x([0-9a-f]{9,}|[2-9a-f][0-9a-f]{7}) ' "$log" || true)
     whole=$(grep -c 'IOTLB type 3 iova 0x0 size 0xfee00000' "$log" || true)
     failed=$(grep -c -e 'no IOTLB translation' -e 'IOTLB miss for .* not delivered' \
         -e 'queue stopped' "$log" || true)
-    xvt_check "the worker translated through QEMU's IOTLB ($updates UPDATEs)" "$updates" -gt 0
+    xvt_check "the worker translated through QEMU's IOTLB ($misses MISSes asked, $updates UPDATEs)" "$updates" -gt 0
     xvt_check "guest DMA used I/O virtual addresses outside guest RAM ($beyond UPDATEs at IOVAs >= $XVT_IOMMU_RAM_TOP)" \
         "$beyond" -gt 0
     xvt_check "the guest's IOTLB flushes reached the worker ($invalidations INVALIDATEs, $whole of the whole space)" \

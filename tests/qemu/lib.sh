@@ -47,12 +47,13 @@ declare -A XVT_CASES=(
     [kill-restart]="kr 1 rw 1 back-end killed (SIGKILL) and restarted during guest I/O"
     [resize]="rz 1 rw 1 image grown by the host and SIGHUP to the worker during the guest run"
     [iommu]="io 1 rw 1 read/write behind an emulated IOMMU (q35, intel-iommu with device IOTLB, ATS)"
+    [iommu-strict]="io 1 rw 1 the same with the guest's IOMMU in strict mode (an INVALIDATE per unmap)"
 )
-XVT_ORDER=(rw-1q rw-2q ro-1q reconnect kill-restart resize iommu)
+XVT_ORDER=(rw-1q rw-2q ro-1q reconnect kill-restart resize iommu iommu-strict)
 # Cases that need the worker; qemu-storage-daemon keeps no in-flight requests
 # across a restart, so they are not run against it.
 # qemu-storage-daemon (libvhost-user) has no IOTLB, so no iommu case either.
-declare -A XVT_WORKER_ONLY=([kill-restart]=1 [resize]=1 [iommu]=1)
+declare -A XVT_WORKER_ONLY=([kill-restart]=1 [resize]=1 [iommu]=1 [iommu-strict]=1)
 
 XVT_BACKEND_PID=
 XVT_QEMU_PID=

@@ -12,7 +12,7 @@
 #                                    KR_STREAMS... as in tests/qemu/kill-restart.sh)
 #   make test-qemu-resize            only the resize case (the image grown and the worker
 #                                    sent SIGHUP during the guest run; tests/qemu/resize.sh)
-#   make test-qemu-iommu             only the iommu case (q35, the device behind an emulated
+#   make test-qemu-iommu             only the iommu cases (q35, the device behind an emulated
 #                                    Intel IOMMU with device IOTLB and ATS; tests/qemu/iommu.sh)
 #   make demo-qemu                   one guest run against the worker, with a transcript
 #                                    (`make demo` is the Xen demo, tests/xen/rules.mk)
@@ -58,7 +58,7 @@ test-qemu-resize: all qemu-guest
 
 .PHONY: test-qemu-iommu
 test-qemu-iommu: all qemu-guest
-	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh iommu
+	@$(QEMU_TEST_ENV) bash tests/qemu/run-tests.sh iommu iommu-strict
 
 .PHONY: demo-qemu
 demo-qemu: all qemu-guest $(QEMU_INFLIGHT_KILL)

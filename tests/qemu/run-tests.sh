@@ -3,7 +3,7 @@
 # back-end under test (BACKEND=worker, the default, or BACKEND=qsd).
 #
 #   run-tests.sh [CASE...]     cases: rw-1q rw-2q ro-1q reconnect kill-restart resize
-#                              iommu (default: all the back-end supports;
+#                              iommu, iommu-strict (default: all the back-end supports;
 #                              kill-restart, resize and iommu need the worker)
 #
 # Exits non-zero if any case fails. See lib.sh for the environment it reads.

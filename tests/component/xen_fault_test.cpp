@@ -5,7 +5,7 @@
 #include "fixture.hpp"
 
 #include "frontend/xen_blk_session.hpp"
-#include "frontend/xen_worker.hpp"
+#include "xen_fixture.hpp"
 
 #include <iostream>
 
@@ -18,19 +18,9 @@ struct Counts {
     uint64_t maps, unmaps, pages, failures;
 };
 
-class XenFaultTest : public ::testing::Test {
+class XenFaultTest : public XenWorkerFixture<> {
 protected:
-    void SetUp() override {
-        auto w = XenWorker::start(xen_worker_defaults(XENVHOST_BUILD_BIN));
-        ASSERT_TRUE(w) << w.error().message;
-        worker_ = std::move(*w);
-    }
-    void TearDown() override {
-        if (!worker_) return;
-        auto r = worker_->stop_clean();
-        EXPECT_TRUE(r) << r.error().message;
-        if (HasFailure()) std::cout << "---- worker log ----\n" << worker_->log_tail(6000) << "\n----\n";
-    }
+    void SetUp() override { start_worker(); }
     Result<std::unique_ptr<XenBlkSession>> open(XenMapping mapping) {
         XenSessionOptions o;
         o.mapping = mapping;
@@ -67,7 +57,6 @@ protected:
         EXPECT_EQ(first_difference(back, data), -1);
     }
 
-    std::unique_ptr<XenWorker> worker_;
 };
 
 uint64_t page_of(uint64_t gpa) { return gpa / xd::kPageSize; }

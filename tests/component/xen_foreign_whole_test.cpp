@@ -6,7 +6,7 @@
 #include "fixture.hpp"
 
 #include "frontend/xen_blk_session.hpp"
-#include "frontend/xen_worker.hpp"
+#include "xen_fixture.hpp"
 
 #include <iostream>
 
@@ -16,21 +16,13 @@ namespace {
 namespace xd = xendouble;
 constexpr uint64_t MiB = 1ull << 20;
 
-class XenForeignWholeTest : public ::testing::Test {
+class XenForeignWholeTest : public XenWorkerFixture<> {
 protected:
-    void start_worker(uint64_t guest_pages = 8192) {
+    void start_default_worker(uint64_t guest_pages = 8192) {
         XenWorkerOptions o = xen_worker_defaults(XENVHOST_BUILD_BIN);
         o.foreign_map = "";  // the worker's default
         o.guest_pages = guest_pages;
-        auto w = XenWorker::start(o);
-        ASSERT_TRUE(w) << w.error().message;
-        worker_ = std::move(*w);
-    }
-    void TearDown() override {
-        if (!worker_) return;
-        auto r = worker_->stop_clean();
-        EXPECT_TRUE(r) << r.error().message;
-        if (HasFailure()) std::cout << "---- worker log ----\n" << worker_->log_tail(6000) << "\n----\n";
+        start_worker(o);
     }
     Result<std::unique_ptr<XenBlkSession>> open(XenSessionOptions o = {}) {
         o.mapping = XenMapping::kForeign;
@@ -56,11 +48,10 @@ protected:
         return st ? *st : worker::DeviceStatus{};
     }
 
-    std::unique_ptr<XenWorker> worker_;
 };
 
 TEST_F(XenForeignWholeTest, OneMapPerRegionNonePerRequest) {
-    start_worker((24 * MiB) / 4096);
+    start_default_worker((24 * MiB) / 4096);
     XenSessionOptions o;
     o.foreign_ram = {{0, 8 * MiB}, {16 * MiB, 8 * MiB}};
     o.ring_region = 1;
@@ -90,7 +81,7 @@ TEST_F(XenForeignWholeTest, OneMapPerRegionNonePerRequest) {
 }
 
 TEST_F(XenForeignWholeTest, MissingFrameFallsBackToPerRequest) {
-    start_worker();
+    start_default_worker();
     // A frame far from the rings and the slot buffers is not there when the
     // table arrives: the whole map fails, the region is mapped per request.
     const uint64_t missing = 8000;

@@ -4,7 +4,7 @@
 #include "fixture.hpp"
 
 #include "frontend/xen_blk_session.hpp"
-#include "frontend/xen_worker.hpp"
+#include "xen_fixture.hpp"
 
 namespace xenvhost::component {
 namespace {
@@ -12,19 +12,8 @@ namespace {
 namespace flag = vhost_user::xen_mmap_flag;
 constexpr uint64_t MiB = 1ull << 20;
 
-class XenIoTest : public ::testing::Test {
+class XenIoTest : public XenWorkerFixture<> {
 protected:
-    void start_worker(XenWorkerOptions o = xen_worker_defaults(XENVHOST_BUILD_BIN)) {
-        auto w = XenWorker::start(o);
-        ASSERT_TRUE(w) << w.error().message;
-        worker_ = std::move(*w);
-    }
-    void TearDown() override {
-        if (!worker_) return;
-        auto r = worker_->stop_clean();
-        EXPECT_TRUE(r) << r.error().message;
-        if (HasFailure()) std::cout << "---- worker log ----\n" << worker_->log_tail(6000) << "\n----\n";
-    }
     Result<std::unique_ptr<XenBlkSession>> open(const XenSessionOptions& o) {
         auto s = XenBlkSession::connect(worker_->socket(), worker_->files(), o);
         if (!s) return s;
@@ -52,7 +41,6 @@ protected:
         EXPECT_EQ(first_difference(got, pattern(worker_->options().seed, sector * kSectorSize, len)), -1);
     }
 
-    std::unique_ptr<XenWorker> worker_;
 };
 
 XenSessionOptions grant_session() {

@@ -7,7 +7,7 @@
 #include "fixture.hpp"
 
 #include "frontend/xen_blk_session.hpp"
-#include "frontend/xen_worker.hpp"
+#include "xen_fixture.hpp"
 
 #include <unistd.h>
 
@@ -24,19 +24,9 @@ struct Figures {
     XenDoubleCounters dbl;                             // double
 };
 
-class XenMappingTest : public ::testing::TestWithParam<XenMapping> {
+class XenMappingTest : public XenWorkerFixture<::testing::TestWithParam<XenMapping>> {
 protected:
-    void SetUp() override {
-        auto w = XenWorker::start(xen_worker_defaults(XENVHOST_BUILD_BIN));
-        ASSERT_TRUE(w) << w.error().message;
-        worker_ = std::move(*w);
-    }
-    void TearDown() override {
-        if (!worker_) return;
-        auto r = worker_->stop_clean();
-        EXPECT_TRUE(r) << r.error().message;
-        if (HasFailure()) std::cout << "---- worker log ----\n" << worker_->log_tail(6000) << "\n----\n";
-    }
+    void SetUp() override { start_worker(); }
     XenSessionOptions session() const {
         XenSessionOptions o;
         o.mapping = GetParam();
@@ -81,7 +71,6 @@ protected:
         EXPECT_FALSE(page) << what << ": page " << *page << " is still mapped";
     }
 
-    std::unique_ptr<XenWorker> worker_;
 };
 
 TEST_P(XenMappingTest, RingsOncePerStartBuffersTwoCallsPerRequest) {

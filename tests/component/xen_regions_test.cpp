@@ -6,7 +6,7 @@
 #include "fixture.hpp"
 
 #include "frontend/xen_blk_session.hpp"
-#include "frontend/xen_worker.hpp"
+#include "xen_fixture.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -20,19 +20,8 @@ namespace flag = vhost_user::xen_mmap_flag;
 namespace pf = vhost_user::protocol_feature;
 using vhost_user::bit;
 
-class XenRegionsTest : public ::testing::Test {
+class XenRegionsTest : public XenWorkerFixture<> {
 protected:
-    void start_worker(XenWorkerOptions o = xen_worker_defaults(XENVHOST_BUILD_BIN)) {
-        auto w = XenWorker::start(o);
-        ASSERT_TRUE(w) << w.error().message;
-        worker_ = std::move(*w);
-    }
-    void TearDown() override {
-        if (!worker_) return;
-        auto r = worker_->stop_clean();
-        EXPECT_TRUE(r) << r.error().message;
-        if (HasFailure()) std::cout << "---- worker log ----\n" << worker_->log_tail(6000) << "\n----\n";
-    }
     // Connected and negotiated, memory built but no table sent.
     std::unique_ptr<XenBlkSession> prepared(XenSessionOptions o) {
         auto s = XenBlkSession::connect(worker_->socket(), worker_->files(), o);
@@ -64,7 +53,6 @@ protected:
         return st ? st->map_calls : 0;
     }
 
-    std::unique_ptr<XenWorker> worker_;
 };
 
 XenSessionOptions with(XenMapping m, XenTableMessages t = XenTableMessages::kSetMemTable) {

@@ -44,6 +44,8 @@ build_dom0_base() {
     # bash runs dom0's init and the scenarios; libgcc_s is dlopen()ed by glibc
     # for pthread_cancel (xl needs it), so ldd does not list it.
     img_add "$stage" "${tools[@]}" /usr/bin/xenstore /bin/bash /lib/x86_64-linux-gnu/libgcc_s.so.1
+    # strace counts the worker's syscalls per request (scenario 20).
+    img_add "$stage" /usr/bin/strace
     local cmd
     for cmd in read write ls list rm chmod watch exists; do
         ln -sf xenstore "$stage/usr/bin/xenstore-$cmd"

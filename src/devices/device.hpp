@@ -21,6 +21,10 @@ namespace xenvhost::devices {
 struct Request {
     std::span<const iovec> out;
     std::span<const iovec> in;
+    // The request's buffers could not be mapped (a revoked grant, a missing
+    // frame); `in` holds only its last device-writable byte, so the device
+    // can answer with an error. The worker has logged why.
+    bool unmapped = false;
 };
 
 // Receives completions; `written` is the number of bytes the device wrote

@@ -230,6 +230,9 @@ bool QueueThread::submit(uint16_t head) {
             complete(head, 0);
             return false;
         }
+        in_flight_[head] = 1;
+        handler_->start(head, devices::Request{bufs.out, bufs.in, true}, *this);
+        return true;
     }
     in_flight_[head] = 1;
     handler_->start(head, devices::Request{bufs.out, bufs.in}, *this);

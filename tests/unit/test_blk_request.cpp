@@ -124,6 +124,20 @@ Chain segment_chain(uint32_t type, uint64_t sector, uint32_t count, uint32_t fla
 
 // ---------------------------------------------------------------- reads
 
+// A request whose buffers the worker could not map (a revoked grant): only
+// its status byte is there, and the answer is IOERR whatever the header.
+TEST(BlkRequest, UnmappedBuffersGetIoerr) {
+    Chain c;
+    c.set_in({1});
+    xenvhost::devices::Request r{c.out, c.in, true};
+    std::vector<iovec> data;
+    auto p = blk::parse_request(r, limits(), data);
+    expect_refused(p, VIRTIO_BLK_S_IOERR);
+    EXPECT_EQ(p.status_byte, c.inbuf.data());
+    EXPECT_TRUE(data.empty());
+}
+
+
 TEST(BlkRequest, ReadSeparateStatus) {
     Chain c = read_chain(8, 4096);
     std::vector<iovec> data;

@@ -135,7 +135,7 @@ void BlkQueue::start(uint16_t slot, const Request& req, CompletionSink& sink) {
         sink.complete(slot, 0);
         return;
     }
-    if (!p.error.empty()) note_guest_error(p);
+    if (!p.error.empty() && !req.unmapped) note_guest_error(p);  // an unmapped request was logged already
 
     switch (p.op) {
     case BlkOp::complete:

@@ -99,6 +99,7 @@ ParsedRequest parse_request(const Request& req, const RequestLimits& l, std::vec
         p.error = "no writable status byte";
         return p;
     }
+    if (req.unmapped) return refuse(p, VIRTIO_BLK_S_IOERR, "its buffers could not be mapped");
     const size_t in_room = iovec_total(req.in) - 1;
 
     // The only read of the header from guest memory: everything below uses the copy.

@@ -1,6 +1,7 @@
 #pragma once
 // What the leak tests compare for the back-end process, read from /proc:
-// open fds (/proc/PID/fd), mappings (/proc/PID/maps lines) and resident
+// open fds (/proc/PID/fd), mappings of files, memfds and devices (/proc/PID/maps
+// lines with a path) and resident
 // memory (VmRSS in /proc/PID/status), and how many cycles a leak test runs.
 
 #include "base/error.hpp"

@@ -19,7 +19,7 @@ struct WholeMapping {
 
 bool can_map_foreign_whole(const RegionDesc& d) {
     return d.kind == XenRegionKind::kForeign && !d.no_advance_map && d.gpa % kXenPageSize == 0 &&
-           d.size % kXenPageSize == 0;
+           d.size % kXenPageSize == 0 && d.size <= kMaxWholeRegionBytes;
 }
 
 Result<std::shared_ptr<const Region>> map_foreign_whole(const RegionDesc& d,

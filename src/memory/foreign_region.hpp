@@ -13,8 +13,14 @@
 
 namespace xenvhost::memory {
 
-// Whether `desc` may be mapped whole: foreign, mappable in advance, and made
-// of whole 4 KiB Xen frames.
+// The largest region mapped whole. The front-end chooses region sizes: a
+// larger one (or a lie) would cost a frame list of its size in one
+// allocation and that much of our address space, so it is mapped per
+// request instead.
+inline constexpr uint64_t kMaxWholeRegionBytes = uint64_t{16} << 30;
+
+// Whether `desc` may be mapped whole: foreign, mappable in advance, made of
+// whole 4 KiB Xen frames, and at most kMaxWholeRegionBytes.
 bool can_map_foreign_whole(const RegionDesc& desc);
 
 // Maps every frame of `desc` with one call; the map and its unmap are counted

@@ -1,3 +1,4 @@
+#include "memory/foreign_region.hpp"
 #include "memory/xen_address.hpp"
 #include "vhost_user/xen_region_flags.hpp"
 
@@ -64,4 +65,29 @@ TEST(GatherPages, RejectsBadAddresses) {
     EXPECT_FALSE(gather_pages(XenRegionKind::kForeign, ~uint64_t{0} - 8, 16, frames));
     EXPECT_FALSE(gather_pages(XenRegionKind::kForeign, 0x1000, 0, frames));
     EXPECT_TRUE(frames.empty());
+}
+
+TEST(ForeignWholeMapping, OnlyForAdvanceMappableWholeFramesOfBoundedSize) {
+    using namespace xenvhost::memory;
+    RegionDesc d;
+    d.kind = XenRegionKind::kForeign;
+    d.gpa = 0x100000;
+    d.size = 64 << 20;
+    EXPECT_TRUE(can_map_foreign_whole(d));
+    d.size = kMaxWholeRegionBytes;
+    EXPECT_TRUE(can_map_foreign_whole(d));
+    // A front-end's size is not an allocation we make: past the bound, per request.
+    d.size = kMaxWholeRegionBytes + 4096;
+    EXPECT_FALSE(can_map_foreign_whole(d));
+    d.size = uint64_t{1} << 50;
+    EXPECT_FALSE(can_map_foreign_whole(d));
+    d.size = 64 << 20;
+    d.no_advance_map = true;
+    EXPECT_FALSE(can_map_foreign_whole(d));
+    d.no_advance_map = false;
+    d.gpa += 512;  // not on a Xen frame
+    EXPECT_FALSE(can_map_foreign_whole(d));
+    d.gpa -= 512;
+    d.kind = XenRegionKind::kGrant;
+    EXPECT_FALSE(can_map_foreign_whole(d));
 }

@@ -216,26 +216,24 @@ bool QueueThread::submit(uint16_t head) {
         return false;
     }
     auto& bufs = slots_[head];
-    if (auto m = memory_->map_buffers(chain_.buffers, bufs); !m) {
+    const auto mapped = memory_->map_buffers(chain_.buffers, bufs);
+    if (!mapped) {
         bufs.release();
-        if (m.error().err == EFAULT) {  // outside guest memory: a guest error
-            mark_broken(m.error().message);
+        if (mapped.error().err == EFAULT) {  // outside guest memory: a guest error
+            mark_broken(mapped.error().message);
             return false;
         }
         // A mapping that failed (a revoked grant, a missing frame) fails
         // this request only.
-        log::warn("queue {}: request {}: {}", index_, head, m.error().message);
+        log::warn("queue {}: request {}: {}", index_, head, mapped.error().message);
         if (!map_status_only(bufs)) {
             in_flight_[head] = 1;
             complete(head, 0);
             return false;
         }
-        in_flight_[head] = 1;
-        handler_->start(head, devices::Request{bufs.out, bufs.in, true}, *this);
-        return true;
     }
     in_flight_[head] = 1;
-    handler_->start(head, devices::Request{bufs.out, bufs.in}, *this);
+    handler_->start(head, devices::Request{bufs.out, bufs.in, !mapped}, *this);
     return true;
 }
 

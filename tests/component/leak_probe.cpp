@@ -1,6 +1,7 @@
 #include "leak_probe.hpp"
 
-#include <dirent.h>
+#include "frontend/backend_process.hpp"
+
 #include <unistd.h>
 
 #include <fmt/core.h>
@@ -20,16 +21,6 @@ constexpr bool kSanitized = true;
 constexpr bool kSanitized = false;
 #endif
 
-Result<int> count_fds(pid_t pid) {
-    std::string path = fmt::format("/proc/{}/fd", pid);
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
-    if (!dir) return fail_errno("opendir {}", path);
-    int n = 0;
-    while (dirent* e = ::readdir(dir.get()))
-        if (e->d_name[0] != '.') ++n;
-    return n;
-}
-
 Result<int> count_maps(pid_t pid) {
     std::string path = fmt::format("/proc/{}/maps", pid);
     std::ifstream in(path);
@@ -39,10 +30,8 @@ Result<int> count_maps(pid_t pid) {
     // arenas, a sanitizer's regions growing with its quarantine), which the
     // RSS figure covers.
     int n = 0;
-    for (std::string line; std::getline(in, line);) {
-        const size_t path = line.find(" /");
-        if (path != std::string::npos) ++n;
-    }
+    for (std::string line; std::getline(in, line);)
+        if (line.find(" /") != std::string::npos) ++n;
     return n;
 }
 
@@ -70,7 +59,7 @@ std::string mib(uint64_t kib) { return fmt::format("{:.1f}", static_cast<double>
 
 Result<ProcessFigures> read_figures(pid_t pid) {
     ProcessFigures f;
-    auto fds = count_fds(pid);
+    auto fds = frontend::count_open_fds(pid);
     if (!fds) return std::unexpected(fds.error());
     auto maps = count_maps(pid);
     if (!maps) return std::unexpected(maps.error());

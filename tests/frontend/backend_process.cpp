@@ -128,8 +128,10 @@ bool BackendProcess::alive() {
     return true;
 }
 
-Result<int> BackendProcess::fd_count() const {
-    std::string path = fmt::format("/proc/{}/fd", pid_);
+Result<int> BackendProcess::fd_count() const { return count_open_fds(pid_); }
+
+Result<int> count_open_fds(pid_t pid) {
+    std::string path = fmt::format("/proc/{}/fd", pid);
     std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
     if (!dir) return fail_errno("opendir {}", path);
     int n = 0;

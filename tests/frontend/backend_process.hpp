@@ -33,6 +33,9 @@ struct BackendOptions {
     std::vector<std::string> extra_args;
 };
 
+// Number of entries in /proc/<pid>/fd: the fds process `pid` holds open.
+Result<int> count_open_fds(pid_t pid);
+
 class BackendProcess {
 public:
     BackendProcess() = default;

@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 namespace xenvhost::grantfe {
@@ -106,13 +107,20 @@ Result<std::string> check_multi_page_buffer(CheckEnv& env) {
         descriptor_address(in_gpa, env.foreign), refs_of(in_gpa, kLen, env.foreign));
 }
 
-Result<std::string> check_bad_grants(CheckEnv& env, SharedPages& revoked, uint32_t revoked_ref,
-                                     uint32_t never_granted) {
+namespace {
+
+// The frame of both bad-grant checks: a known pattern written at
+// kRevokeSector, then `bad` sends requests that must each end in IOERR; the
+// next read must succeed with the sector (and the image) unchanged, and the
+// worker must have counted at least `failures` failed maps. Returns what the
+// worker counted.
+Result<std::string> around_bad_requests(CheckEnv& env, uint64_t seed, uint64_t failures,
+                                        const std::function<Result<void>()>& bad) {
     auto& blk = env.session.blk();
     constexpr uint32_t kLen = 4096;
     // What the sector holds before: a request with a bad grant must not change it.
-    const auto before = fe::pattern(env.seed ^ 0xaa, kRevokeSector * kSector, kLen);
-    if (auto w = blk.write(kRevokeSector, before); !w) return fail("write before revoking: {}", w.error().message);
+    const auto before = fe::pattern(seed, kRevokeSector * kSector, kLen);
+    if (auto w = blk.write(kRevokeSector, before); !w) return fail("write before: {}", w.error().message);
     if (auto f = blk.flush_cache(); !f) return fail("flush: {}", f.error().message);
     Counters start;
     if (env.worker.available()) {
@@ -120,27 +128,7 @@ Result<std::string> check_bad_grants(CheckEnv& env, SharedPages& revoked, uint32
         if (!c) return std::unexpected(c.error());
         start = *c;
     }
-
-    // Revoked: gntalloc ends foreign access when the page is unshared and
-    // nobody maps it, so the ref is no longer a grant at all.
-    if (revoked.reset() != 0) return fail_errno("xengntshr_unshare of ref {}", revoked_ref);
-    auto in = fe::BlkCommand::in(kRevokeSector, kLen);
-    in.data_gpa = grant_gpa(revoked_ref);
-    if (auto c = expect_status(blk, in, VIRTIO_BLK_S_IOERR, fmt::format("read into revoked ref {}", revoked_ref)); !c)
-        return std::unexpected(c.error());
-    fe::BlkCommand out;
-    out.type = VIRTIO_BLK_T_OUT;
-    out.sector = kRevokeSector;
-    out.data_len = kLen;
-    out.data_gpa = grant_gpa(revoked_ref);
-    if (auto c = expect_status(blk, out, VIRTIO_BLK_S_IOERR, fmt::format("write from revoked ref {}", revoked_ref)); !c)
-        return std::unexpected(c.error());
-    auto never = fe::BlkCommand::in(kRevokeSector, kLen);
-    never.data_gpa = grant_gpa(never_granted);
-    if (auto c = expect_status(blk, never, VIRTIO_BLK_S_IOERR,
-                               fmt::format("read into never-granted ref {}", never_granted));
-        !c)
-        return std::unexpected(c.error());
+    if (auto r = bad(); !r) return std::unexpected(r.error());
 
     // The queue goes on: the next request succeeds and the sector is intact.
     auto after = blk.read(kRevokeSector, kLen);
@@ -149,54 +137,65 @@ Result<std::string> check_bad_grants(CheckEnv& env, SharedPages& revoked, uint32
     if (auto r = expect_image(env.image, kRevokeSector, before, "sector after the bad grants"); !r)
         return std::unexpected(r.error());
 
-    std::string failures = "map failures not read (no control socket)";
-    if (env.worker.available()) {
-        auto c = env.worker.read();
-        if (!c) return std::unexpected(c.error());
-        const Counters d = *c - start;
-        if (d.map_failures < 3) return fail("the worker counted {} map failures for 3 bad grants", d.map_failures);
-        failures = fmt::format("the worker counted {} map failures", d.map_failures);
-    }
+    if (!env.worker.available()) return std::string("map failures not read (no control socket)");
+    auto c = env.worker.read();
+    if (!c) return std::unexpected(c.error());
+    const Counters d = *c - start;
+    if (d.map_failures < failures)
+        return fail("the worker counted {} map failure(s) for {} bad grant(s)", d.map_failures, failures);
+    return fmt::format("the worker counted {} map failure(s)", d.map_failures);
+}
+
+Result<void> expect_ioerr(fe::BlkQueue& blk, const fe::BlkCommand& cmd, const std::string& what) {
+    if (auto c = expect_status(blk, cmd, VIRTIO_BLK_S_IOERR, what); !c) return std::unexpected(c.error());
+    return {};
+}
+
+fe::BlkCommand into_ref(uint32_t type, uint32_t ref) {
+    fe::BlkCommand cmd;
+    cmd.type = type;
+    cmd.sector = kRevokeSector;
+    cmd.data_len = 4096;
+    cmd.data_gpa = grant_gpa(ref);
+    return cmd;
+}
+
+}  // namespace
+
+Result<std::string> check_bad_grants(CheckEnv& env, SharedPages& revoked, uint32_t revoked_ref,
+                                     uint32_t never_granted) {
+    auto& blk = env.session.blk();
+    auto counted = around_bad_requests(env, env.seed ^ 0xaa, 3, [&]() -> Result<void> {
+        // Revoked: gntalloc ends foreign access when the page is unshared and
+        // nobody maps it, so the ref is no longer a grant at all.
+        if (revoked.reset() != 0) return fail_errno("xengntshr_unshare of ref {}", revoked_ref);
+        if (auto r = expect_ioerr(blk, into_ref(VIRTIO_BLK_T_IN, revoked_ref),
+                                  fmt::format("read into revoked ref {}", revoked_ref));
+            !r)
+            return r;
+        if (auto r = expect_ioerr(blk, into_ref(VIRTIO_BLK_T_OUT, revoked_ref),
+                                  fmt::format("write from revoked ref {}", revoked_ref));
+            !r)
+            return r;
+        return expect_ioerr(blk, into_ref(VIRTIO_BLK_T_IN, never_granted),
+                            fmt::format("read into never-granted ref {}", never_granted));
+    });
+    if (!counted) return std::unexpected(counted.error());
     return fmt::format(
         "read into and write from revoked ref {}, read into never-granted ref {}: IOERR each; the next read "
         "succeeded and the sector kept its data; {}",
-        revoked_ref, never_granted, failures);
+        revoked_ref, never_granted, *counted);
 }
 
-}  // namespace xenvhost::grantfe
-
-namespace xenvhost::grantfe {
-
 Result<std::string> check_never_granted(CheckEnv& env, uint32_t never_granted) {
-    auto& blk = env.session.blk();
-    constexpr uint32_t kLen = 4096;
-    const auto before = fe::pattern(env.seed ^ 0x55, kRevokeSector * kSector, kLen);
-    if (auto w = blk.write(kRevokeSector, before); !w) return fail("write before: {}", w.error().message);
-    Counters start;
-    if (env.worker.available()) {
-        auto c = env.worker.read();
-        if (!c) return std::unexpected(c.error());
-        start = *c;
-    }
-    auto never = fe::BlkCommand::in(kRevokeSector, kLen);
-    never.data_gpa = grant_gpa(never_granted);
-    if (auto c = expect_status(blk, never, VIRTIO_BLK_S_IOERR,
-                               fmt::format("read into never-granted ref {}", never_granted));
-        !c)
-        return std::unexpected(c.error());
-    auto after = blk.read(kRevokeSector, kLen);
-    if (!after) return fail("the request after the bad grant: {}", after.error().message);
-    if (auto r = expect_equal(*after, before, "sector after the bad grant"); !r) return std::unexpected(r.error());
-    std::string failures = "map failures not read (no control socket)";
-    if (env.worker.available()) {
-        auto c = env.worker.read();
-        if (!c) return std::unexpected(c.error());
-        const Counters d = *c - start;
-        if (d.map_failures < 1) return fail("the worker counted no map failure for a never-granted ref");
-        failures = fmt::format("the worker counted {} map failure(s)", d.map_failures);
-    }
-    return fmt::format("read into ref {}, which the guest never granted: IOERR; the next read succeeded; {}",
-                       never_granted, failures);
+    auto counted = around_bad_requests(env, env.seed ^ 0x55, 1, [&] {
+        return expect_ioerr(env.session.blk(), into_ref(VIRTIO_BLK_T_IN, never_granted),
+                            fmt::format("read into never-granted ref {}", never_granted));
+    });
+    if (!counted) return std::unexpected(counted.error());
+    return fmt::format("read into ref {}, which the guest never granted: IOERR; the next read succeeded and the "
+                       "sector kept its data; {}",
+                       never_granted, *counted);
 }
 
 }  // namespace xenvhost::grantfe

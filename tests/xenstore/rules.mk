@@ -24,7 +24,7 @@ test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(DAEMON)
 TEST_LEVELS += xenstore
 
 # The daemon's and the control channel's logic is unit-tested in
-# tests/unit/test_daemon_*.cpp and test_control_*.cpp; those tests link the
+# tests/unit/daemon_*_test.cpp and control_*_test.cpp; those tests link the
 # daemon's objects (all but main) and the worker's control channel through
 # this archive, which the linker searches after the unit-test objects.
 DAEMON_CORE_LIB := $(BUILD)/lib/libxenvhostd-core.a

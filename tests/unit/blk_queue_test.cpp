@@ -398,7 +398,7 @@ TEST_F(BlkQueueTest, MoreBuffersThanIovMax) {
 }
 
 TEST_F(BlkQueueTest, CacheNoneWithAlignedAndMisalignedBuffers) {
-    open({.cache = blk::CacheMode::none});
+    open({.cache = blk::CacheMode::kNone});
     // Where the file system takes O_DIRECT, the image must be open with it.
     if (int probe = ::open(image_.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC); probe >= 0) {
         ::close(probe);
@@ -492,7 +492,7 @@ TEST_F(BlkQueueTest, DestroyedWithRequestsInFlight) {
 TEST(BlkQueueFallback, WriteZeroesByWritingZeroes) {
     TempDir dir;
     std::string image = make_image(dir.path(), kImageSize);
-    auto file = blk::open_backing_file(image, false, blk::CacheMode::writeback);
+    auto file = blk::open_backing_file(image, false, blk::CacheMode::kWriteback);
     ASSERT_TRUE(file);
     auto disk = std::make_shared<blk::BlkDisk>();
     disk->file = std::move(*file);
@@ -589,7 +589,7 @@ TEST(BlkQueueEnospc, ReachesTheGuestAsIoerr) {
 TEST(BlkQueueBlockDevice, ReadWriteZeroesDiscard) {
     const char* dev = std::getenv("XENVHOST_TEST_BLOCK_DEVICE");
     if (!dev || !*dev) GTEST_SKIP() << "XENVHOST_TEST_BLOCK_DEVICE is not set";
-    for (auto cache : {blk::CacheMode::writeback, blk::CacheMode::none}) {
+    for (auto cache : {blk::CacheMode::kWriteback, blk::CacheMode::kNone}) {
         auto d = blk::make_blk_device({.path = dev, .cache = cache});
         ASSERT_TRUE(d) << d.error().message;
         auto q = (*d)->make_queue_handler(0, 64);

@@ -10,12 +10,12 @@ namespace {
 TEST(DaemonPath, ClassifiesEventPaths) {
     auto root = classify_path(0, "/local/domain/0/backend/virtio_disk");
     ASSERT_TRUE(root);
-    EXPECT_EQ(root->kind, DeviceKind::virtio_disk);
+    EXPECT_EQ(root->kind, DeviceKind::kVirtioDisk);
     EXPECT_FALSE(root->domid);
 
     auto guest = classify_path(0, "/local/domain/0/backend/virtio/5");
     ASSERT_TRUE(guest);
-    EXPECT_EQ(guest->kind, DeviceKind::virtio);
+    EXPECT_EQ(guest->kind, DeviceKind::kVirtio);
     EXPECT_EQ(guest->domid, "5");
     EXPECT_FALSE(guest->devid);
 
@@ -38,11 +38,11 @@ TEST(DaemonPath, ClassifiesEventPaths) {
 }
 
 TEST(DaemonPath, DerivedNames) {
-    DeviceKey k{DeviceKind::virtio_disk, 5, 51712};
+    DeviceKey k{DeviceKind::kVirtioDisk, 5, 51712};
     EXPECT_EQ(k.name(), "virtio_disk-51712");
     EXPECT_EQ(k.label(), "dom5 virtio_disk/51712");
     EXPECT_EQ(device_dir(0, k), "/local/domain/0/backend/virtio_disk/5/51712");
-    EXPECT_EQ(device_dir(3, DeviceKey{DeviceKind::virtio, 9, 1}), "/local/domain/3/backend/virtio/9/1");
+    EXPECT_EQ(device_dir(3, DeviceKey{DeviceKind::kVirtio, 9, 1}), "/local/domain/3/backend/virtio/9/1");
 }
 
 TEST(DaemonPath, StrictIds) {

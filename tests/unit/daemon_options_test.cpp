@@ -44,7 +44,7 @@ TEST_F(DaemonOptions, Defaults) {
     ASSERT_TRUE(o.has_value()) << o.error().message;
     EXPECT_EQ(o->run_dir, "/run/xenvhost");
     EXPECT_EQ(o->worker, worker);
-    EXPECT_EQ(o->log_level, log::Level::info);
+    EXPECT_EQ(o->log_level, log::Level::kInfo);
     EXPECT_EQ(o->max_restarts, 5u);
     EXPECT_FALSE(o->help);
 }
@@ -54,7 +54,7 @@ TEST_F(DaemonOptions, CommandLine) {
                     "--restart-window", "30", "--restart-backoff", "50", "--restart-backoff-max", "800"});
     ASSERT_TRUE(o.has_value()) << o.error().message;
     EXPECT_EQ(o->run_dir, dir + "/run") << "trailing slash dropped";
-    EXPECT_EQ(o->log_level, log::Level::debug);
+    EXPECT_EQ(o->log_level, log::Level::kDebug);
     EXPECT_EQ(o->max_restarts, 3u);
     EXPECT_EQ(o->restart_window_s, 30u);
     EXPECT_EQ(o->backoff_initial_ms, 50u);
@@ -67,7 +67,7 @@ TEST_F(DaemonOptions, ConfigFileFillsWhatTheCommandLineLeaves) {
     auto o = parse({"--config", cfg, "--log-level", "error"});
     ASSERT_TRUE(o.has_value()) << o.error().message;
     EXPECT_EQ(o->run_dir, "/srv/xv");
-    EXPECT_EQ(o->log_level, log::Level::error) << "the command line wins";
+    EXPECT_EQ(o->log_level, log::Level::kError) << "the command line wins";
     EXPECT_EQ(o->max_restarts, 9u);
     EXPECT_EQ(o->config_file, cfg);
 }

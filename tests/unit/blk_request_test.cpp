@@ -92,7 +92,7 @@ blk::ParsedRequest parse(const Chain& c, std::vector<iovec>& data,
 }
 
 void expect_refused(const blk::ParsedRequest& p, uint8_t status) {
-    EXPECT_EQ(p.op, BlkOp::complete);
+    EXPECT_EQ(p.op, BlkOp::kComplete);
     EXPECT_EQ(p.status, status);
     EXPECT_NE(p.status_byte, nullptr);
     EXPECT_FALSE(p.error.empty());
@@ -142,7 +142,7 @@ TEST(BlkRequest, ReadSeparateStatus) {
     Chain c = read_chain(8, 4096);
     std::vector<iovec> data;
     auto p = parse(c, data);
-    EXPECT_EQ(p.op, BlkOp::read);
+    EXPECT_EQ(p.op, BlkOp::kRead);
     EXPECT_TRUE(p.error.empty());
     EXPECT_EQ(p.offset, 8u * 512);
     EXPECT_EQ(p.length, 4096u);
@@ -158,7 +158,7 @@ TEST(BlkRequest, ReadStatusInSameBufferAsData) {
     c.set_in({1024 + 1});
     std::vector<iovec> data;
     auto p = parse(c, data);
-    EXPECT_EQ(p.op, BlkOp::read);
+    EXPECT_EQ(p.op, BlkOp::kRead);
     EXPECT_EQ(p.length, 1024u);
     EXPECT_EQ(p.status_byte, c.inbuf.data() + 1024);
     ASSERT_EQ(data.size(), 1u);
@@ -171,7 +171,7 @@ TEST(BlkRequest, ReadStatusSkipsTrailingEmptyBuffers) {
     c.set_in({0, 512, 1, 0, 0});
     std::vector<iovec> data;
     auto p = parse(c, data);
-    EXPECT_EQ(p.op, BlkOp::read);
+    EXPECT_EQ(p.op, BlkOp::kRead);
     EXPECT_EQ(p.status_byte, c.inbuf.data() + 512);
     ASSERT_EQ(data.size(), 1u);  // empty pieces dropped
     EXPECT_EQ(data[0].iov_len, 512u);
@@ -183,7 +183,7 @@ TEST(BlkRequest, ReadDataSplitAcrossManyBuffers) {
     c.set_in({100, 300, 112, 511, 1, 1});  // 1024 data bytes, then status
     std::vector<iovec> data;
     auto p = parse(c, data);
-    EXPECT_EQ(p.op, BlkOp::read);
+    EXPECT_EQ(p.op, BlkOp::kRead);
     EXPECT_EQ(p.length, 1024u);
     ASSERT_EQ(data.size(), 5u);
     size_t total = 0;
@@ -193,12 +193,12 @@ TEST(BlkRequest, ReadDataSplitAcrossManyBuffers) {
 }
 
 TEST(BlkRequest, ReadOnReadOnlyDiskIsAllowed) {
-    EXPECT_EQ(parse(read_chain(0, 512), limits(true)).op, BlkOp::read);
+    EXPECT_EQ(parse(read_chain(0, 512), limits(true)).op, BlkOp::kRead);
 }
 
 TEST(BlkRequest, ReadOfNothingCompletesOk) {
     auto p = parse(read_chain(0, 0));
-    EXPECT_EQ(p.op, BlkOp::complete);
+    EXPECT_EQ(p.op, BlkOp::kComplete);
     EXPECT_EQ(p.status, VIRTIO_BLK_S_OK);
     EXPECT_TRUE(p.error.empty());
 }
@@ -222,7 +222,7 @@ TEST(BlkRequest, ReadTooLarge) {
 // ---------------------------------------------------------------- ranges
 
 TEST(BlkRequest, RangeAtTheEndOfTheDisk) {
-    EXPECT_EQ(parse(read_chain(kCapacity - 1, 512)).op, BlkOp::read);
+    EXPECT_EQ(parse(read_chain(kCapacity - 1, 512)).op, BlkOp::kRead);
     expect_refused(parse(read_chain(kCapacity - 1, 1024)), VIRTIO_BLK_S_IOERR);
     expect_refused(parse(read_chain(kCapacity, 512)), VIRTIO_BLK_S_IOERR);
     // An empty request exactly at the end is in range; one past it is not.
@@ -244,12 +244,12 @@ TEST(BlkRequest, SectorOverflow) {
 
 TEST(BlkRequest, LargeBlockSizeAlignment) {
     auto l = limits(false, 4096);
-    EXPECT_EQ(parse(read_chain(8, 4096), l).op, BlkOp::read);
+    EXPECT_EQ(parse(read_chain(8, 4096), l).op, BlkOp::kRead);
     expect_refused(parse(read_chain(1, 4096), l), VIRTIO_BLK_S_IOERR);  // sector not aligned
     expect_refused(parse(read_chain(8, 512), l), VIRTIO_BLK_S_IOERR);   // length not aligned
     expect_refused(parse(write_chain(4, 4096), l), VIRTIO_BLK_S_IOERR);
     expect_refused(parse(segment_chain(VIRTIO_BLK_T_DISCARD, 8, 1, 0), l), VIRTIO_BLK_S_IOERR);
-    EXPECT_EQ(parse(segment_chain(VIRTIO_BLK_T_DISCARD, 8, 8, 0), l).op, BlkOp::discard);
+    EXPECT_EQ(parse(segment_chain(VIRTIO_BLK_T_DISCARD, 8, 8, 0), l).op, BlkOp::kDiscard);
 }
 
 // ---------------------------------------------------------------- writes
@@ -258,7 +258,7 @@ TEST(BlkRequest, WriteHeaderAndDataInSeparateBuffers) {
     Chain c = write_chain(16, 2048);
     std::vector<iovec> data;
     auto p = parse(c, data);
-    EXPECT_EQ(p.op, BlkOp::write);
+    EXPECT_EQ(p.op, BlkOp::kWrite);
     EXPECT_EQ(p.offset, 16u * 512);
     EXPECT_EQ(p.length, 2048u);
     ASSERT_EQ(data.size(), 1u);
@@ -272,7 +272,7 @@ TEST(BlkRequest, WriteHeaderAndDataInOneBuffer) {
     c.set_in({1});
     std::vector<iovec> data;
     auto p = parse(c, data);
-    EXPECT_EQ(p.op, BlkOp::write);
+    EXPECT_EQ(p.op, BlkOp::kWrite);
     EXPECT_EQ(p.sector, 2u);
     ASSERT_EQ(data.size(), 1u);
     EXPECT_EQ(data[0].iov_base, c.outbuf.data() + 16);
@@ -288,7 +288,7 @@ TEST(BlkRequest, HeaderSplitAcrossBuffers) {
         c.set_in({1});
         std::vector<iovec> data;
         auto p = parse(c, data);
-        EXPECT_EQ(p.op, BlkOp::write);
+        EXPECT_EQ(p.op, BlkOp::kWrite);
         EXPECT_EQ(p.type, uint32_t{VIRTIO_BLK_T_OUT});
         EXPECT_EQ(p.sector, 0x123u);
         EXPECT_EQ(p.length, 1024u);
@@ -312,7 +312,7 @@ TEST(BlkRequest, WriteStatusIsLastByteOfLongerIn) {
     Chain c = write_chain(0, 512);
     c.set_in({7, 3});
     auto p = parse(c);
-    EXPECT_EQ(p.op, BlkOp::write);
+    EXPECT_EQ(p.op, BlkOp::kWrite);
     EXPECT_EQ(p.status_byte, c.inbuf.data() + 9);
 }
 
@@ -337,7 +337,7 @@ TEST(BlkRequest, NoStatusByteCannotBeAnswered) {
     Chain c;
     c.set_out(cat(Chain::header(VIRTIO_BLK_T_OUT, 0), std::vector<uint8_t>(512)));
     auto p = parse(c);
-    EXPECT_EQ(p.op, BlkOp::complete);
+    EXPECT_EQ(p.op, BlkOp::kComplete);
     EXPECT_EQ(p.status_byte, nullptr);
     EXPECT_FALSE(p.error.empty());
 
@@ -364,8 +364,8 @@ TEST(BlkRequest, Flush) {
     Chain c;
     c.set_out(Chain::header(VIRTIO_BLK_T_FLUSH, 0));
     c.set_in({1});
-    EXPECT_EQ(parse(c).op, BlkOp::flush);
-    EXPECT_EQ(parse(c, limits(true)).op, BlkOp::flush);
+    EXPECT_EQ(parse(c).op, BlkOp::kFlush);
+    EXPECT_EQ(parse(c, limits(true)).op, BlkOp::kFlush);
 }
 
 TEST(BlkRequest, FlushWithNonZeroSectorIsRefused) {
@@ -373,12 +373,12 @@ TEST(BlkRequest, FlushWithNonZeroSectorIsRefused) {
     c.set_out(Chain::header(VIRTIO_BLK_T_FLUSH, 77));
     c.set_in({1});
     auto p = parse(c);
-    EXPECT_EQ(p.op, BlkOp::complete);
+    EXPECT_EQ(p.op, BlkOp::kComplete);
     EXPECT_EQ(p.status, VIRTIO_BLK_S_IOERR);
     Chain ok;
     ok.set_out(Chain::header(VIRTIO_BLK_T_FLUSH, 0));
     ok.set_in({1});
-    EXPECT_EQ(parse(ok).op, BlkOp::flush);
+    EXPECT_EQ(parse(ok).op, BlkOp::kFlush);
 }
 
 TEST(BlkRequest, GetIdRoom) {
@@ -393,7 +393,7 @@ TEST(BlkRequest, GetIdRoom) {
         c.set_in(k.in);
         std::vector<iovec> data;
         auto p = parse(c, data);
-        EXPECT_EQ(p.op, BlkOp::get_id);
+        EXPECT_EQ(p.op, BlkOp::kGetId);
         EXPECT_EQ(p.length, k.expect);
         size_t total = 0;
         for (auto& v : data) total += v.iov_len;
@@ -416,7 +416,7 @@ TEST(BlkRequest, UnknownTypesAreUnsupported) {
 
 TEST(BlkRequest, Discard) {
     auto p = parse(segment_chain(VIRTIO_BLK_T_DISCARD, 64, 128, 0));
-    EXPECT_EQ(p.op, BlkOp::discard);
+    EXPECT_EQ(p.op, BlkOp::kDiscard);
     EXPECT_EQ(p.offset, 64u * 512);
     EXPECT_EQ(p.length, 128u * 512);
     EXPECT_FALSE(p.unmap);
@@ -429,7 +429,7 @@ TEST(BlkRequest, SegmentSplitAcrossBuffers) {
               {10, 9, 2});
     c.set_in({1});
     auto p = parse(c);
-    EXPECT_EQ(p.op, BlkOp::write_zeroes);
+    EXPECT_EQ(p.op, BlkOp::kWriteZeroes);
     EXPECT_EQ(p.offset, 10u * 512);
     EXPECT_EQ(p.length, 6u * 512);
     EXPECT_TRUE(p.unmap);
@@ -437,10 +437,10 @@ TEST(BlkRequest, SegmentSplitAcrossBuffers) {
 
 TEST(BlkRequest, WriteZeroesWithAndWithoutUnmap) {
     auto p = parse(segment_chain(VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, 0));
-    EXPECT_EQ(p.op, BlkOp::write_zeroes);
+    EXPECT_EQ(p.op, BlkOp::kWriteZeroes);
     EXPECT_FALSE(p.unmap);
     p = parse(segment_chain(VIRTIO_BLK_T_WRITE_ZEROES, 0, 8, VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP));
-    EXPECT_EQ(p.op, BlkOp::write_zeroes);
+    EXPECT_EQ(p.op, BlkOp::kWriteZeroes);
     EXPECT_TRUE(p.unmap);
 }
 
@@ -475,15 +475,15 @@ TEST(BlkRequest, SegmentSectorCounts) {
         expect_refused(parse(segment_chain(type, 0, 0xffffffffu, 0)), VIRTIO_BLK_S_IOERR);
         blk::RequestLimits big = limits();
         big.capacity_sectors = uint64_t{1} << 30;
-        EXPECT_NE(parse(segment_chain(type, 0, 32768, 0), big).op, BlkOp::complete);
+        EXPECT_NE(parse(segment_chain(type, 0, 32768, 0), big).op, BlkOp::kComplete);
         expect_refused(parse(segment_chain(type, 0, 32769, 0), big), VIRTIO_BLK_S_IOERR);
         // Out of range.
         expect_refused(parse(segment_chain(type, kCapacity - 4, 8, 0)), VIRTIO_BLK_S_IOERR);
         expect_refused(parse(segment_chain(type, kCapacity, 1, 0)), VIRTIO_BLK_S_IOERR);
-        EXPECT_NE(parse(segment_chain(type, kCapacity - 8, 8, 0)).op, BlkOp::complete);
+        EXPECT_NE(parse(segment_chain(type, kCapacity - 8, 8, 0)).op, BlkOp::kComplete);
         // An empty range needs no I/O.
         auto p = parse(segment_chain(type, 0, 0, 0));
-        EXPECT_EQ(p.op, BlkOp::complete);
+        EXPECT_EQ(p.op, BlkOp::kComplete);
         EXPECT_EQ(p.status, VIRTIO_BLK_S_OK);
     }
 }
@@ -511,6 +511,6 @@ TEST(BlkRequest, HeaderIsReadOnce) {
     auto p = parse(c, data);
     auto evil = Chain::header(VIRTIO_BLK_T_IN, 0xdead);
     std::memcpy(c.outbuf.data(), evil.data(), evil.size());
-    EXPECT_EQ(p.op, BlkOp::write);
+    EXPECT_EQ(p.op, BlkOp::kWrite);
     EXPECT_EQ(p.offset, 4u * 512);
 }

@@ -15,8 +15,8 @@
 namespace xenvhost::daemon {
 namespace {
 
-const DeviceKey kDisk{DeviceKind::virtio_disk, 5, 51712};
-const DeviceKey kVirtio{DeviceKind::virtio, 5, 0};
+const DeviceKey kDisk{DeviceKind::kVirtioDisk, 5, 51712};
+const DeviceKey kVirtio{DeviceKind::kVirtio, 5, 0};
 
 // What libxl 4.17 writes for a read-write disk (see xenstore/examples).
 KeyValues disk417() {
@@ -156,7 +156,7 @@ TEST(DaemonEntry, GenericVirtioOfOtherTypesIsRefused) {
 TEST(DaemonEntry, EntryKeysCoverWhatTheParserReads) {
     for (auto k : {"params", "mode", "type", "device-type", "discard-enable", "grant_usage", "base", "irq", "frontend-id"}) {
         bool found = false;
-        for (auto e : entry_keys(DeviceKind::virtio_disk)) found = found || e == k;
+        for (auto e : entry_keys(DeviceKind::kVirtioDisk)) found = found || e == k;
         EXPECT_TRUE(found) << k;
     }
 }

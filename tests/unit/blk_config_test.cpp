@@ -61,13 +61,13 @@ std::unique_ptr<xenvhost::devices::Device> device(blk::BlkOptions o) {
 }  // namespace
 
 TEST(BlkOptions, CacheMode) {
-    EXPECT_EQ(*blk::parse_cache_mode("none"), blk::CacheMode::none);
-    EXPECT_EQ(*blk::parse_cache_mode("writeback"), blk::CacheMode::writeback);
+    EXPECT_EQ(*blk::parse_cache_mode("none"), blk::CacheMode::kNone);
+    EXPECT_EQ(*blk::parse_cache_mode("writeback"), blk::CacheMode::kWriteback);
     auto bad = blk::parse_cache_mode("directsync");
     ASSERT_FALSE(bad);
     EXPECT_NE(bad.error().message.find("directsync"), std::string::npos);
-    EXPECT_EQ(blk::cache_mode_name(blk::CacheMode::none), "none");
-    EXPECT_EQ(blk::BlkOptions{}.cache, blk::CacheMode::writeback);  // as qemu-storage-daemon
+    EXPECT_EQ(blk::cache_mode_name(blk::CacheMode::kNone), "none");
+    EXPECT_EQ(blk::BlkOptions{}.cache, blk::CacheMode::kWriteback);  // as qemu-storage-daemon
 }
 
 TEST(BlkOptions, Validation) {
@@ -89,7 +89,7 @@ TEST(BlkOptions, Validation) {
 
 TEST(BlkBackingFile, RegularFile) {
     TempDir t;
-    auto f = blk::open_backing_file(t.file("img", 1 << 20), false, blk::CacheMode::writeback);
+    auto f = blk::open_backing_file(t.file("img", 1 << 20), false, blk::CacheMode::kWriteback);
     ASSERT_TRUE(f) << f.error().message;
     EXPECT_FALSE(f->direct);
     EXPECT_FALSE(f->block_device);
@@ -101,7 +101,7 @@ TEST(BlkBackingFile, RegularFile) {
 
 TEST(BlkBackingFile, CacheNoneUsesODirectWhereSupported) {
     TempDir t;
-    auto f = blk::open_backing_file(t.file("img", 1 << 20), false, blk::CacheMode::none);
+    auto f = blk::open_backing_file(t.file("img", 1 << 20), false, blk::CacheMode::kNone);
     ASSERT_TRUE(f) << f.error().message;
     int flags = ::fcntl(f->fd.get(), F_GETFL);
     if (f->direct) {
@@ -116,29 +116,29 @@ TEST(BlkBackingFile, CacheNoneUsesODirectWhereSupported) {
 
 TEST(BlkBackingFile, CapacityRoundsDown) {
     TempDir t;
-    auto f = blk::open_backing_file(t.file("img", 1000), false, blk::CacheMode::writeback);
+    auto f = blk::open_backing_file(t.file("img", 1000), false, blk::CacheMode::kWriteback);
     ASSERT_TRUE(f);
     EXPECT_EQ(f->capacity_sectors(), 1u);
 }
 
 TEST(BlkBackingFile, Refusals) {
     TempDir t;
-    auto missing = blk::open_backing_file(t.path() + "/nope", false, blk::CacheMode::writeback);
+    auto missing = blk::open_backing_file(t.path() + "/nope", false, blk::CacheMode::kWriteback);
     ASSERT_FALSE(missing);
     EXPECT_NE(missing.error().message.find("nope"), std::string::npos);
     EXPECT_EQ(missing.error().err, ENOENT);
 
-    auto dir = blk::open_backing_file(t.path(), true, blk::CacheMode::writeback);
+    auto dir = blk::open_backing_file(t.path(), true, blk::CacheMode::kWriteback);
     ASSERT_FALSE(dir);
 
-    auto tiny = blk::open_backing_file(t.file("tiny", 511), false, blk::CacheMode::writeback);
+    auto tiny = blk::open_backing_file(t.file("tiny", 511), false, blk::CacheMode::kWriteback);
     ASSERT_FALSE(tiny);
     EXPECT_NE(tiny.error().message.find("smaller"), std::string::npos);
 
     auto fifo_path = t.path() + "/fifo";
     ASSERT_EQ(::mkfifo(fifo_path.c_str(), 0600), 0);
     int keep = ::open(fifo_path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);  // so open() does not block
-    auto fifo = blk::open_backing_file(fifo_path, true, blk::CacheMode::writeback);
+    auto fifo = blk::open_backing_file(fifo_path, true, blk::CacheMode::kWriteback);
     ::close(keep);
     ASSERT_FALSE(fifo);
     EXPECT_NE(fifo.error().message.find("neither"), std::string::npos);
@@ -147,7 +147,7 @@ TEST(BlkBackingFile, Refusals) {
 TEST(BlkBackingFile, ReadOnlyOpen) {
     TempDir t;
     std::string p = t.file("img", 4096);
-    auto f = blk::open_backing_file(p, true, blk::CacheMode::writeback);
+    auto f = blk::open_backing_file(p, true, blk::CacheMode::kWriteback);
     ASSERT_TRUE(f);
     EXPECT_EQ(::fcntl(f->fd.get(), F_GETFL) & O_ACCMODE, O_RDONLY);
 }

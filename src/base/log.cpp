@@ -9,7 +9,7 @@
 
 namespace xenvhost::log {
 namespace {
-std::atomic<Level> g_level{Level::info};
+std::atomic<Level> g_level{Level::kInfo};
 std::mutex g_mutex;
 std::string g_tag = "xenvhost";
 constexpr const char* kNames[] = {"debug", "info", "warn", "error"};

@@ -7,7 +7,7 @@
 
 namespace xenvhost::log {
 
-enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
 void set_level(Level level);
 Level level();
@@ -18,19 +18,19 @@ void write(Level level, std::string_view message);
 
 template <typename... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args) {
-    if (level() <= Level::debug) write(Level::debug, fmt::format(f, std::forward<Args>(args)...));
+    if (level() <= Level::kDebug) write(Level::kDebug, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void info(fmt::format_string<Args...> f, Args&&... args) {
-    if (level() <= Level::info) write(Level::info, fmt::format(f, std::forward<Args>(args)...));
+    if (level() <= Level::kInfo) write(Level::kInfo, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void warn(fmt::format_string<Args...> f, Args&&... args) {
-    if (level() <= Level::warn) write(Level::warn, fmt::format(f, std::forward<Args>(args)...));
+    if (level() <= Level::kWarn) write(Level::kWarn, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 void error(fmt::format_string<Args...> f, Args&&... args) {
-    write(Level::error, fmt::format(f, std::forward<Args>(args)...));
+    write(Level::kError, fmt::format(f, std::forward<Args>(args)...));
 }
 
 }  // namespace xenvhost::log

@@ -7,7 +7,7 @@
 namespace xenvhost::daemon {
 
 std::string_view kind_name(DeviceKind kind) {
-    return kind == DeviceKind::virtio_disk ? "virtio_disk" : "virtio";
+    return kind == DeviceKind::kVirtioDisk ? "virtio_disk" : "virtio";
 }
 
 std::string DeviceKey::name() const { return fmt::format("{}-{}", kind_name(kind), devid); }

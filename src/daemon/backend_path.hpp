@@ -12,8 +12,8 @@
 
 namespace xenvhost::daemon {
 
-enum class DeviceKind { virtio_disk, virtio };
-inline constexpr DeviceKind kAllKinds[] = {DeviceKind::virtio_disk, DeviceKind::virtio};
+enum class DeviceKind { kVirtioDisk, kVirtio };
+inline constexpr DeviceKind kAllKinds[] = {DeviceKind::kVirtioDisk, DeviceKind::kVirtio};
 
 std::string_view kind_name(DeviceKind kind);
 

@@ -193,14 +193,14 @@ void Daemon::process_device(const DeviceKey& key) {
     log::debug("{}: phase {}, state {}, online {} -> {}", key.label(), phase_name(dev.phase),
                seen->state ? std::to_string(*seen->state) : "-", seen->online ? 1 : 0, action_name(action));
     switch (action) {
-        case Action::none:
+        case Action::kNone:
             // Only remember devices we may have to act on later.
             if (!seen->exists) devices_.erase(it);
             break;
-        case Action::start:
-        case Action::adopt:
-        case Action::retry: start_device(dev, action); break;
-        case Action::republish: {
+        case Action::kStart:
+        case Action::kAdopt:
+        case Action::kRetry: start_device(dev, action); break;
+        case Action::kRepublish: {
             log::info("{}: the toolstack rewrote the device directory; publishing state 2 again", key.label());
             publisher_.forget(dir_of(key));
             auto* w = workers_.contains(key.domid) ? workers_[key.domid].get() : nullptr;
@@ -211,9 +211,9 @@ void Daemon::process_device(const DeviceKey& key) {
             publish(key, u);
             break;
         }
-        case Action::stop: stop_device(dev); break;
-        case Action::close: close_device(key); break;
-        case Action::stop_forget: {
+        case Action::kStop: stop_device(dev); break;
+        case Action::kClose: close_device(key); break;
+        case Action::kStopForget: {
             log::info("{}: device directory removed; taking the device out of its worker", key.label());
             publisher_.forget(dir_of(key));
             devices_.erase(it);
@@ -221,7 +221,7 @@ void Daemon::process_device(const DeviceKey& key) {
             retire_worker_if_idle(key.domid);
             break;
         }
-        case Action::forget:
+        case Action::kForget:
             log::debug("{}: device directory removed", key.label());
             publisher_.forget(dir_of(key));
             devices_.erase(it);
@@ -232,7 +232,7 @@ void Daemon::process_device(const DeviceKey& key) {
 void Daemon::start_device(Device& dev, Action action) {
     auto inputs = read_inputs(dev.key);
     if (!inputs) return check_xenstore(inputs.error());
-    if (action == Action::retry && *inputs == dev.inputs) return;  // nothing changed since it failed
+    if (action == Action::kRetry && *inputs == dev.inputs) return;  // nothing changed since it failed
     dev.inputs = std::move(*inputs);
     auto entry = parse_entry(dev.key, dev.inputs);
     if (!entry) return fail_device(dev, entry.error().message);
@@ -241,26 +241,26 @@ void Daemon::start_device(Device& dev, Action action) {
     if (!introduced) return check_xenstore(introduced.error());
     if (!*introduced) {
         log::info("{}: guest domain {} is not running; not serving the device", dev.key.label(), dev.key.domid);
-        dev.phase = Phase::idle;
+        dev.phase = Phase::kIdle;
         return;
     }
     auto worker = worker_for(dev.key.domid);
     if (!worker) return fail_device(dev, worker.error().message);
-    dev.phase = Phase::starting;
-    dev.adopting = action == Action::adopt;
+    dev.phase = Phase::kStarting;
+    dev.adopting = action == Action::kAdopt;
     log::info("{}: {} ({}, {}{})", dev.key.label(), dev.adopting ? "adopting (already at state 2)" : "starting",
               entry->image, entry->read_only ? "read-only" : "read-write", entry->cdrom ? ", cdrom" : "");
     (*worker)->add(spec_for(*entry));  // may answer at once (on_added)
 }
 
 void Daemon::fail_device(Device& dev, const std::string& reason) {
-    dev.phase = Phase::failed;
+    dev.phase = Phase::kFailed;
     log::error("{}: cannot be served: {}", dev.key.label(), reason);
     publish(dev.key, StatusUpdate{}.set(kKeyError, reason).set(kKeyConnected, "0"));
 }
 
 void Daemon::stop_device(Device& dev) {
-    dev.phase = Phase::closing;
+    dev.phase = Phase::kClosing;
     log::info("{}: closing", dev.key.label());
     auto w = workers_.find(dev.key.domid);
     if (w == workers_.end()) return close_device(dev.key);
@@ -271,7 +271,7 @@ void Daemon::close_device(const DeviceKey& key) {
     auto it = devices_.find(key);
     if (it == devices_.end()) return;
     Device& dev = it->second;
-    dev.phase = Phase::closed;
+    dev.phase = Phase::kClosed;
     dev.connected = false;
     StatusUpdate u;
     u.set(kKeyConnected, "0");
@@ -348,12 +348,12 @@ void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& r
     Device* dev = find(domid, name);
     if (!dev) return;
     if (!result) {
-        if (dev->phase == Phase::starting || dev->phase == Phase::ready) fail_device(*dev, result.error().message);
+        if (dev->phase == Phase::kStarting || dev->phase == Phase::kReady) fail_device(*dev, result.error().message);
         retire_worker_if_idle(domid);
         return;
     }
     auto& w = workers_.at(domid);
-    if (dev->phase == Phase::starting) {
+    if (dev->phase == Phase::kStarting) {
         StatusUpdate u;
         u.set(kKeySocket, socket_path(dev->key))
             .set(kKeyWorkerPid, std::to_string(w->pid()))
@@ -362,12 +362,12 @@ void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& r
             .set(kKeyMapping, "none")
             .erase(kKeyError);
         if (!dev->adopting) u.state = {{kStateInitialising}, kStateInitWait};
-        dev->phase = Phase::ready;
+        dev->phase = Phase::kReady;
         dev->connected = false;
         log::info("{}: ready on {}{}", dev->key.label(), socket_path(dev->key),
                   dev->adopting ? " (adopted at state 2)" : ", state 2");
         publish(dev->key, u);
-    } else if (dev->phase == Phase::ready) {
+    } else if (dev->phase == Phase::kReady) {
         log::info("{}: served again by worker pid {} (restart {})", dev->key.label(), w->pid(), w->restarts());
         publish(dev->key, StatusUpdate{}
                               .set(kKeyWorkerPid, std::to_string(w->pid()))
@@ -377,13 +377,13 @@ void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& r
 
 void Daemon::on_removed(unsigned domid, const std::string& name) {
     Device* dev = find(domid, name);
-    if (dev && dev->phase == Phase::closing) close_device(dev->key);
+    if (dev && dev->phase == Phase::kClosing) close_device(dev->key);
     retire_worker_if_idle(domid);
 }
 
 void Daemon::on_device_event(unsigned domid, const worker::DeviceStatus& s) {
     Device* dev = find(domid, s.name);
-    if (!dev || dev->phase != Phase::ready) return;
+    if (!dev || dev->phase != Phase::kReady) return;
     if (dev->connected != s.connected)
         log::info("{}: front-end {} (mapping {})", dev->key.label(), s.connected ? "connected" : "disconnected",
                   s.mapping);
@@ -393,7 +393,7 @@ void Daemon::on_device_event(unsigned domid, const worker::DeviceStatus& s) {
 
 void Daemon::on_worker_up(unsigned domid, pid_t pid, unsigned restarts) {
     for (auto& [key, dev] : devices_) {
-        if (key.domid != domid || dev.phase != Phase::ready) continue;
+        if (key.domid != domid || dev.phase != Phase::kReady) continue;
         publish(key, StatusUpdate{}.set(kKeyWorkerPid, std::to_string(pid)).set(kKeyRestarts, std::to_string(restarts)));
     }
     // An adopted worker may serve nothing that is still declared.
@@ -402,7 +402,7 @@ void Daemon::on_worker_up(unsigned domid, pid_t pid, unsigned restarts) {
 
 void Daemon::on_worker_died(unsigned domid, unsigned restarts) {
     for (auto& [key, dev] : devices_) {
-        if (key.domid != domid || dev.phase != Phase::ready) continue;
+        if (key.domid != domid || dev.phase != Phase::kReady) continue;
         dev.connected = false;
         log::warn("{}: its worker died; it is re-added once the worker restarts", key.label());
         publish(key, StatusUpdate{}.set(kKeyConnected, "0").set(kKeyRestarts, std::to_string(restarts)));
@@ -412,7 +412,7 @@ void Daemon::on_worker_died(unsigned domid, unsigned restarts) {
 void Daemon::on_worker_given_up(unsigned domid, const std::string& reason) {
     for (auto& [key, dev] : devices_) {
         if (key.domid != domid) continue;
-        if (dev.phase == Phase::starting || dev.phase == Phase::ready) fail_device(dev, reason);
+        if (dev.phase == Phase::kStarting || dev.phase == Phase::kReady) fail_device(dev, reason);
     }
 }
 
@@ -420,7 +420,7 @@ void Daemon::on_worker_stopped(unsigned domid) {
     // The worker's own callback is on the stack: destroy it afterwards.
     loop_.defer([this, domid] {
         auto it = workers_.find(domid);
-        if (it == workers_.end() || it->second->state() != WorkerProcess::State::stopped) return;
+        if (it == workers_.end() || it->second->state() != WorkerProcess::State::kStopped) return;
         workers_.erase(it);
         remove_guest_run_dir(domid);
         if (shutting_down_ && workers_.empty() && shutdown_done_) {
@@ -436,7 +436,7 @@ void Daemon::retire_worker_if_idle(unsigned domid) {
     auto it = workers_.find(domid);
     if (it == workers_.end() || it->second->device_count() != 0) return;
     for (auto& [key, dev] : devices_)
-        if (key.domid == domid && (dev.phase == Phase::starting || dev.phase == Phase::ready || dev.phase == Phase::closing))
+        if (key.domid == domid && (dev.phase == Phase::kStarting || dev.phase == Phase::kReady || dev.phase == Phase::kClosing))
             return;
     log::info("dom{}: no device left to serve; stopping its worker", domid);
     it->second->stop();

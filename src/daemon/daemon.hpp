@@ -43,7 +43,7 @@ public:
 private:
     struct Device {
         DeviceKey key;
-        Phase phase = Phase::idle;
+        Phase phase = Phase::kIdle;
         bool adopting = false;
         bool connected = false;
         KeyValues inputs;  // what the last attempt was made with

@@ -65,7 +65,7 @@ Result<bool> read_only_mode(const KeyValues& v, bool required) {
 Result<std::string> image_path(const KeyValues& v, DeviceKind kind) {
     auto* params = get(v, "params");
     if (!params || params->empty()) {
-        if (kind == DeviceKind::virtio)
+        if (kind == DeviceKind::kVirtio)
             return fail("params (image path) is missing: a virtio,device2 device needs one written by the operator");
         return fail("params (image path) is missing or empty");
     }
@@ -81,7 +81,7 @@ Result<std::string> image_path(const KeyValues& v, DeviceKind kind) {
 }  // namespace
 
 std::span<const std::string_view> entry_keys(DeviceKind kind) {
-    if (kind == DeviceKind::virtio_disk) return kDiskKeys;
+    if (kind == DeviceKind::kVirtioDisk) return kDiskKeys;
     return kVirtioKeys;
 }
 
@@ -102,7 +102,7 @@ Result<DeviceEntry> parse_entry(const DeviceKey& key, const KeyValues& v) {
     XV_TRY(irq, number(v, "irq", UINT32_MAX));
     e.irq = *irq;
 
-    if (key.kind == DeviceKind::virtio_disk) {
+    if (key.kind == DeviceKind::kVirtioDisk) {
         XV_TRY(type, expect(v, "type", "standalone"));
         XV_TRY(spec, expect(v, "specification", "virtio"));
         XV_TRY(image, image_path(v, key.kind));

@@ -15,12 +15,12 @@ inline constexpr unsigned kStateClosing = 5;
 inline constexpr unsigned kStateClosed = 6;
 
 enum class Phase {
-    idle,      // seen, not (yet) asked to be served
-    starting,  // waiting for the worker to listen on the device's socket
-    ready,     // served; state 2 written (or adopted)
-    failed,    // cannot be served; error key written
-    closing,   // being removed from its worker
-    closed,    // removed; state 6 written
+    kIdle,      // seen, not (yet) asked to be served
+    kStarting,  // waiting for the worker to listen on the device's socket
+    kReady,     // served; state 2 written (or adopted)
+    kFailed,    // cannot be served; error key written
+    kClosing,   // being removed from its worker
+    kClosed,    // removed; state 6 written
 };
 
 struct Observed {
@@ -30,15 +30,15 @@ struct Observed {
 };
 
 enum class Action {
-    none,
-    start,         // serve it: validate, add to the guest's worker, then state 2
-    adopt,         // already at state 2 (an earlier daemon served it): serve without touching state
-    retry,         // failed before: serve again if its keys changed since
-    republish,     // served, but the toolstack rewrote the directory: write socket, status and state 2 again
-    stop,          // remove from the worker, then write state 6
-    close,         // nothing to remove: write state 6 now
-    stop_forget,   // the directory is gone: remove from the worker and forget it
-    forget,        // the directory is gone: forget it
+    kNone,
+    kStart,         // serve it: validate, add to the guest's worker, then state 2
+    kAdopt,         // already at state 2 (an earlier daemon served it): serve without touching state
+    kRetry,         // failed before: serve again if its keys changed since
+    kRepublish,     // served, but the toolstack rewrote the directory: write socket, status and state 2 again
+    kStop,          // remove from the worker, then write state 6
+    kClose,         // nothing to remove: write state 6 now
+    kStopForget,   // the directory is gone: remove from the worker and forget it
+    kForget,        // the directory is gone: forget it
 };
 
 Action decide(Phase phase, const Observed& seen);

@@ -13,7 +13,7 @@ struct Options {
     std::string run_dir = "/run/xenvhost";  // sockets and runtime files
     std::string worker;                     // the xenvhost-worker to run
     std::string config_file;
-    log::Level log_level = log::Level::info;
+    log::Level log_level = log::Level::kInfo;
     // Supervision: a worker dying more than max_restarts times within
     // restart_window_s seconds is given up on.
     unsigned max_restarts = 5;

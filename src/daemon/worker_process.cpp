@@ -121,7 +121,7 @@ bool WorkerProcess::try_adopt() {
     pid_ = old;
     pidfd_ = std::move(fd);
     client_ = std::move(*client);
-    state_ = State::adopting;
+    state_ = State::kAdopting;
     adopted_ = true;
     killed_for_timeout_ = false;
     spawned_at_ = Clock::now();
@@ -135,7 +135,7 @@ bool WorkerProcess::try_adopt() {
 }
 
 void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) {
-    if (state_ != State::adopting) return;
+    if (state_ != State::kAdopting) return;
     timer_->cancel();
     if (!found) {
         log::warn("dom{}: adopted worker pid {} cannot list its devices: {}; killing it", domid_, pid_,
@@ -153,7 +153,7 @@ void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) 
         else if (it->second.socket_path == d.socket_path) kept.push_back(d);
         else moved.push_back(d.name);
     }
-    state_ = State::running;
+    state_ = State::kRunning;
     log::info("dom{}: adopted worker pid {}: it serves {} device(s), {} of them still declared", domid_, pid_,
               found->size(), kept.size() + moved.size());
     for (auto& name : unclaimed)
@@ -161,7 +161,7 @@ void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) 
                   pid_, name);
     auto alive = alive_;
     if (hooks_.up) hooks_.up(pid_, restarts_);
-    if (!*alive || state_ != State::running) return;
+    if (!*alive || state_ != State::kRunning) return;
     for (auto& name : unclaimed) {
         client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<worker::DeviceStatus>> r) {
             if (!*alive) return;
@@ -235,7 +235,7 @@ Result<> WorkerProcess::spawn() {
     }
     pid_ = pid;
     pidfd_ = std::move(fd);
-    state_ = State::starting;
+    state_ = State::kStarting;
     adopted_ = false;
     killed_for_timeout_ = false;
     spawned_at_ = Clock::now();
@@ -263,11 +263,11 @@ void WorkerProcess::try_connect() {
         return;
     }
     client_ = std::move(*client);
-    state_ = State::running;
+    state_ = State::kRunning;
     log::debug("dom{}: connected to worker pid {}", domid_, pid_);
     auto alive = alive_;
     if (hooks_.up) hooks_.up(pid_, restarts_);
-    if (!*alive || state_ != State::running) return;
+    if (!*alive || state_ != State::kRunning) return;
     for (auto& [name, spec] : devices_) send_add(name);
 }
 
@@ -288,17 +288,17 @@ void WorkerProcess::send_add(const std::string& name) {
 
 void WorkerProcess::add(const worker::DeviceSpec& spec) {
     devices_[spec.name] = spec;
-    if (state_ == State::running) send_add(spec.name);
-    else if (state_ == State::given_up || state_ == State::stopping || state_ == State::stopped) {
+    if (state_ == State::kRunning) send_add(spec.name);
+    else if (state_ == State::kGivenUp || state_ == State::kStopping || state_ == State::kStopped) {
         devices_.erase(spec.name);
         if (hooks_.added)
             hooks_.added(spec.name, fail("the worker for dom{} {}", domid_,
-                                         state_ == State::given_up ? "was given up on" : "is stopping"));
+                                         state_ == State::kGivenUp ? "was given up on" : "is stopping"));
     }
 }
 
 void WorkerProcess::remove(const std::string& name) {
-    if (!devices_.contains(name) || state_ != State::running || !client_) {
+    if (!devices_.contains(name) || state_ != State::kRunning || !client_) {
         devices_.erase(name);
         if (hooks_.removed) hooks_.removed(name);
         return;
@@ -315,14 +315,14 @@ void WorkerProcess::remove(const std::string& name) {
 }
 
 void WorkerProcess::stop() {
-    if (state_ == State::stopping || state_ == State::stopped) return;
+    if (state_ == State::kStopping || state_ == State::kStopped) return;
     if (!pidfd_) {
-        state_ = State::stopped;
+        state_ = State::kStopped;
         timer_->cancel();
         if (hooks_.stopped) hooks_.stopped();
         return;
     }
-    state_ = State::stopping;
+    state_ = State::kStopping;
     log::info("dom{}: stopping worker pid {}", domid_, pid_);
     pidfd_signal(pidfd_.get(), SIGTERM);
     timer_->arm(std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
@@ -335,25 +335,25 @@ void WorkerProcess::abandon() {
         loop_.remove(pidfd_.get());
         pidfd_.reset();
     }
-    state_ = State::stopped;
+    state_ = State::kStopped;
 }
 
 void WorkerProcess::fire_timer() {
     switch (state_) {
-        case State::starting: try_connect(); break;
-        case State::adopting:
+        case State::kStarting: try_connect(); break;
+        case State::kAdopting:
             log::error("dom{}: adopted worker pid {} does not answer on {}; killing it", domid_, pid_, control_path());
             killed_for_timeout_ = true;
             if (pidfd_) pidfd_signal(pidfd_.get(), SIGKILL);  // on_exit() starts a fresh one
             break;
-        case State::backoff:
+        case State::kBackoff:
             ++restarts_;
             if (auto r = spawn(); !r) {
                 log::error("dom{}: {}", domid_, r.error().message);
                 schedule_restart(r.error().message);
             }
             break;
-        case State::stopping:
+        case State::kStopping:
             log::warn("dom{}: worker pid {} ignored SIGTERM, killing it", domid_, pid_);
             if (pidfd_) pidfd_signal(pidfd_.get(), SIGKILL);
             break;
@@ -365,7 +365,7 @@ void WorkerProcess::on_lost(const std::string& reason) {
     // Called from inside the client; it is destroyed later, not under its own feet.
     std::shared_ptr<ControlClient> doomed(std::move(client_));
     loop_.defer([doomed] {});
-    if (state_ == State::stopping || state_ == State::stopped) return;
+    if (state_ == State::kStopping || state_ == State::kStopped) return;
     log::warn("dom{}: worker pid {}: {}; killing it", domid_, pid_, reason);
     for (auto& [name, _] : std::map<std::string, bool>(removing_)) {
         removing_.erase(name);
@@ -397,9 +397,9 @@ void WorkerProcess::on_exit() {
         if (hooks_.removed) hooks_.removed(name);
         if (!*alive) return;
     }
-    if (state_ == State::stopping) {
+    if (state_ == State::kStopping) {
         log::info("dom{}: worker pid {} {}", domid_, pid_, how);
-        state_ = State::stopped;
+        state_ = State::kStopped;
         timer_->cancel();
         if (hooks_.stopped) hooks_.stopped();
         return;
@@ -413,7 +413,7 @@ void WorkerProcess::schedule_restart(const std::string& reason) {
     auto window = std::chrono::seconds(options_.restart_window_s);
     while (!deaths_.empty() && now - deaths_.front() > window) deaths_.pop_front();
     if (deaths_.size() > options_.max_restarts) {
-        state_ = State::given_up;
+        state_ = State::kGivenUp;
         timer_->cancel();
         std::string why = fmt::format("{}; gave up after {} restarts within {} s", reason, restarts_,
                                       options_.restart_window_s);
@@ -423,7 +423,7 @@ void WorkerProcess::schedule_restart(const std::string& reason) {
     }
     unsigned shift = std::min<size_t>(deaths_.size() - 1, 16);
     auto delay = std::min<uint64_t>(uint64_t{options_.backoff_initial_ms} << shift, options_.backoff_max_ms);
-    state_ = State::backoff;
+    state_ = State::kBackoff;
     log::warn("dom{}: {}; restarting it in {} ms", domid_, reason, delay);
     timer_->arm(std::chrono::milliseconds(delay));
     if (hooks_.died) hooks_.died(reason, restarts_);

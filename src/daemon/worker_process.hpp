@@ -43,7 +43,7 @@ public:
         std::function<void()> stopped;
     };
 
-    enum class State { starting, adopting, running, backoff, given_up, stopping, stopped };
+    enum class State { kStarting, kAdopting, kRunning, kBackoff, kGivenUp, kStopping, kStopped };
 
     // Adopts the guest's worker left running by an earlier xenvhostd when
     // there is one that answers on its control socket, else starts one.
@@ -95,7 +95,7 @@ private:
     const Options& options_;
     unsigned domid_;
     Hooks hooks_;
-    State state_ = State::starting;
+    State state_ = State::kStarting;
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     std::unique_ptr<ControlClient> client_;

@@ -9,12 +9,12 @@ Result<std::span<uint8_t>> IotlbMemory::translate(uint64_t iova, uint64_t len, u
     auto hit = iotlb_->translate(iova, len, perm, fault);
     if (!hit) {
         if (fault == Iotlb::Fault::kDenied)
-            return std::unexpected(Error{fmt::format("IOVA {:#x}: access not permitted by the IOMMU", iova), EACCES});
-        return std::unexpected(Error{fmt::format("IOVA {:#x}: no IOTLB translation", iova), EIO});
+            return fail_as(ErrorKind::kMapFailure, "IOVA {:#x}: access not permitted by the IOMMU", iova);
+        return fail_as(ErrorKind::kMapFailure, "IOVA {:#x}: no IOTLB translation", iova);
     }
     const Region* r = table_.find_uaddr(hit->uaddr);
     if (!r || !r->mapped())
-        return std::unexpected(Error{fmt::format("IOVA {:#x} translates outside guest memory", iova), EFAULT});
+        return fail_as(ErrorKind::kGuestFault, "IOVA {:#x} translates outside guest memory", iova);
     const uint64_t offset = hit->uaddr - r->uaddr();
     const uint64_t n = std::min(hit->len, r->size() - offset);
     return std::span<uint8_t>(r->host() + offset, static_cast<size_t>(n));
@@ -82,10 +82,9 @@ Result<> IotlbMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBu
         out.out.resize(out_before);
         out.in.resize(in_before);
         if (attempt == kAttempts)
-            return std::unexpected(Error{
-                fmt::format("IOVA {:#x}: the request's ranges were invalidated {} times while being translated",
-                            buffers.empty() ? 0 : buffers[0].gpa, kAttempts),
-                EIO});
+            return fail_as(ErrorKind::kMapFailure,
+                           "IOVA {:#x}: the request's ranges were invalidated {} times while being translated",
+                           buffers.empty() ? 0 : buffers[0].gpa, kAttempts);
     }
 }
 

@@ -7,7 +7,7 @@ namespace xenvhost::memory {
 Result<RingMapping> PlainMemory::map_ring(uint64_t gpa, uint64_t len, bool) const {
     auto span = table_.translate(gpa, len);
     if (span.size() != len)
-        return fail("ring area gpa {:#x} len {:#x} is not inside one memory region", gpa, len);
+        return fail_as(ErrorKind::kGuestFault, "ring area gpa {:#x} len {:#x} is not inside one memory region", gpa, len);
     return RingMapping{span.data(), shared_from_this()};
 }
 
@@ -30,7 +30,7 @@ Result<> PlainMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBu
         while (done < b.len) {
             auto span = table_.translate(b.gpa + done, b.len - done);
             if (span.empty())
-                return fail("buffer gpa {:#x} len {} lies outside guest memory", b.gpa, b.len);
+                return fail_as(ErrorKind::kGuestFault, "buffer gpa {:#x} len {} lies outside guest memory", b.gpa, b.len);
             list.push_back(iovec{span.data(), span.size()});
             done += span.size();
         }

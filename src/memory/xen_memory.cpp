@@ -18,7 +18,7 @@ struct XenMemory::FrameMapping {
 namespace {
 
 std::unexpected<Error> outside(uint64_t gpa, uint64_t len) {
-    return std::unexpected(Error{fmt::format("buffer gpa {:#x} len {} lies outside guest memory", gpa, len), EFAULT});
+    return fail_as(ErrorKind::kGuestFault, "buffer gpa {:#x} len {} lies outside guest memory", gpa, len);
 }
 
 }  // namespace
@@ -39,21 +39,21 @@ Result<std::unique_ptr<XenMemory::FrameMapping>> XenMemory::map_frames(XenRegion
     auto fm = std::make_unique<FrameMapping>();
     fm->stats = stats_;
     if (kind == XenRegionKind::kGrant) {
-        if (!handles_.grants) return fail("grant mapping is not available on this host");
+        if (!handles_.grants) return fail_as(ErrorKind::kPolicy, "grant mapping is not available on this host");
         std::vector<uint32_t> refs(frames.begin(), frames.end());
         auto m = handles_.grants->map(domid, refs, writable);
         if (!m) {
             stats_->map_failures.fetch_add(1, std::memory_order_relaxed);
-            return std::unexpected(m.error());
+            return pass(m.error(), ErrorKind::kMapFailure);
         }
         fm->data = m->data();
         fm->mapping = std::move(*m);
     } else {
-        if (!handles_.foreign) return fail("foreign mapping is not available on this host");
+        if (!handles_.foreign) return fail_as(ErrorKind::kPolicy, "foreign mapping is not available on this host");
         auto m = handles_.foreign->map(domid, frames, writable);
         if (!m) {
             stats_->map_failures.fetch_add(1, std::memory_order_relaxed);
-            return std::unexpected(m.error());
+            return pass(m.error(), ErrorKind::kMapFailure);
         }
         fm->data = m->data();
         fm->mapping = std::move(*m);
@@ -65,13 +65,13 @@ Result<std::unique_ptr<XenMemory::FrameMapping>> XenMemory::map_frames(XenRegion
 Result<RingMapping> XenMemory::map_ring(uint64_t gpa, uint64_t len, bool writable) const {
     const Region* r = table_.find(gpa);
     if (!r || len > r->gpa_end() - gpa)
-        return fail("ring area gpa {:#x} len {:#x} is not inside one memory region", gpa, len);
+        return fail_as(ErrorKind::kGuestFault, "ring area gpa {:#x} len {:#x} is not inside one memory region", gpa, len);
     if (r->mapped()) return RingMapping{r->host() + (gpa - r->gpa()), shared_from_this()};
     std::vector<uint64_t> frames;
     auto span = gather_pages(r->desc().kind, gpa, len, frames);
     if (!span) return std::unexpected(span.error());
     auto fm = map_frames(r->desc().kind, r->desc().domid, frames, writable);
-    if (!fm) return fail("ring area gpa {:#x}: {}", gpa, fm.error().message);
+    if (!fm) return fail_as(ErrorKind::kMapFailure, "ring area gpa {:#x}: {}", gpa, fm.error().message);
     uint8_t* host = (*fm)->data + span->offset;
     return RingMapping{host, std::shared_ptr<const void>(std::move(*fm))};
 }
@@ -131,7 +131,7 @@ Result<> XenMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuff
                     ++bi;
                 if (bi == batches.size()) batches.push_back(Batch{d.kind, d.domid, b.writable, {}});
                 auto span = gather_pages(d.kind, addr, piece, batches[bi].frames);
-                if (!span) return std::unexpected(Error{span.error().message, EFAULT});
+                if (!span) return pass(span.error(), ErrorKind::kGuestFault);
                 list.push_back(iovec{nullptr, piece});
                 pending.push_back(Pending{b.writable, list.size() - 1, bi, *span});
             }
@@ -146,7 +146,7 @@ Result<> XenMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuff
     maps->reserve(batches.size());
     for (const auto& batch : batches) {
         auto fm = map_frames(batch.kind, batch.domid, batch.frames, batch.writable);
-        if (!fm) return std::unexpected(Error{fm.error().message, EIO});
+        if (!fm) return pass(fm.error(), ErrorKind::kMapFailure);
         maps->push_back(std::move(*fm));
     }
     for (const auto& p : pending) {

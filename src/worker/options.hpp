@@ -20,7 +20,7 @@ struct WorkerOptions {
     bool foreign_map_whole = true;  // --foreign-map whole | per-request
     bool xen = false;
     std::string control_socket;
-    log::Level log_level = log::Level::info;
+    log::Level log_level = log::Level::kInfo;
 };
 
 Result<WorkerOptions> parse_worker_options(int argc, char** argv);

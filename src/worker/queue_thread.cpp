@@ -219,7 +219,7 @@ bool QueueThread::submit(uint16_t head) {
     const auto mapped = memory_->map_buffers(chain_.buffers, bufs);
     if (!mapped) {
         bufs.release();
-        if (mapped.error().err == EFAULT) {  // outside guest memory: a guest error
+        if (mapped.error().kind == ErrorKind::kGuestFault) {  // outside guest memory
             mark_broken(mapped.error().message);
             return false;
         }

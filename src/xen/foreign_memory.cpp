@@ -56,9 +56,9 @@ Result<ForeignMapping> ForeignMemory::map(uint32_t domid, std::span<const uint64
     ForeignMapping mapping(shared_from_this(), addr, frames.size());
     for (size_t i = 0; i < err.size(); ++i) {
         if (err[i])
-            return std::unexpected(Error{fmt::format("frame {:#x} of domain {} could not be mapped (error {})",
-                                                     frames[i], domid, err[i]),
-                                         -err[i]});
+            return std::unexpected(Error{
+                fmt::format("frame {:#x} of domain {} could not be mapped (error {})", frames[i], domid, err[i]),
+                -err[i], ErrorKind::kMapFailure});
     }
     return mapping;
 }

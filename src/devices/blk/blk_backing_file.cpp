@@ -76,7 +76,7 @@ Result<BackingFile> open_backing_file(const std::string& path, bool read_only, C
     BackingFile f;
     f.path = path;
     f.read_only = read_only;
-    bool want_direct = cache == CacheMode::none;
+    bool want_direct = cache == CacheMode::kNone;
 
     auto fd = open_image(path, read_only, want_direct);
     if (!fd && want_direct && fd.error().err == EINVAL) {

@@ -15,13 +15,13 @@ constexpr uint32_t kMaxQueueSize = 32768;
 }  // namespace
 
 Result<CacheMode> parse_cache_mode(std::string_view text) {
-    if (text == "writeback") return CacheMode::writeback;
-    if (text == "none") return CacheMode::none;
+    if (text == "writeback") return CacheMode::kWriteback;
+    if (text == "none") return CacheMode::kNone;
     return fail("cache mode '{}' is not one of: none, writeback", text);
 }
 
 std::string_view cache_mode_name(CacheMode mode) {
-    return mode == CacheMode::none ? "none" : "writeback";
+    return mode == CacheMode::kNone ? "none" : "writeback";
 }
 
 Result<> validate_options(const BlkOptions& o) {

@@ -12,7 +12,7 @@ namespace xenvhost::devices::blk {
 // How the image is opened. `writeback` goes through the page cache (the
 // qemu-storage-daemon default); `none` uses O_DIRECT where the file system
 // allows it and falls back to the page cache where it does not.
-enum class CacheMode : uint8_t { writeback, none };
+enum class CacheMode : uint8_t { kWriteback, kNone };
 
 struct BlkOptions {
     std::string path{};  // image file or block device
@@ -20,7 +20,7 @@ struct BlkOptions {
     uint16_t num_queues = 1;
     uint16_t queue_size = 256;  // largest queue the front-end may choose
     std::string serial{};       // GET_ID answer, at most 20 bytes
-    CacheMode cache = CacheMode::writeback;
+    CacheMode cache = CacheMode::kWriteback;
 };
 
 // "none" or "writeback"; a clear error for anything else.

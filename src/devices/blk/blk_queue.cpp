@@ -26,13 +26,13 @@ constexpr uint8_t kMaxRetries = 8;              // EAGAIN/EINTR from the kernel
 
 const char* op_name(BlkOp op) {
     switch (op) {
-    case BlkOp::read: return "read";
-    case BlkOp::write: return "write";
-    case BlkOp::flush: return "flush";
-    case BlkOp::discard: return "discard";
-    case BlkOp::write_zeroes: return "write-zeroes";
-    case BlkOp::get_id: return "get-id";
-    case BlkOp::complete: break;
+    case BlkOp::kRead: return "read";
+    case BlkOp::kWrite: return "write";
+    case BlkOp::kFlush: return "flush";
+    case BlkOp::kDiscard: return "discard";
+    case BlkOp::kWriteZeroes: return "write-zeroes";
+    case BlkOp::kGetId: return "get-id";
+    case BlkOp::kComplete: break;
     }
     return "request";
 }
@@ -107,7 +107,7 @@ BlkQueue::Slot& BlkQueue::slot_for(uint16_t slot) {
 void BlkQueue::note_guest_error(const ParsedRequest& p) {
     ++guest_errors_;
     // A guest can send these in a loop: the first one is worth a line, the rest are debug.
-    auto level = guest_errors_ == 1 ? log::Level::warn : log::Level::debug;
+    auto level = guest_errors_ == 1 ? log::Level::kWarn : log::Level::kDebug;
     if (log::level() <= level)
         log::write(level, fmt::format("blk: {}: queue {}: guest request type {} sector {} refused: {}",
                                       disk_->file.path, index_, p.type, p.sector, p.error));
@@ -138,11 +138,11 @@ void BlkQueue::start(uint16_t slot, const Request& req, CompletionSink& sink) {
     if (!p.error.empty() && !req.unmapped) note_guest_error(p);  // an unmapped request was logged already
 
     switch (p.op) {
-    case BlkOp::complete:
+    case BlkOp::kComplete:
         *p.status_byte = p.status;
         sink.complete(slot, 1);
         return;
-    case BlkOp::get_id: {
+    case BlkOp::kGetId: {
         size_t n = copy_to_iovecs(s.data.remaining(), 0,
                                   std::span(disk_->id).first(static_cast<size_t>(p.length)));
         *p.status_byte = VIRTIO_BLK_S_OK;
@@ -172,30 +172,30 @@ void BlkQueue::begin(uint16_t slot, const ParsedRequest& p, CompletionSink& sink
     s.datasync_after = false;
 
     switch (p.op) {
-    case BlkOp::read:
-    case BlkOp::write:
-        s.step = p.op == BlkOp::read ? Step::read : Step::write;
+    case BlkOp::kRead:
+    case BlkOp::kWrite:
+        s.step = p.op == BlkOp::kRead ? Step::kRead : Step::kWrite;
         // Writethrough: each write is durable before it completes.
-        if (p.op == BlkOp::write && !writeback) s.rw_flags = RWF_DSYNC;
+        if (p.op == BlkOp::kWrite && !writeback) s.rw_flags = RWF_DSYNC;
         s.buffered = f.direct && !fits_direct(s.data.remaining(), p.offset, p.length, f);
         break;
-    case BlkOp::flush:
-        s.step = Step::datasync;
+    case BlkOp::kFlush:
+        s.step = Step::kDatasync;
         break;
-    case BlkOp::discard:
+    case BlkOp::kDiscard:
         if (f.block_device) return discard_block_device(slot, sink);
         // Discard is a hint: where holes cannot be punched it succeeds doing nothing.
         if (!disk_->punch_hole.load(std::memory_order_relaxed))
             return finish(slot, VIRTIO_BLK_S_OK, sink);
-        s.step = Step::punch_hole;
+        s.step = Step::kPunchHole;
         s.datasync_after = !writeback;
         break;
-    case BlkOp::write_zeroes:
+    case BlkOp::kWriteZeroes:
         s.datasync_after = !writeback;
         if (p.unmap && disk_->punch_hole.load(std::memory_order_relaxed))
-            s.step = Step::punch_hole;
+            s.step = Step::kPunchHole;
         else if (disk_->zero_range.load(std::memory_order_relaxed))
-            s.step = Step::zero_range;
+            s.step = Step::kZeroRange;
         else
             setup_zero_fill(s);
         break;
@@ -216,7 +216,7 @@ void BlkQueue::discard_block_device(uint16_t slot, CompletionSink& sink) {
 }
 
 void BlkQueue::setup_zero_fill(Slot& s) {
-    s.step = Step::zero_fill;
+    s.step = Step::kZeroFill;
     auto& v = s.data.reset();
     for (uint64_t done = 0; done < s.length; done += kZeroChunk)
         v.push_back({zeroes_.data(), static_cast<size_t>(std::min<uint64_t>(kZeroChunk, s.length - done))});
@@ -237,24 +237,24 @@ void BlkQueue::prep(io_uring_sqe* sqe, uint16_t slot) {
     auto vecs = s.data.remaining();
     const unsigned nr = static_cast<unsigned>(std::min<size_t>(vecs.size(), kMaxVecs));
     switch (s.step) {
-    case Step::read:
+    case Step::kRead:
         io_uring_prep_readv(sqe, fd, vecs.data(), nr, s.pos);
         break;
-    case Step::write:
+    case Step::kWrite:
         io_uring_prep_writev2(sqe, fd, vecs.data(), nr, s.pos, s.rw_flags);
         break;
-    case Step::zero_fill:
+    case Step::kZeroFill:
         io_uring_prep_writev(sqe, fd, vecs.data(), nr, s.pos);
         break;
-    case Step::datasync:
+    case Step::kDatasync:
         io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
         break;
-    case Step::punch_hole:
+    case Step::kPunchHole:
         // On a block device this is BLKZEROOUT that may unmap (and never falls back).
         io_uring_prep_fallocate(sqe, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                                 static_cast<off_t>(s.offset), static_cast<off_t>(s.length));
         break;
-    case Step::zero_range:
+    case Step::kZeroRange:
         // On a block device this is BLKZEROOUT.
         io_uring_prep_fallocate(sqe, fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
                                 static_cast<off_t>(s.offset), static_cast<off_t>(s.length));
@@ -340,22 +340,22 @@ void BlkQueue::on_cqe(uint16_t slot, int res, CompletionSink& sink) {
     Slot& s = slots_[slot];
     if ((res == -EAGAIN || res == -EINTR) && ++s.retries <= kMaxRetries) return queue_step(slot);
     switch (s.step) {
-    case Step::read:
-    case Step::write:
-    case Step::zero_fill:
+    case Step::kRead:
+    case Step::kWrite:
+    case Step::kZeroFill:
         return on_transfer(slot, res, sink);
-    case Step::datasync:
+    case Step::kDatasync:
         if (res < 0) return fail_io(slot, -res, sink);
         return finish(slot, VIRTIO_BLK_S_OK, sink);
-    case Step::punch_hole:
+    case Step::kPunchHole:
         if (res == 0) return after_range_op(slot, sink);
         if (!unsupported(res)) return fail_io(slot, -res, sink);
         disk_->punch_hole.store(false, std::memory_order_relaxed);
-        if (s.op == BlkOp::discard) return finish(slot, VIRTIO_BLK_S_OK, sink);
-        s.step = Step::zero_range;
+        if (s.op == BlkOp::kDiscard) return finish(slot, VIRTIO_BLK_S_OK, sink);
+        s.step = Step::kZeroRange;
         if (!disk_->zero_range.load(std::memory_order_relaxed)) setup_zero_fill(s);
         return queue_step(slot);
-    case Step::zero_range:
+    case Step::kZeroRange:
         if (res == 0) return after_range_op(slot, sink);
         if (!unsupported(res)) return fail_io(slot, -res, sink);
         disk_->zero_range.store(false, std::memory_order_relaxed);
@@ -381,7 +381,7 @@ void BlkQueue::on_transfer(uint16_t slot, int res, CompletionSink& sink) {
     s.left -= done;
     s.retries = 0;
     if (s.left > 0) return queue_step(slot);
-    if (s.step == Step::zero_fill) return after_range_op(slot, sink);
+    if (s.step == Step::kZeroFill) return after_range_op(slot, sink);
     finish(slot, VIRTIO_BLK_S_OK, sink);
 }
 
@@ -389,7 +389,7 @@ void BlkQueue::after_range_op(uint16_t slot, CompletionSink& sink) {
     Slot& s = slots_[slot];
     if (!s.datasync_after) return finish(slot, VIRTIO_BLK_S_OK, sink);
     s.datasync_after = false;
-    s.step = Step::datasync;
+    s.step = Step::kDatasync;
     queue_step(slot);
 }
 
@@ -409,7 +409,7 @@ void BlkQueue::finish(uint16_t slot, uint8_t status, CompletionSink& sink) {
     *s.status = status;
     // Used length: data read into `in` plus the status byte.
     uint32_t written = 1;
-    if (status == VIRTIO_BLK_S_OK && s.op == BlkOp::read) written += static_cast<uint32_t>(s.length);
+    if (status == VIRTIO_BLK_S_OK && s.op == BlkOp::kRead) written += static_cast<uint32_t>(s.length);
     s.active = false;
     --in_flight_;
     sink.complete(slot, written);

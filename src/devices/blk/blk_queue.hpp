@@ -37,13 +37,13 @@ public:
     uint64_t guest_errors() const { return guest_errors_; }
 
 private:
-    enum class Step : uint8_t { read, write, datasync, punch_hole, zero_range, zero_fill };
+    enum class Step : uint8_t { kRead, kWrite, kDatasync, kPunchHole, kZeroRange, kZeroFill };
 
     struct Slot {
         bool active = false;
         bool in_kernel = false;  // an SQE is prepped for this slot and its CQE is not seen yet
-        BlkOp op = BlkOp::complete;
-        Step step = Step::read;
+        BlkOp op = BlkOp::kComplete;
+        Step step = Step::kRead;
         bool buffered = false;     // the O_DIRECT rules do not fit: use the buffered fd
         bool datasync_after = false;  // writethrough: make fallocate/zero-fill durable
         int rw_flags = 0;

@@ -14,7 +14,7 @@ namespace {
 constexpr uint64_t kSector = 512;
 
 ParsedRequest& refuse(ParsedRequest& p, uint8_t status, std::string_view why) {
-    p.op = BlkOp::complete;
+    p.op = BlkOp::kComplete;
     p.status = status;
     p.error = why;
     return p;
@@ -53,7 +53,7 @@ ParsedRequest& parse_rw(ParsedRequest& p, const Request& req, const RequestLimit
         append_iovec_slice(req.out, sizeof(virtio_blk_outhdr), bytes, data);
     else
         append_iovec_slice(req.in, 0, bytes, data);
-    p.op = write ? BlkOp::write : BlkOp::read;
+    p.op = write ? BlkOp::kWrite : BlkOp::kRead;
     return p;
 }
 
@@ -85,7 +85,7 @@ ParsedRequest& parse_discard_zeroes(ParsedRequest& p, const Request& req,
     p.length = uint64_t{count} * kSector;
     p.unmap = unmap;
     if (count == 0) return p;  // an empty range: OK without I/O
-    p.op = zeroes ? BlkOp::write_zeroes : BlkOp::discard;
+    p.op = zeroes ? BlkOp::kWriteZeroes : BlkOp::kDiscard;
     return p;
 }
 
@@ -118,12 +118,12 @@ ParsedRequest parse_request(const Request& req, const RequestLimits& l, std::vec
         // The spec says a driver MUST set the sector of a flush to 0; like
         // SPDK (QEMU ignores it), anything else is a broken driver: IOERR.
         if (p.sector != 0) return refuse(p, VIRTIO_BLK_S_IOERR, "flush with a non-zero sector");
-        p.op = BlkOp::flush;
+        p.op = BlkOp::kFlush;
         return p;
     case VIRTIO_BLK_T_GET_ID:
         p.length = std::min<size_t>(in_room, VIRTIO_BLK_ID_BYTES);
         append_iovec_slice(req.in, 0, p.length, data);
-        p.op = BlkOp::get_id;
+        p.op = BlkOp::kGetId;
         return p;
     case VIRTIO_BLK_T_DISCARD:
     case VIRTIO_BLK_T_WRITE_ZEROES:

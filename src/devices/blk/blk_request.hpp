@@ -28,18 +28,18 @@ struct RequestLimits {
 };
 
 enum class BlkOp : uint8_t {
-    complete,  // nothing to do: answer at once with `status`
-    read,
-    write,
-    flush,
-    get_id,
-    discard,
-    write_zeroes,
+    kComplete,  // nothing to do: answer at once with `status`
+    kRead,
+    kWrite,
+    kFlush,
+    kGetId,
+    kDiscard,
+    kWriteZeroes,
 };
 
 struct ParsedRequest {
-    BlkOp op = BlkOp::complete;
-    uint8_t status = VIRTIO_BLK_S_OK;  // the answer for BlkOp::complete
+    BlkOp op = BlkOp::kComplete;
+    uint8_t status = VIRTIO_BLK_S_OK;  // the answer for BlkOp::kComplete
     // The last byte of `in`; nullptr when `in` is empty and the request
     // cannot be answered (it is completed with nothing written).
     uint8_t* status_byte = nullptr;

@@ -304,7 +304,7 @@ void InlineRunner::submit(Ring& r, uint16_t head) {
     if (auto m = r.memory->map_buffers(r.chain.buffers, r.bufs); !m) {
         trace("head {}: {}", head, m.error().message);
         r.bufs.release();
-        if (m.error().err == EFAULT) {
+        if (m.error().kind == ErrorKind::kGuestFault) {
             r.broken = true;
             return;
         }

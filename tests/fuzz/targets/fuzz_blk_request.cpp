@@ -140,29 +140,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const size_t out_total = iovec_total(out), in_total = iovec_total(inv);
     const size_t in_room = in_total ? in_total - 1 : 0;
     if (!status) {
-        FUZZ_CHECK(p.op == BlkOp::complete && dataiov.empty(), "request without a status byte was accepted");
+        FUZZ_CHECK(p.op == BlkOp::kComplete && dataiov.empty(), "request without a status byte was accepted");
         return 0;
     }
     if (out_total < sizeof(virtio_blk_outhdr))
-        FUZZ_CHECK(p.op == BlkOp::complete && p.status == VIRTIO_BLK_S_IOERR, "header of {} bytes accepted", out_total);
-    const bool writes_disk = p.op == BlkOp::write || p.op == BlkOp::discard || p.op == BlkOp::write_zeroes;
+        FUZZ_CHECK(p.op == BlkOp::kComplete && p.status == VIRTIO_BLK_S_IOERR, "header of {} bytes accepted", out_total);
+    const bool writes_disk = p.op == BlkOp::kWrite || p.op == BlkOp::kDiscard || p.op == BlkOp::kWriteZeroes;
     FUZZ_CHECK(!(writes_disk && l.read_only), "{} on a read-only disk", static_cast<int>(p.op));
 
     switch (p.op) {
-        case BlkOp::complete:
+        case BlkOp::kComplete:
             FUZZ_CHECK(p.status == VIRTIO_BLK_S_OK || p.status == VIRTIO_BLK_S_IOERR || p.status == VIRTIO_BLK_S_UNSUPP,
                        "status {}", p.status);
             FUZZ_CHECK(dataiov.empty(), "a refused request carries {} data iovecs", dataiov.size());
             if (p.status != VIRTIO_BLK_S_OK) FUZZ_CHECK(!p.error.empty(), "a refusal without a reason");
             break;
-        case BlkOp::read:
+        case BlkOp::kRead:
             FUZZ_CHECK(p.type == VIRTIO_BLK_T_IN, "read of type {}", p.type);
             FUZZ_CHECK(p.length == in_room && p.length > 0 && p.length <= kMaxRequestBytes, "read of {} bytes", p.length);
             FUZZ_CHECK(p.offset == p.sector * 512 && in_range(p.offset, p.length, l), "read {:#x}+{:#x} outside the disk",
                        p.offset, p.length);
             FUZZ_CHECK(same_iovecs(dataiov, slice(inv, 0, p.length)), "read data is not the in-buffers less the status byte");
             break;
-        case BlkOp::write:
+        case BlkOp::kWrite:
             FUZZ_CHECK(p.type == VIRTIO_BLK_T_OUT, "write of type {}", p.type);
             FUZZ_CHECK(p.length == out_total - 16 && p.length > 0 && p.length <= kMaxRequestBytes, "write of {} bytes",
                        p.length);
@@ -170,14 +170,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                        p.offset, p.length);
             FUZZ_CHECK(same_iovecs(dataiov, slice(out, 16, p.length)), "write data is not the out-buffers after the header");
             break;
-        case BlkOp::get_id:
+        case BlkOp::kGetId:
             FUZZ_CHECK(p.length == std::min<size_t>(in_room, VIRTIO_BLK_ID_BYTES), "GET_ID of {} bytes", p.length);
             FUZZ_CHECK(same_iovecs(dataiov, slice(inv, 0, p.length)), "GET_ID data is not the start of the in-buffers");
             break;
-        case BlkOp::flush: FUZZ_CHECK(dataiov.empty(), "flush with data"); break;
-        case BlkOp::discard:
-        case BlkOp::write_zeroes: {
-            const bool zeroes = p.op == BlkOp::write_zeroes;
+        case BlkOp::kFlush: FUZZ_CHECK(dataiov.empty(), "flush with data"); break;
+        case BlkOp::kDiscard:
+        case BlkOp::kWriteZeroes: {
+            const bool zeroes = p.op == BlkOp::kWriteZeroes;
             FUZZ_CHECK(p.type == (zeroes ? VIRTIO_BLK_T_WRITE_ZEROES : VIRTIO_BLK_T_DISCARD), "type {}", p.type);
             FUZZ_CHECK(out_total == 16 + sizeof(virtio_blk_discard_write_zeroes), "{} bytes of segments", out_total - 16);
             const uint64_t max = zeroes ? l.max_write_zeroes_sectors : l.max_discard_sectors;
@@ -191,7 +191,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& v : dataiov) FUZZ_CHECK(v.iov_len > 0, "empty data iovec");
 
     // Complete as the device would: data in for reads, then the status byte.
-    if (p.op == BlkOp::read || p.op == BlkOp::get_id) {
+    if (p.op == BlkOp::kRead || p.op == BlkOp::kGetId) {
         for (const auto& v : dataiov)
             if (!in_huge(bufs, v)) std::memset(v.iov_base, 0xa5, v.iov_len);
     }

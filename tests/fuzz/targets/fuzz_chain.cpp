@@ -102,7 +102,7 @@ void check_contents(const Reference& ref, const virtio::DescriptorChain& c, cons
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    log::set_level(log::Level::error);
+    log::set_level(log::Level::kError);
     return 0;
 }
 

@@ -57,7 +57,7 @@ vhost_user::SessionOptions make_options(uint8_t cfg, uint16_t domid) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-    log::set_level(log::Level::error);
+    log::set_level(log::Level::kError);
     return 0;
 }
 

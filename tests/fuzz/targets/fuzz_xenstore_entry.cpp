@@ -89,7 +89,7 @@ void check_entry(const DeviceKey& key, const KeyValues& v, const DeviceEntry& e)
     const auto irq_ref = irq ? ref_number(*irq) : std::optional<uint64_t>(0);
     FUZZ_CHECK(irq_ref && *irq_ref <= UINT32_MAX && e.irq == *irq_ref, "irq {} from '{}'", e.irq, irq ? *irq : "");
     const std::string* mode = get(v, "mode");
-    if (key.kind == DeviceKind::virtio_disk) {
+    if (key.kind == DeviceKind::kVirtioDisk) {
         if (auto* t = get(v, "type")) FUZZ_CHECK(*t == "standalone", "disk type '{}' accepted", *t);
         if (auto* s = get(v, "specification")) FUZZ_CHECK(*s == "virtio", "specification '{}' accepted", *s);
         FUZZ_CHECK(mode && (*mode == "r" || *mode == "w"), "disk mode '{}' accepted", mode ? *mode : "(none)");
@@ -117,7 +117,7 @@ void check_entry(const DeviceKey& key, const KeyValues& v, const DeviceEntry& e)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ByteReader in(data, size);
-    DeviceKey key{(in.u8() & 1) ? DeviceKind::virtio : DeviceKind::virtio_disk, in.u16(), in.u16()};
+    DeviceKey key{(in.u8() & 1) ? DeviceKind::kVirtio : DeviceKind::kVirtioDisk, in.u16(), in.u16()};
     const auto known = entry_keys(key.kind);
     FUZZ_CHECK(!known.empty(), "no keys for kind {}", kind_name(key.kind));
     KeyValues values;

@@ -6,12 +6,12 @@ namespace xenvhost::memory {
 
 Result<RegionTable> RegionTable::build(std::vector<std::shared_ptr<const Region>> regions) {
     if (regions.size() > kMaxRegions)
-        return fail("{} regions, at most {} are supported", regions.size(), kMaxRegions);
+        return fail_as(ErrorKind::kProtocol, "{} regions, at most {} are supported", regions.size(), kMaxRegions);
     std::sort(regions.begin(), regions.end(),
               [](const auto& a, const auto& b) { return a->gpa() < b->gpa(); });
     for (size_t i = 1; i < regions.size(); ++i) {
         if (regions[i]->gpa() < regions[i - 1]->gpa_end())
-            return fail("region at gpa {:#x} overlaps region at gpa {:#x}", regions[i]->gpa(),
+            return fail_as(ErrorKind::kProtocol, "region at gpa {:#x} overlaps region at gpa {:#x}", regions[i]->gpa(),
                         regions[i - 1]->gpa());
     }
     // User addresses are used to translate ring addresses, so they must be
@@ -23,7 +23,7 @@ Result<RegionTable> RegionTable::build(std::vector<std::shared_ptr<const Region>
               [](const Region* a, const Region* b) { return a->uaddr() < b->uaddr(); });
     for (size_t i = 1; i < by_uaddr.size(); ++i) {
         if (by_uaddr[i]->uaddr() < by_uaddr[i - 1]->uaddr() + by_uaddr[i - 1]->size())
-            return fail("region user address {:#x} overlaps user address {:#x}",
+            return fail_as(ErrorKind::kProtocol, "region user address {:#x} overlaps user address {:#x}",
                         by_uaddr[i]->uaddr(), by_uaddr[i - 1]->uaddr());
     }
     return RegionTable(std::move(regions));
@@ -41,7 +41,7 @@ Result<RegionTable> RegionTable::without(uint64_t gpa, uint64_t uaddr, uint64_t 
         return r->gpa() == gpa && r->uaddr() == uaddr && r->size() == size;
     });
     if (it == regions.end())
-        return fail("no region with gpa {:#x}, user address {:#x}, size {:#x}", gpa, uaddr, size);
+        return fail_as(ErrorKind::kProtocol, "no region with gpa {:#x}, user address {:#x}, size {:#x}", gpa, uaddr, size);
     regions.erase(it);
     return RegionTable(std::move(regions));
 }

@@ -9,17 +9,11 @@
 #include "memory/guest_memory.hpp"
 #include "memory/map_stats.hpp"
 #include "memory/region_table.hpp"
-#include "xen/foreign_memory.hpp"
-#include "xen/grant_table.hpp"
+#include "memory/xen_handles.hpp"
 
 #include <memory>
 
 namespace xenvhost::memory {
-
-struct XenHandles {
-    std::shared_ptr<xen::GrantTable> grants;     // null where gntdev is unavailable
-    std::shared_ptr<xen::ForeignMemory> foreign;  // null where privcmd is unavailable
-};
 
 class XenMemory final : public GuestMemory {
 public:

@@ -12,7 +12,7 @@ BackendChannel::BackendChannel(UniqueFd sock, bool want_acks, int timeout_ms)
 }
 
 Result<> BackendChannel::discard_late_answers() {
-    if (broken_) return fail("the back-end channel lost step with the front-end");
+    if (broken_) return fail_as(ErrorKind::kProtocol, "the back-end channel lost step with the front-end");
     // An answer owed by a timed-out request is usually just late: give it a
     // moment. One that still does not come was dropped by the front-end (a
     // protocol without request ids cannot tell more).
@@ -24,7 +24,7 @@ Result<> BackendChannel::discard_late_answers() {
         }
         if (!conn_.receive()) {
             broken_ = true;
-            return fail("the back-end channel broke while collecting a late answer");
+            return fail_as(ErrorKind::kProtocol, "the back-end channel broke while collecting a late answer");
         }
         --owed_answers_;
     }
@@ -53,13 +53,13 @@ Result<> BackendChannel::request(BackendRequest id, std::span<const uint8_t> pay
     auto reply = conn_.receive();
     if (!reply) {
         ++owed_answers_;  // it may still come; the next request collects it first
-        return fail("no answer to back-end request {}: {}", static_cast<uint32_t>(id), reply.error().message);
+        return fail_as(ErrorKind::kPeerGone, "no answer to back-end request {}: {}", static_cast<uint32_t>(id), reply.error().message);
     }
     if (reply->header.request != h.request || reply->header.flags != kReplyFlags || reply->payload.size() != 8)
-        return fail("malformed answer to back-end request {}", static_cast<uint32_t>(id));
+        return fail_as(ErrorKind::kProtocol, "malformed answer to back-end request {}", static_cast<uint32_t>(id));
     uint64_t status;
     std::memcpy(&status, reply->payload.data(), sizeof status);
-    if (status != 0) return fail("front-end refused back-end request {} (status {})", static_cast<uint32_t>(id), status);
+    if (status != 0) return fail_as(ErrorKind::kPolicy, "front-end refused back-end request {} (status {})", static_cast<uint32_t>(id), status);
     return {};
 }
 

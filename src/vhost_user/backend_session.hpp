@@ -7,7 +7,7 @@
 #include "memory/guest_memory.hpp"
 #include "memory/iotlb.hpp"
 #include "memory/map_stats.hpp"
-#include "memory/xen_memory.hpp"
+#include "memory/memory_builder.hpp"
 #include "memory/region_table.hpp"
 #include "vhost_user/backend_channel.hpp"
 #include "vhost_user/connection.hpp"
@@ -23,13 +23,9 @@
 namespace xenvhost::vhost_user {
 
 struct SessionOptions {
-    // Set when serving a Xen guest: offers XEN_MMAP and accepts Xen regions for this domid.
-    bool xen = false;
-    std::optional<uint32_t> domid;  // regions of any other domain are refused
-    memory::XenHandles xen_handles;
-    // Foreign regions the front-end lets us map in advance are mapped whole
-    // when they arrive, instead of page by page per request.
-    bool foreign_map_whole = true;
+    // Builds regions and views of guest memory; its policy says whether this
+    // is a Xen guest (XEN_MMAP offered) and which domain's regions to take.
+    std::shared_ptr<const memory::MemoryBuilder> memory = std::make_shared<memory::MemoryBuilder>();
     // Mapping counters of the device, kept across connections.
     std::shared_ptr<memory::MapStats> map_stats = std::make_shared<memory::MapStats>();
 };
@@ -42,8 +38,9 @@ public:
     BackendSession(const BackendSession&) = delete;
     BackendSession& operator=(const BackendSession&) = delete;
 
-    // Handles one message, replying as the protocol requires. An error means
-    // the connection must be closed (a protocol violation or a dead socket).
+    // Handles one message, replying as the protocol requires. A handler's
+    // kPolicy error is a refusal the front-end is told of; any other error
+    // means the connection must be closed (a protocol violation, a dead socket).
     Result<> handle(Message& msg);
 
     // Stops every ring and drops guest memory (disconnect, RESET_*).
@@ -78,44 +75,58 @@ private:
         bool running = false;  // handed to the runner
     };
 
-    // What a handler decided. kRefused: a valid message we will not act on;
-    // the front-end sees a failure ack (if it asked) or a failure reply body.
-    enum class Outcome { kOk, kRefused };
-    using HandlerResult = Result<Outcome>;
+    // Each handler replies as its message requires and returns an error of
+    // kind kPolicy to refuse a valid message, any other kind to end the connection.
+    using Handler = Result<> (BackendSession::*)(Message& msg);
+    struct Route;
+    static const Route* route(Request id);
 
-    HandlerResult dispatch(Message& msg, const MessageSpec& spec);
+    Result<> run_handler(Message& msg);
     Result<> send_refusal(const Message& msg);
+    uint64_t offered_features() const;
 
-    HandlerResult set_features(uint64_t features);
-    HandlerResult set_protocol_features(uint64_t features);
-    HandlerResult set_mem_table(Message& msg);
-    HandlerResult add_mem_reg(Message& msg);
-    HandlerResult rem_mem_reg(Message& msg);
-    HandlerResult set_vring_num(const VringState& s);
-    HandlerResult set_vring_addr(const VringAddr& a);
-    HandlerResult set_vring_base(const VringState& s);
-    HandlerResult get_vring_base(const VringState& s);
-    HandlerResult set_vring_fd(Message& msg, Request which);
-    HandlerResult set_vring_enable(const VringState& s);
-    HandlerResult get_config(const Message& msg);
-    HandlerResult get_inflight_fd(const Message& msg);
-    HandlerResult set_inflight_fd(Message& msg);
-    HandlerResult set_config(const Message& msg);
+    Result<> get_features(Message& msg);
+    Result<> set_features(Message& msg);
+    Result<> get_protocol_features(Message& msg);
+    Result<> set_protocol_features(Message& msg);
+    Result<> set_owner(Message& msg);
+    Result<> reset_owner(Message& msg);
+    Result<> reset_device(Message& msg);
+    Result<> get_queue_num(Message& msg);
+    Result<> get_max_mem_slots(Message& msg);
+    Result<> set_mem_table(Message& msg);
+    Result<> add_mem_reg(Message& msg);
+    Result<> rem_mem_reg(Message& msg);
+    Result<> set_vring_num(Message& msg);
+    Result<> set_vring_addr(Message& msg);
+    Result<> set_vring_base(Message& msg);
+    Result<> get_vring_base(Message& msg);
+    Result<> set_vring_kick(Message& msg);
+    Result<> set_vring_call(Message& msg);
+    Result<> set_vring_err(Message& msg);
+    Result<> set_vring_enable(Message& msg);
+    Result<> get_config(Message& msg);
+    Result<> set_config(Message& msg);
+    Result<> set_status(Message& msg);
+    Result<> get_status(Message& msg);
+    Result<> get_inflight_fd(Message& msg);
+    Result<> set_inflight_fd(Message& msg);
+    Result<> set_backend_req_fd(Message& msg);
+    Result<> iotlb_msg(Message& msg);
+    Result<> get_shmem_config(Message& msg);
 
     Result<Vring*> vring(uint32_t index);
     bool has_protocol_feature(unsigned bit) const { return protocol_features_ & (uint64_t{1} << bit); }
     Result<memory::RegionDesc> parse_region(const uint8_t* p, bool xen_layout) const;
-    Result<std::shared_ptr<const memory::Region>> make_region(const memory::RegionDesc& d, UniqueFd fd) const;
-    HandlerResult install_memory(memory::RegionTable table);
-    // Builds the guest-memory view the negotiated features call for
-    // (Xen mappings, IOTLB translation, or plain mmap) over table_.
-    HandlerResult rebuild_memory();
-    bool iotlb_mode() const;
-    HandlerResult iotlb_msg(const Message& msg);
-    // A region the session will not take: refused (policy) or fatal (malformed).
-    HandlerResult region_error(uint32_t index, const Error& e) const;
+    Result<std::shared_ptr<const memory::Region>> take_region(const uint8_t* p, bool xen_layout, UniqueFd fd) const;
+    Result<> install_memory(memory::RegionTable table);
+    // Builds the guest-memory view the negotiated features call for over table_.
+    Result<> rebuild_memory();
+    memory::Addressing addressing() const;
+    bool iotlb_mode() const { return addressing() == memory::Addressing::kIoVirtual; }
+    Result<> set_vring_fd(Message& msg, Request which);
     // Starts or stops the runner for a ring according to its state.
-    HandlerResult update_ring(uint16_t index);
+    Result<> update_ring(uint16_t index);
     void stop_ring(uint16_t index);
 
     Connection& conn_;

@@ -33,7 +33,7 @@ Result<size_t> Connection::recv_part(uint8_t* buf, size_t len, std::vector<Uniqu
         ssize_t n = ::recvmsg(sock_.get(), &msg, MSG_CMSG_CLOEXEC);
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return fail("timed out in the middle of a message");
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return fail_as(ErrorKind::kProtocol, "timed out in the middle of a message");
             return fail_errno("recvmsg");
         }
         // Take ownership of every fd before looking at anything else.
@@ -46,10 +46,10 @@ Result<size_t> Connection::recv_part(uint8_t* buf, size_t len, std::vector<Uniqu
                 fds.emplace_back(fd);
             }
         }
-        if (msg.msg_flags & MSG_CTRUNC) return fail("ancillary data truncated (too many fds)");
+        if (msg.msg_flags & MSG_CTRUNC) return fail_as(ErrorKind::kProtocol, "ancillary data truncated (too many fds)");
         if (n == 0) {
-            if (first && got == 0) return std::unexpected(Error{"closed", 0});
-            return fail("peer closed the connection in the middle of a message");
+            if (first && got == 0) return fail_as(ErrorKind::kPeerGone, "closed");
+            return fail_as(ErrorKind::kProtocol, "peer closed the connection in the middle of a message");
         }
         got += static_cast<size_t>(n);
     }
@@ -63,7 +63,7 @@ Result<Message> Connection::receive() {
     // The table caps sizes; reading more than that would let a peer make us
     // allocate at will, so refuse before reading the payload.
     if (m.header.size > kMaxPayload)
-        return fail("{}: payload size {} too large", request_name(m.header.request), m.header.size);
+        return fail_as(ErrorKind::kProtocol, "{}: payload size {} too large", request_name(m.header.request), m.header.size);
     m.payload.resize(m.header.size);
     if (m.header.size) {
         auto p = recv_part(m.payload.data(), m.payload.size(), m.fds, false);
@@ -94,7 +94,7 @@ Result<> Connection::send(const Header& hdr, std::span<const uint8_t> payload, s
     do {
         n = ::sendmsg(sock_.get(), &msg, MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) return fail_errno("sendmsg");
+    if (n < 0) return fail_errno_as(ErrorKind::kPeerGone, "sendmsg");
     if (static_cast<size_t>(n) != total) return fail("short send ({} of {} bytes)", n, total);
     return {};
 }

@@ -29,7 +29,7 @@ public:
     Result<> set_timeouts(int milliseconds);
 
     // Receives one whole message. An orderly close before any byte gives an
-    // error with err == 0 and message "closed".
+    // error of kind kPeerGone; a broken message, kProtocol.
     Result<Message> receive();
 
     // Sends a reply to `request` with the given payload (flags exactly REPLY|VERSION).

@@ -1,14 +1,11 @@
-// SET_MEM_TABLE, ADD_MEM_REG and REM_MEM_REG: region layouts, validation and
-// the atomic swap of the memory table.
+// SET_MEM_TABLE, ADD_MEM_REG, REM_MEM_REG and IOTLB_MSG: region layouts and
+// the atomic swap of the memory table. What a region becomes (mapped now,
+// later, or refused) is the memory builder's decision.
 
 #include "base/log.hpp"
-#include "memory/foreign_region.hpp"
-#include "memory/iotlb_memory.hpp"
-#include "memory/plain_memory.hpp"
-#include "virtio/ring_layout.hpp"
 #include "vhost_user/backend_session.hpp"
+#include "vhost_user/session_errors.hpp"
 #include "vhost_user/xen_region_flags.hpp"
-#include "xen/device_fd.hpp"
 
 #include <cstring>
 
@@ -16,138 +13,116 @@ namespace xenvhost::vhost_user {
 
 Result<memory::RegionDesc> BackendSession::parse_region(const uint8_t* p, bool xen_layout) const {
     memory::RegionDesc d;
-    MemoryRegion r;
-    std::memcpy(&r, p, sizeof r);
+    const auto r = read_at<MemoryRegion>(p);
     d.gpa = r.guest_phys_addr;
     d.size = r.memory_size;
     d.uaddr = r.user_addr;
     d.mmap_offset = r.mmap_offset;
-    if (auto ok = memory::validate_region(d); !ok) return std::unexpected(ok.error());
     if (xen_layout) {
-        XenMemoryRegion x;
-        std::memcpy(&x, p, sizeof x);
-        // Policy refusals carry EPERM: the table is refused, the connection stays.
+        const auto x = read_at<XenMemoryRegion>(p);
         auto flags = parse_xen_flags(x.xen_mmap_flags);
-        if (!flags) return std::unexpected(Error{flags.error().message, EPERM});
+        if (!flags) return pass(flags.error(), ErrorKind::kPolicy);  // the table is refused, the connection stays
         d.kind = flags->kind;
         d.no_advance_map = flags->no_advance_map;
         d.domid = x.domid;
-        if (d.kind != memory::XenRegionKind::kPlain && options_.domid && d.domid != *options_.domid)
-            return std::unexpected(
-                Error{fmt::format("region of domain {}, but this worker serves domain {}", d.domid, *options_.domid),
-                      EPERM});
     }
     return d;
 }
 
-Result<std::shared_ptr<const memory::Region>> BackendSession::make_region(const memory::RegionDesc& d,
+Result<std::shared_ptr<const memory::Region>> BackendSession::take_region(const uint8_t* p, bool xen_layout,
                                                                           UniqueFd fd) const {
-    // The fd is closed when `fd` goes out of scope: a plain region keeps its
-    // mapping, a Xen region is mapped later through the worker's own handles.
-    if (d.kind == memory::XenRegionKind::kPlain) return memory::Region::map_plain(d, fd.get());
-    const bool grant = d.kind == memory::XenRegionKind::kGrant;
-    if (grant ? !options_.xen_handles.grants : !options_.xen_handles.foreign)
-        return std::unexpected(
-            Error{fmt::format("{} mapping is not available on this host", grant ? "grant" : "foreign"), EPERM});
-    if (auto ok = xen::check_device_fd(fd.get(), grant ? xen::XenDevice::kGntdev : xen::XenDevice::kPrivcmd); !ok)
-        return std::unexpected(Error{ok.error().message, EPERM});
-    if (!grant && options_.foreign_map_whole && memory::can_map_foreign_whole(d)) {
-        auto whole = memory::map_foreign_whole(d, options_.xen_handles.foreign, options_.map_stats);
-        if (whole) return whole;
-        // Requests touching the bad frames fail when they map them; the rest work.
-        log::warn("{}; mapping it per request instead", whole.error().message);
-    }
-    return memory::Region::unmapped(d);
+    auto d = parse_region(p, xen_layout);
+    if (!d) return pass(d.error());
+    return options_.memory->make_region(*d, std::move(fd), options_.map_stats);
 }
 
-BackendSession::HandlerResult BackendSession::region_error(uint32_t index, const Error& e) const {
-    if (e.err == EPERM) {
-        log::warn("memory region {} refused: {}", index, e.message);
-        return Outcome::kRefused;
-    }
-    return fail("region {}: {}", index, e.message);
-}
-
-BackendSession::HandlerResult BackendSession::install_memory(memory::RegionTable table) {
+Result<> BackendSession::install_memory(memory::RegionTable table) {
     table_ = std::move(table);
     return rebuild_memory();
 }
 
-bool BackendSession::iotlb_mode() const {
+memory::Addressing BackendSession::addressing() const {
+    if (has_protocol_feature(protocol_feature::kXenMmap)) return memory::Addressing::kXen;
     // Xen front-ends advertise ACCESS_PLATFORM but address memory with grants.
-    return (acked_features_ & bit(virtio::kFAccessPlatform)) && !has_protocol_feature(protocol_feature::kXenMmap);
+    if (acked_features_ & bit(virtio::kFAccessPlatform)) return memory::Addressing::kIoVirtual;
+    return memory::Addressing::kGuestPhysical;
 }
 
-BackendSession::HandlerResult BackendSession::rebuild_memory() {
-    std::shared_ptr<const memory::GuestMemory> mem;
-    if (table_.empty())
-        mem = nullptr;  // the last region went away
-    else if (has_protocol_feature(protocol_feature::kXenMmap))
-        mem = std::make_shared<const memory::XenMemory>(table_, options_.xen_handles, options_.map_stats);
-    else if (iotlb_mode())
-        mem = std::make_shared<const memory::IotlbMemory>(table_, iotlb_);
-    else
-        mem = std::make_shared<const memory::PlainMemory>(table_);
-    memory_ = mem;
-    if (auto r = runner_.set_memory(mem); !r) {
-        log::warn("running rings could not follow the new memory table: {}", r.error().message);
-        return Outcome::kRefused;
-    }
-    return Outcome::kOk;
+Result<> BackendSession::rebuild_memory() {
+    memory_ = options_.memory->make_view(table_, addressing(), iotlb_, options_.map_stats);
+    if (auto r = runner_.set_memory(memory_); !r)
+        return refuse("running rings could not follow the new memory table: {}", r.error().message);
+    return {};
 }
 
-BackendSession::HandlerResult BackendSession::set_mem_table(Message& msg) {
-    MemoryTableHeader hdr;
-    std::memcpy(&hdr, msg.payload.data(), sizeof hdr);
+namespace {
+// A region error keeps its kind: a policy refusal keeps the connection, anything else ends it.
+Error region_error(uint32_t index, const Error& e) {
+    return Error{fmt::format("region {}: {}", index, e.message), e.err, e.kind};
+}
+}  // namespace
+
+Result<> BackendSession::set_mem_table(Message& msg) {
+    const auto hdr = read_payload<MemoryTableHeader>(msg.payload);
     const bool xen_layout = has_protocol_feature(protocol_feature::kXenMmap);
     const size_t stride = xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion);
     // The stride comes from negotiation and is checked against the size, so
     // a front-end that acked XEN_MMAP but sends 32-byte regions is caught.
     if (hdr.num_regions == 0 || hdr.num_regions > kMaxFds)
-        return fail("{} regions (1..{} allowed)", hdr.num_regions, kMaxFds);
+        return violation("{} regions (1..{} allowed)", hdr.num_regions, kMaxFds);
     if (msg.payload.size() != sizeof hdr + hdr.num_regions * stride)
-        return fail("payload of {} bytes does not hold {} regions of {} bytes", msg.payload.size(),
-                    hdr.num_regions, stride);
-    if (msg.fds.size() != hdr.num_regions)
-        return fail("{} regions but {} fds", hdr.num_regions, msg.fds.size());
+        return violation("payload of {} bytes does not hold {} regions of {} bytes", msg.payload.size(),
+                         hdr.num_regions, stride);
+    if (msg.fds.size() != hdr.num_regions) return violation("{} regions but {} fds", hdr.num_regions, msg.fds.size());
     std::vector<std::shared_ptr<const memory::Region>> regions;
     for (uint32_t i = 0; i < hdr.num_regions; ++i) {
-        auto d = parse_region(msg.payload.data() + sizeof hdr + i * stride, xen_layout);
-        if (!d) return region_error(i, d.error());
-        auto region = make_region(*d, std::move(msg.fds[i]));
-        if (!region) return region_error(i, region.error());
+        auto region = take_region(msg.payload.data() + sizeof hdr + i * stride, xen_layout, std::move(msg.fds[i]));
+        if (!region) return std::unexpected(region_error(i, region.error()));
         regions.push_back(std::move(*region));
     }
     auto table = memory::RegionTable::build(std::move(regions));
-    if (!table) return std::unexpected(table.error());
+    if (!table) return pass(table.error());
     return install_memory(std::move(*table));
 }
 
-BackendSession::HandlerResult BackendSession::add_mem_reg(Message& msg) {
+Result<> BackendSession::add_mem_reg(Message& msg) {
     const bool xen_layout = has_protocol_feature(protocol_feature::kXenMmap);
     const size_t expect = kSingleRegionPadding + (xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion));
-    if (msg.payload.size() != expect) return fail("payload of {} bytes, expected {}", msg.payload.size(), expect);
-    auto d = parse_region(msg.payload.data() + kSingleRegionPadding, xen_layout);
-    if (!d) return region_error(0, d.error());
-    auto region = make_region(*d, std::move(msg.fds[0]));
-    if (!region) return region_error(0, region.error());
+    if (msg.payload.size() != expect) return violation("payload of {} bytes, expected {}", msg.payload.size(), expect);
+    auto region = take_region(msg.payload.data() + kSingleRegionPadding, xen_layout, std::move(msg.fds[0]));
+    if (!region) return std::unexpected(region_error(0, region.error()));
     auto table = table_.with(std::move(*region));
-    if (!table) return std::unexpected(table.error());
+    if (!table) return pass(table.error());
     return install_memory(std::move(*table));
 }
 
-BackendSession::HandlerResult BackendSession::rem_mem_reg(Message& msg) {
+Result<> BackendSession::rem_mem_reg(Message& msg) {
     const bool xen_layout = has_protocol_feature(protocol_feature::kXenMmap);
     const size_t expect = kSingleRegionPadding + (xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion));
-    if (msg.payload.size() != expect) return fail("payload of {} bytes, expected {}", msg.payload.size(), expect);
+    if (msg.payload.size() != expect) return violation("payload of {} bytes, expected {}", msg.payload.size(), expect);
     auto d = parse_region(msg.payload.data() + kSingleRegionPadding, xen_layout);
-    if (!d) return region_error(0, d.error());
+    if (!d) return std::unexpected(region_error(0, d.error()));
+    // Removing a region that is not there changes nothing: refused, not fatal.
     auto table = table_.without(d->gpa, d->uaddr, d->size);
-    if (!table) {
-        log::warn("REM_MEM_REG: {}", table.error().message);
-        return Outcome::kRefused;
-    }
+    if (!table) return pass(table.error(), ErrorKind::kPolicy);
     return install_memory(std::move(*table));
+}
+
+Result<> BackendSession::iotlb_msg(Message& msg) {
+    const auto m = read_payload<IotlbMsg>(msg.payload);
+    uint64_t status = kReplyOk;
+    log::debug("IOTLB type {} iova {:#x} size {:#x} uaddr {:#x} perm {}", m.type, m.iova, m.size, m.uaddr, m.perm);
+    switch (m.type) {
+        case iotlb_type::kUpdate:
+            if (m.size == 0 || m.iova + m.size < m.iova || m.perm > memory::iotlb_perm::kReadWrite)
+                status = kReplyFailed;
+            else
+                iotlb_->update(m.iova, m.size, m.uaddr, m.perm);
+            break;
+        case iotlb_type::kInvalidate: iotlb_->invalidate(m.iova, m.size); break;
+        default: status = kReplyFailed;
+    }
+    return conn_.reply_u64(msg.header.request, status);
 }
 
 }  // namespace xenvhost::vhost_user

@@ -97,15 +97,15 @@ const MessageSpec* find_spec(uint32_t id) {
 
 Result<const MessageSpec*> validate(const Header& hdr, size_t nfds) {
     const MessageSpec* spec = find_spec(hdr.request);
-    if (!spec) return fail("unknown request id {}", hdr.request);
+    if (!spec) return fail_as(ErrorKind::kProtocol, "unknown request id {}", hdr.request);
     if ((hdr.flags & kVersionMask) != kVersion)
-        return fail("{}: protocol version {} (want 1)", spec->name, hdr.flags & kVersionMask);
-    if (hdr.flags & ~kKnownFlags) return fail("{}: reserved flag bits {:#x}", spec->name, hdr.flags);
-    if (hdr.flags & kFlagReply) return fail("{}: reply flag set on a request", spec->name);
-    if (hdr.size > kMaxPayload) return fail("{}: payload size {} too large", spec->name, hdr.size);
-    if (!size_ok(*spec, hdr.size)) return fail("{}: bad payload size {}", spec->name, hdr.size);
+        return fail_as(ErrorKind::kProtocol, "{}: protocol version {} (want 1)", spec->name, hdr.flags & kVersionMask);
+    if (hdr.flags & ~kKnownFlags) return fail_as(ErrorKind::kProtocol, "{}: reserved flag bits {:#x}", spec->name, hdr.flags);
+    if (hdr.flags & kFlagReply) return fail_as(ErrorKind::kProtocol, "{}: reply flag set on a request", spec->name);
+    if (hdr.size > kMaxPayload) return fail_as(ErrorKind::kProtocol, "{}: payload size {} too large", spec->name, hdr.size);
+    if (!size_ok(*spec, hdr.size)) return fail_as(ErrorKind::kProtocol, "{}: bad payload size {}", spec->name, hdr.size);
     if (nfds < spec->min_fds || nfds > spec->max_fds)
-        return fail("{}: {} fds attached, {}..{} allowed", spec->name, nfds, spec->min_fds, spec->max_fds);
+        return fail_as(ErrorKind::kProtocol, "{}: {} fds attached, {}..{} allowed", spec->name, nfds, spec->min_fds, spec->max_fds);
     return spec;
 }
 

@@ -27,6 +27,12 @@ inline constexpr uint32_t kKnownFlags = kVersionMask | kFlagReply | kFlagNeedRep
 inline constexpr uint32_t kReplyFlags = kVersion | kFlagReply;
 
 inline constexpr uint32_t kMaxPayload = 0x1000;
+
+// A u64 reply: 0 is success, anything else a failure.
+inline constexpr uint64_t kReplyOk = 0;
+inline constexpr uint64_t kReplyFailed = 1;
+// SET_DEVICE_STATE_FD's reply: bit 8 says no fd comes with it.
+inline constexpr uint64_t kDeviceStateNoFd = 0x100;
 inline constexpr size_t kMaxFds = 8;  // per message, as QEMU sends them
 
 // ------------------------------------------------------------------ ids
@@ -197,6 +203,13 @@ struct IotlbMsg {
     uint8_t pad[6];
 };
 static_assert(sizeof(IotlbMsg) == 32);
+
+namespace iotlb_type {
+inline constexpr uint8_t kMiss = 1;
+inline constexpr uint8_t kUpdate = 2;
+inline constexpr uint8_t kInvalidate = 3;
+inline constexpr uint8_t kAccessFail = 4;
+}  // namespace iotlb_type
 
 struct ConfigHeader {
     uint32_t offset;

@@ -63,7 +63,7 @@ void DeviceHost::on_accept() {
 void DeviceHost::on_message() {
     auto msg = conn_->receive();
     if (!msg) {
-        if (msg.error().message == "closed") {
+        if (msg.error().kind == ErrorKind::kPeerGone) {
             disconnect("front-end closed the connection");
         } else {
             last_error_ = msg.error().message;

@@ -4,7 +4,7 @@
 #include "worker/control_channel.hpp"
 #include "worker/event_loop.hpp"
 #include "worker/options.hpp"
-#include "worker/xen_handles.hpp"
+#include "memory/memory_builder.hpp"
 #include "worker/worker.hpp"
 
 #include <sys/epoll.h>
@@ -67,10 +67,9 @@ int main(int argc, char** argv) {
         return 1;
     }
     vhost_user::SessionOptions session;
-    session.xen = opts->xen;
-    session.domid = opts->domid;
-    session.foreign_map_whole = opts->foreign_map_whole;
-    if (opts->xen) session.xen_handles = worker::open_xen_handles(opts->domid);
+    const memory::MemoryPolicy policy{opts->xen, opts->domid, opts->foreign_map_whole};
+    session.memory = std::make_shared<const memory::MemoryBuilder>(
+        policy, opts->xen ? memory::open_xen_handles(opts->domid) : memory::XenHandles{});
     worker::Worker w(**loop, session);
     std::unique_ptr<worker::ControlChannel> control;
     if (!opts->control_socket.empty()) {

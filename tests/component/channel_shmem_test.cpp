@@ -169,7 +169,7 @@ private:
             if (p[0].revents & (POLLIN | POLLHUP)) {
                 auto msg = conn.receive();
                 if (!msg) {
-                    if (msg.error().message != "closed") error(msg.error().message);
+                    if (msg.error().kind != ErrorKind::kPeerGone) error(msg.error().message);
                     return;
                 }
                 if (auto r = session.handle(*msg); !r) return error(r.error().message);

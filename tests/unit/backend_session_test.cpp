@@ -128,8 +128,7 @@ struct Harness {
 
 SessionOptions xen_options(uint32_t domid) {
     SessionOptions o;
-    o.xen = true;
-    o.domid = domid;
+    o.memory = std::make_shared<memory::MemoryBuilder>(memory::MemoryPolicy{true, domid, true}, memory::XenHandles{});
     return o;
 }
 

@@ -42,15 +42,17 @@ struct Pool {
 };
 
 vhost_user::SessionOptions make_options(uint8_t cfg, uint16_t domid) {
-    vhost_user::SessionOptions o;
-    o.xen = cfg & session_cfg::kXen;
-    if (cfg & session_cfg::kDomid) o.domid = domid;
+    memory::MemoryPolicy policy{.xen = bool(cfg & session_cfg::kXen)};
+    if (cfg & session_cfg::kDomid) policy.domid = domid;
+    memory::XenHandles handles;
     if (cfg & session_cfg::kXenHandles) {
-        // Present but without a hypervisor behind them: the session's fd
+        // Present but without a hypervisor behind them: the builder's fd
         // checks refuse every region before anything could be mapped.
-        o.xen_handles.grants = std::make_shared<xen::GrantTable>(nullptr);
-        o.xen_handles.foreign = std::make_shared<xen::ForeignMemory>(nullptr);
+        handles.grants = std::make_shared<xen::GrantTable>(nullptr);
+        handles.foreign = std::make_shared<xen::ForeignMemory>(nullptr);
     }
+    vhost_user::SessionOptions o;
+    o.memory = std::make_shared<memory::MemoryBuilder>(policy, std::move(handles));
     return o;
 }
 

@@ -294,13 +294,15 @@ struct SessionPart {
 
     void connect() {
         driver.reset();
-        vhost_user::SessionOptions o;
-        o.xen = true;
-        if (cfg & xen_cfg::kDomid) o.domid = domid;
+        memory::MemoryPolicy policy{.xen = true};
+        if (cfg & xen_cfg::kDomid) policy.domid = domid;
+        memory::XenHandles handles;
         if (cfg & xen_cfg::kHandles) {
-            o.xen_handles.grants = std::make_shared<xen::GrantTable>(nullptr);
-            o.xen_handles.foreign = std::make_shared<xen::ForeignMemory>(nullptr);
+            handles.grants = std::make_shared<xen::GrantTable>(nullptr);
+            handles.foreign = std::make_shared<xen::ForeignMemory>(nullptr);
         }
+        vhost_user::SessionOptions o;
+        o.memory = std::make_shared<memory::MemoryBuilder>(policy, std::move(handles));
         driver = std::make_unique<SessionDriver>(device, runner, std::move(o));
         using namespace vhost_user;
         using namespace vhost_user::protocol_feature;

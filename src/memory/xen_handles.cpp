@@ -1,11 +1,11 @@
-#include "worker/xen_handles.hpp"
+#include "memory/xen_handles.hpp"
 
 #include "base/log.hpp"
 
-namespace xenvhost::worker {
+namespace xenvhost::memory {
 
-memory::XenHandles open_xen_handles(std::optional<uint32_t> domid) {
-    memory::XenHandles h;
+XenHandles open_xen_handles(std::optional<uint32_t> domid) {
+    XenHandles h;
     if (auto g = xen::GrantTable::open()) {
         h.grants = std::move(*g);
     } else {
@@ -26,4 +26,4 @@ memory::XenHandles open_xen_handles(std::optional<uint32_t> domid) {
     return h;
 }
 
-}  // namespace xenvhost::worker
+}  // namespace xenvhost::memory

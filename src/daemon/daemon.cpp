@@ -77,9 +77,7 @@ void Daemon::adopt_leftover_workers() {
 }
 
 void Daemon::check_xenstore(const Error& e) {
-    // These mean the handle is dead (libxenstore closed it).
-    if (e.err == EIO || e.err == ECONNRESET || e.err == EPIPE || e.err == EBADF || e.err == ENOTCONN)
-        return lose_xenstored(e.message);
+    if (e.kind == ErrorKind::kPeerGone) return lose_xenstored(e.message);
     log::error("{}", e.message);
 }
 

@@ -9,11 +9,20 @@ namespace {
 struct FreeDeleter {
     void operator()(void* p) const { std::free(p); }
 };
+
+// A failed request: these errnos mean the handle is dead (libxenstore closed
+// it, xenstored went away), which the daemon must handle as such.
+template <typename... Args>
+std::unexpected<Error> request_failed(fmt::format_string<Args...> f, Args&&... args) {
+    const int e = errno;
+    const bool gone = e == EIO || e == ECONNRESET || e == EPIPE || e == EBADF || e == ENOTCONN;
+    return fail_errno_as(gone ? ErrorKind::kPeerGone : ErrorKind::kInternal, f, std::forward<Args>(args)...);
+}
 }  // namespace
 
 Result<Xenstore> Xenstore::open() {
     xs_handle* h = xs_open(0);
-    if (!h) return fail_errno("cannot connect to xenstored");
+    if (!h) return request_failed("cannot connect to xenstored");
     return Xenstore(h);
 }
 
@@ -22,24 +31,24 @@ Result<std::optional<std::string>> Xenstore::read(const std::string& path, xs_tr
     std::unique_ptr<void, FreeDeleter> data(xs_read(raw(), t, path.c_str(), &len));
     if (!data) {
         if (errno == ENOENT) return std::optional<std::string>();
-        return fail_errno("xenstore read {}", path);
+        return request_failed("xenstore read {}", path);
     }
     return std::optional<std::string>(std::string(static_cast<const char*>(data.get()), len));
 }
 
 Result<> Xenstore::write(const std::string& path, std::string_view value, xs_transaction_t t) const {
     if (!xs_write(raw(), t, path.c_str(), value.data(), static_cast<unsigned>(value.size())))
-        return fail_errno("xenstore write {}", path);
+        return request_failed("xenstore write {}", path);
     return {};
 }
 
 Result<> Xenstore::mkdir(const std::string& path, xs_transaction_t t) const {
-    if (!xs_mkdir(raw(), t, path.c_str())) return fail_errno("xenstore mkdir {}", path);
+    if (!xs_mkdir(raw(), t, path.c_str())) return request_failed("xenstore mkdir {}", path);
     return {};
 }
 
 Result<> Xenstore::remove(const std::string& path, xs_transaction_t t) const {
-    if (!xs_rm(raw(), t, path.c_str()) && errno != ENOENT) return fail_errno("xenstore rm {}", path);
+    if (!xs_rm(raw(), t, path.c_str()) && errno != ENOENT) return request_failed("xenstore rm {}", path);
     return {};
 }
 
@@ -49,7 +58,7 @@ Result<std::optional<std::vector<std::string>>> Xenstore::directory(const std::s
     std::unique_ptr<char*, FreeDeleter> list(xs_directory(raw(), t, path.c_str(), &num));
     if (!list) {
         if (errno == ENOENT) return std::optional<std::vector<std::string>>();
-        return fail_errno("xenstore directory {}", path);
+        return request_failed("xenstore directory {}", path);
     }
     std::vector<std::string> names(list.get(), list.get() + num);
     return std::optional(std::move(names));
@@ -59,7 +68,7 @@ Result<std::vector<xs_permissions>> Xenstore::get_permissions(const std::string&
                                                               xs_transaction_t t) const {
     unsigned num = 0;
     std::unique_ptr<xs_permissions, FreeDeleter> perms(xs_get_permissions(raw(), t, path.c_str(), &num));
-    if (!perms) return fail_errno("xenstore get-perms {}", path);
+    if (!perms) return request_failed("xenstore get-perms {}", path);
     return std::vector<xs_permissions>(perms.get(), perms.get() + num);
 }
 
@@ -67,23 +76,23 @@ Result<> Xenstore::set_permissions(const std::string& path, std::span<const xs_p
                                    xs_transaction_t t) const {
     std::vector<xs_permissions> copy(perms.begin(), perms.end());  // the C API takes non-const
     if (!xs_set_permissions(raw(), t, path.c_str(), copy.data(), static_cast<unsigned>(copy.size())))
-        return fail_errno("xenstore set-perms {}", path);
+        return request_failed("xenstore set-perms {}", path);
     return {};
 }
 
 Result<> Xenstore::watch(const std::string& path, const std::string& token) const {
-    if (!xs_watch(raw(), path.c_str(), token.c_str())) return fail_errno("xenstore watch {}", path);
+    if (!xs_watch(raw(), path.c_str(), token.c_str())) return request_failed("xenstore watch {}", path);
     return {};
 }
 
 Result<> Xenstore::unwatch(const std::string& path, const std::string& token) const {
-    if (!xs_unwatch(raw(), path.c_str(), token.c_str())) return fail_errno("xenstore unwatch {}", path);
+    if (!xs_unwatch(raw(), path.c_str(), token.c_str())) return request_failed("xenstore unwatch {}", path);
     return {};
 }
 
 Result<int> Xenstore::watch_fd() const {
     int fd = xs_fileno(raw());
-    if (fd < 0) return fail_errno("xs_fileno");
+    if (fd < 0) return request_failed("xs_fileno");
     return fd;
 }
 
@@ -97,17 +106,17 @@ Result<bool> Xenstore::is_domain_introduced(unsigned domid) const {
     errno = 0;
     bool yes = xs_is_domain_introduced(raw(), domid);
     // false with errno set is a failed request rather than an answer.
-    if (!yes && errno != 0 && errno != ENOENT) return fail_errno("xenstore is-domain-introduced {}", domid);
+    if (!yes && errno != 0 && errno != ENOENT) return request_failed("xenstore is-domain-introduced {}", domid);
     return yes;
 }
 
 Result<> Xenstore::introduce_domain(unsigned domid, unsigned long mfn, unsigned port) const {
-    if (!xs_introduce_domain(raw(), domid, mfn, port)) return fail_errno("xenstore introduce {}", domid);
+    if (!xs_introduce_domain(raw(), domid, mfn, port)) return request_failed("xenstore introduce {}", domid);
     return {};
 }
 
 Result<> Xenstore::release_domain(unsigned domid) const {
-    if (!xs_release_domain(raw(), domid)) return fail_errno("xenstore release {}", domid);
+    if (!xs_release_domain(raw(), domid)) return request_failed("xenstore release {}", domid);
     return {};
 }
 

@@ -146,6 +146,7 @@ GuestOutcome HostileTest::run_raw(BlkSession& s, uint16_t head, uint16_t count, 
         uint8_t unwritten = kStatusUnwritten;
         (void)s.memory().write(*status_gpa, {&unwritten, 1});
     }
+    const size_t stops_before = queue_stops();
     q.raw_submit(head, count, writable);
     q.publish();
     q.kick();
@@ -161,14 +162,36 @@ GuestOutcome HostileTest::run_raw(BlkSession& s, uint16_t head, uint16_t count, 
         if (status_gpa) (void)s.memory().read(*status_gpa, {&o.status, 1});
     }
     o.closed = s.client().connection().wait_closed(0);
+    o.queue_stopped = queue_stops() > stops_before;
     return o;
 }
 
-void HostileTest::expect_guest_error(const std::string& what, const GuestOutcome& o) {
+size_t HostileTest::queue_stops() const {
+    const std::string log = backend_->log_tail(size_t{1} << 24);
+    size_t n = 0;
+    for (size_t at = log.find(kQueueStopped); at != std::string::npos; at = log.find(kQueueStopped, at + 1)) ++n;
+    return n;
+}
+
+void HostileTest::expect_queue_stopped(const std::string& what, const GuestOutcome& o) {
     EXPECT_TRUE(o.error.empty()) << what << ": " << o.error;
-    if (o.completed) {
+    EXPECT_FALSE(o.closed) << what << ": the connection was closed";
+    if (is_worker()) {
+        EXPECT_FALSE(o.completed) << what << ": completed (status " << int(o.status)
+                                  << ") instead of stopping the queue";
+        EXPECT_TRUE(o.queue_stopped) << what << ": the worker did not stop the queue";
+    } else if (o.completed) {
         EXPECT_NE(o.status, VIRTIO_BLK_S_OK) << what << ": completed with status OK";
     }
+    expect_alive(what);
+}
+
+void HostileTest::expect_request_failed(const std::string& what, const GuestOutcome& o) {
+    EXPECT_TRUE(o.error.empty()) << what << ": " << o.error;
+    EXPECT_FALSE(o.closed) << what << ": the connection was closed";
+    EXPECT_TRUE(o.completed) << what << ": not completed";
+    EXPECT_NE(o.status, VIRTIO_BLK_S_OK) << what << ": completed with status OK";
+    EXPECT_FALSE(o.queue_stopped) << what << ": the queue was stopped";
     expect_alive(what);
 }
 

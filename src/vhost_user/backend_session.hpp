@@ -117,6 +117,8 @@ private:
 
     Result<Vring*> vring(uint32_t index);
     bool has_protocol_feature(unsigned bit) const { return protocol_features_ & (uint64_t{1} << bit); }
+    // ADD_MEM_REG / REM_MEM_REG: the region in a payload of the negotiated size.
+    Result<const uint8_t*> single_region(const Message& msg) const;
     Result<memory::RegionDesc> parse_region(const uint8_t* p, bool xen_layout) const;
     Result<std::shared_ptr<const memory::Region>> take_region(const uint8_t* p, bool xen_layout, UniqueFd fd) const;
     Result<> install_memory(memory::RegionTable table);

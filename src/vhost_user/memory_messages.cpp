@@ -85,11 +85,17 @@ Result<> BackendSession::set_mem_table(Message& msg) {
     return install_memory(std::move(*table));
 }
 
-Result<> BackendSession::add_mem_reg(Message& msg) {
+Result<const uint8_t*> BackendSession::single_region(const Message& msg) const {
     const bool xen_layout = has_protocol_feature(protocol_feature::kXenMmap);
     const size_t expect = kSingleRegionPadding + (xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion));
     if (msg.payload.size() != expect) return violation("payload of {} bytes, expected {}", msg.payload.size(), expect);
-    auto region = take_region(msg.payload.data() + kSingleRegionPadding, xen_layout, std::move(msg.fds[0]));
+    return msg.payload.data() + kSingleRegionPadding;
+}
+
+Result<> BackendSession::add_mem_reg(Message& msg) {
+    auto at = single_region(msg);
+    if (!at) return pass(at.error());
+    auto region = take_region(*at, has_protocol_feature(protocol_feature::kXenMmap), std::move(msg.fds[0]));
     if (!region) return std::unexpected(region_error(0, region.error()));
     auto table = table_.with(std::move(*region));
     if (!table) return pass(table.error());
@@ -97,10 +103,9 @@ Result<> BackendSession::add_mem_reg(Message& msg) {
 }
 
 Result<> BackendSession::rem_mem_reg(Message& msg) {
-    const bool xen_layout = has_protocol_feature(protocol_feature::kXenMmap);
-    const size_t expect = kSingleRegionPadding + (xen_layout ? sizeof(XenMemoryRegion) : sizeof(MemoryRegion));
-    if (msg.payload.size() != expect) return violation("payload of {} bytes, expected {}", msg.payload.size(), expect);
-    auto d = parse_region(msg.payload.data() + kSingleRegionPadding, xen_layout);
+    auto at = single_region(msg);
+    if (!at) return pass(at.error());
+    auto d = parse_region(*at, has_protocol_feature(protocol_feature::kXenMmap));
     if (!d) return std::unexpected(region_error(0, d.error()));
     // Removing a region that is not there changes nothing: refused, not fatal.
     auto table = table_.without(d->gpa, d->uaddr, d->size);

@@ -139,22 +139,18 @@ Result<void> BlkSession::reconnect(const std::string& socket_path) {
     }
     if (auto r = send_features_and_status(); !r) return r;
     if (auto r = send_memory(); !r) return r;
-    for (uint16_t i = 0; i < queues_.size(); ++i)
-        if (auto r = setup_queue(i, queues_[i]->used_idx()); !r) return r;
-    if (opts_.use_status && has_protocol(pf::kStatus)) {
-        if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-                                         VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
-            !r)
-            return r;
-    }
-    return {};
+    return start_rings(true);
 }
 
 Result<void> BlkSession::start() {
     if (!prepared_)
         if (auto r = prepare(); !r) return r;
-    for (uint16_t i = 0; i < opts_.num_queues; ++i)
-        if (auto r = setup_queue(i, opts_.initial_ring_index); !r) return r;
+    return start_rings(false);
+}
+
+Result<void> BlkSession::start_rings(bool resume) {
+    for (uint16_t i = 0; i < queues_.size(); ++i)
+        if (auto r = setup_queue(i, resume ? queues_[i]->used_idx() : opts_.initial_ring_index); !r) return r;
     if (opts_.use_status && has_protocol(pf::kStatus)) {
         if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
                                          VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);

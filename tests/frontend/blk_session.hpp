@@ -110,6 +110,9 @@ private:
     // A new connection and the negotiation on it (connect() and reconnect()).
     Result<void> connect_and_negotiate(const std::string& socket_path);
     Result<void> setup_queue(uint16_t index, uint32_t base);
+    // Every ring set up, then DRIVER_OK; `resume`: each ring from the used
+    // index in guest memory (after a reconnect), else from the initial index.
+    Result<void> start_rings(bool resume);
     Result<void> send_features_and_status();
     Result<void> send_memory();
     bool prepared_ = false;

@@ -1,5 +1,7 @@
 #include "frontend/blk_session.hpp"
 
+#include "frontend/ring_start.hpp"
+
 #include <linux/virtio_config.h>
 #include "frontend/virtio_ring.hpp"
 
@@ -164,14 +166,7 @@ Result<void> BlkSession::setup_queue(uint16_t index, uint32_t base) {
     SplitQueue& q = *queues_.at(index);
     auto addr = q.vring_addr();
     if (!addr) return std::unexpected(addr.error());
-    if (auto r = client_->set_vring_num(index, q.size()); !r) return r;
-    if (auto r = client_->set_vring_base(index, base); !r) return r;
-    if (auto r = client_->set_vring_addr(*addr); !r) return r;
-    if (auto r = client_->set_vring_kick(index, q.kick_fd()); !r) return r;
-    if (auto r = client_->set_vring_call(index, q.call_fd()); !r) return r;
-    if (acked_features_ & bit(vu::kFeatureProtocolFeatures))
-        if (auto r = client_->set_vring_enable(index, true); !r) return r;
-    return {};
+    return start_ring(*client_, q, base, *addr, acked_features_ & bit(vu::kFeatureProtocolFeatures));
 }
 
 Result<void> BlkSession::reset_device() {

@@ -1,6 +1,7 @@
 #include "frontend/xen_blk_session.hpp"
 
 #include "frontend/blk_session.hpp"
+#include "frontend/ring_start.hpp"
 #include "frontend/virtio_ring.hpp"
 
 #include <linux/virtio_config.h>
@@ -133,12 +134,7 @@ Result<void> XenBlkSession::start() {
         if (!addr) return std::unexpected(addr.error());
         if (opts_.mapping == XenMapping::kForeign && opts_.user_addr_is_gpa)
             *addr = vu::VringAddr{i, 0, q.desc_gpa(), q.used_gpa(), q.avail_gpa(), q.used_gpa()};
-        if (auto r = client_->set_vring_num(i, q.size()); !r) return r;
-        if (auto r = client_->set_vring_base(i, 0); !r) return r;
-        if (auto r = client_->set_vring_addr(*addr); !r) return r;
-        if (auto r = client_->set_vring_kick(i, q.kick_fd()); !r) return r;
-        if (auto r = client_->set_vring_call(i, q.call_fd()); !r) return r;
-        if (auto r = client_->set_vring_enable(i, true); !r) return r;
+        if (auto r = start_ring(*client_, q, 0, *addr, true); !r) return r;
     }
     return {};
 }

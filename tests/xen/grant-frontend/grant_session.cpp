@@ -2,6 +2,7 @@
 
 #include "frontend/addressing.hpp"
 #include "frontend/blk_session.hpp"
+#include "frontend/ring_start.hpp"
 #include "frontend/virtio_ring.hpp"
 #include "frontend/xen_guest_memory.hpp"
 
@@ -82,12 +83,7 @@ Result<void> GrantSession::start() {
 
     auto addr = queue_->vring_addr();
     if (!addr) return std::unexpected(addr.error());
-    if (auto r = client_->set_vring_num(0, queue_->size()); !r) return r;
-    if (auto r = client_->set_vring_base(0, 0); !r) return r;
-    if (auto r = client_->set_vring_addr(*addr); !r) return r;
-    if (auto r = client_->set_vring_kick(0, queue_->kick_fd()); !r) return r;
-    if (auto r = client_->set_vring_call(0, queue_->call_fd()); !r) return r;
-    return client_->set_vring_enable(0, true);
+    return frontend::start_ring(*client_, *queue_, 0, *addr, true);
 }
 
 Result<uint32_t> GrantSession::stop() {

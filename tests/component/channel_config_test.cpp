@@ -24,18 +24,9 @@ constexpr uint64_t kMiB = 1ull << 20;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-class ConfigChangeTest : public BackendTest {
+class ConfigChangeTest : public WorkerOnlyTest {
 protected:
-    BackendConfig config() const override {
-        BackendConfig c;
-        c.num_queues = 1;
-        c.image_size = 16 * kMiB;
-        return c;
-    }
-    void SetUp() override {
-        BackendTest::SetUp();
-        if (!is_worker()) GTEST_SKIP() << "SIGHUP re-reading the image is the worker's own";
-    }
+    ConfigChangeTest() : WorkerOnlyTest("SIGHUP re-reading the image is the worker's own") {}
 
     void resize_image(uint64_t bytes) { ASSERT_EQ(::truncate(image_.c_str(), static_cast<off_t>(bytes)), 0); }
     void hangup() { ASSERT_EQ(::kill(backend_->pid(), SIGHUP), 0); }

@@ -33,18 +33,9 @@ struct IommuBuffer {
     IommuMapping map;
 };
 
-class IotlbTest : public BackendTest {
+class IotlbTest : public WorkerOnlyTest {
 protected:
-    BackendConfig config() const override {
-        BackendConfig c;
-        c.num_queues = 1;
-        c.image_size = 16 * kMiB;
-        return c;
-    }
-    void SetUp() override {
-        BackendTest::SetUp();
-        if (!is_worker()) GTEST_SKIP() << "IOTLB support is tested against the worker";
-    }
+    IotlbTest() : WorkerOnlyTest("IOTLB support is tested against the worker") {}
 
     static ChannelSessionOptions iommu_options() {
         ChannelSessionOptions o;
@@ -69,6 +60,37 @@ protected:
         EXPECT_TRUE(m) << m.error().message;
         if (m) b.map = *m;
         return b;
+    }
+
+    // A read of `sector` into one 8 KiB buffer whose two pages the IOMMU
+    // maps separately (the request's two data descriptors), filled with
+    // 0xc3: the first page's translation is given up front, so the request
+    // stops at the MISS for the second, which the channel holds.
+    struct HeldRead {
+        uint64_t gpa = 0;
+        IommuMapping first, second;
+    };
+    void hold_read_at_second_page(ChannelBlkSession& s, uint64_t sector, HeldRead& r) {
+        BlkQueue& q = s.blk();
+        auto g = s.memory().alloc(8 * kKiB, 4096);
+        ASSERT_TRUE(g);
+        r.gpa = *g;
+        ASSERT_OK_AND_ASSIGN(r.first, s.iommu()->map(r.gpa, 4 * kKiB, iommu_perm::kReadWrite));
+        ASSERT_OK_AND_ASSIGN(r.second, s.iommu()->map(r.gpa + 4 * kKiB, 4 * kKiB, iommu_perm::kReadWrite));
+        ASSERT_TRUE(s.memory().fill(r.gpa, 8 * kKiB, 0xc3));
+        uint64_t v;
+        ASSERT_OK_AND_ASSIGN(v, s.update(r.first));
+        ASSERT_EQ(v, 0u);
+        s.channel()->set_policy(BackendRequest::kIotlbMsg, ChannelPolicy::kHold);
+        q.set_segment_size(4 * kKiB);
+        BlkCommand read = BlkCommand::in(sector, 8 * kKiB);
+        read.data_gpa = r.gpa;
+        unsigned slot;
+        ASSERT_OK_AND_ASSIGN(slot, q.submit(read));
+        ASSERT_OK(s.update_slot(slot));
+        q.flush();
+        ASSERT_TRUE(s.channel()->wait_count(BackendRequest::kIotlbMsg, 1, 5000));
+        ASSERT_EQ(s.misses().at(0).iova, r.second.iova) << "the second page should be the one asked for";
     }
 
     // Offset of the first byte of guest memory at `gpa` that is not `byte`; -1 if none.
@@ -372,39 +394,20 @@ TEST_F(IotlbTest, InvalidationWhileTheSameRequestWaitsForAMiss) {
     std::unique_ptr<ChannelBlkSession> s;
     ASSERT_OK_AND_ASSIGN(s, open_iommu());
     BlkQueue& q = s->blk();
-    // One 8 KiB buffer, its two pages mapped separately: the request's two
-    // data descriptors.
-    auto g = s->memory().alloc(8 * kKiB, 4096);
-    ASSERT_TRUE(g);
-    IommuMapping x1, x2;
-    ASSERT_OK_AND_ASSIGN(x1, s->iommu()->map(*g, 4 * kKiB, iommu_perm::kReadWrite));
-    ASSERT_OK_AND_ASSIGN(x2, s->iommu()->map(*g + 4 * kKiB, 4 * kKiB, iommu_perm::kReadWrite));
-    ASSERT_TRUE(s->memory().fill(*g, 8 * kKiB, 0xc3));
-    uint64_t v;
-    ASSERT_OK_AND_ASSIGN(v, s->update(x1));
-    ASSERT_EQ(v, 0u);
-    s->channel()->set_policy(BackendRequest::kIotlbMsg, ChannelPolicy::kHold);
-    q.set_segment_size(4 * kKiB);
-    BlkCommand read = BlkCommand::in(200, 8 * kKiB);
-    read.data_gpa = *g;
-    unsigned slot;
-    ASSERT_OK_AND_ASSIGN(slot, q.submit(read));
-    ASSERT_OK(s->update_slot(slot));
-    q.flush();
-    ASSERT_TRUE(s->channel()->wait_count(BackendRequest::kIotlbMsg, 1, 5000));
-    ASSERT_EQ(s->misses().at(0).iova, x2.iova) << "the second page should be the one asked for";
+    HeldRead r;
+    ASSERT_NO_FATAL_FAILURE(hold_read_at_second_page(*s, 200, r));
 
     // The first page is given up and reused while the second is awaited.
     auto t0 = Clock::now();
-    ASSERT_OK_AND_ASSIGN(v, s->unmap_and_invalidate(x1));
+    ASSERT_OK(s->unmap_and_invalidate(r.first));
     std::printf("[ timing   ] INVALIDATE answered after %.3f s\n", seconds_since(t0));
-    ASSERT_TRUE(s->memory().fill(*g, 4 * kKiB, 0x3c));
+    ASSERT_TRUE(s->memory().fill(r.gpa, 4 * kKiB, 0x3c));
     s->channel()->set_policy(BackendRequest::kIotlbMsg, ChannelPolicy::kAnswer);
     s->channel()->release();
     std::vector<BlkCompletion> done;
     ASSERT_OK_AND_ASSIGN(done, q.poll(10000, 1));
     ASSERT_EQ(done.size(), 1u);
-    EXPECT_EQ(first_not(*s, *g, 4 * kKiB, 0x3c), -1)
+    EXPECT_EQ(first_not(*s, r.gpa, 4 * kKiB, 0x3c), -1)
         << "the worker wrote into a page after its INVALIDATE was answered (request status "
         << blk_status_name(done[0].status) << ")";
 }
@@ -420,25 +423,9 @@ TEST_F(IotlbTest, InvalidationIsAnsweredWhileARequestWaitsForAMissAnswer) {
     std::unique_ptr<ChannelBlkSession> s;
     ASSERT_OK_AND_ASSIGN(s, open_iommu());
     BlkQueue& q = s->blk();
-    auto g = s->memory().alloc(8 * kKiB, 4096);
-    ASSERT_TRUE(g);
-    IommuMapping x1, x2;
-    ASSERT_OK_AND_ASSIGN(x1, s->iommu()->map(*g, 4 * kKiB, iommu_perm::kReadWrite));
-    ASSERT_OK_AND_ASSIGN(x2, s->iommu()->map(*g + 4 * kKiB, 4 * kKiB, iommu_perm::kReadWrite));
-    ASSERT_TRUE(s->memory().fill(*g, 8 * kKiB, 0xc3));
+    HeldRead r;
+    ASSERT_NO_FATAL_FAILURE(hold_read_at_second_page(*s, 300, r));
     uint64_t v;
-    ASSERT_OK_AND_ASSIGN(v, s->update(x1));
-    ASSERT_EQ(v, 0u);
-    s->channel()->set_policy(BackendRequest::kIotlbMsg, ChannelPolicy::kHold);
-    q.set_segment_size(4 * kKiB);
-    BlkCommand read = BlkCommand::in(300, 8 * kKiB);
-    read.data_gpa = *g;
-    unsigned slot;
-    ASSERT_OK_AND_ASSIGN(slot, q.submit(read));
-    ASSERT_OK(s->update_slot(slot));
-    q.flush();
-    ASSERT_TRUE(s->channel()->wait_count(BackendRequest::kIotlbMsg, 1, 5000));
-    ASSERT_EQ(s->misses().at(0).iova, x2.iova) << "the second page should be the one asked for";
 
     // Nothing was unmapped: every translation is still valid in the IOMMU.
     auto t0 = Clock::now();
@@ -453,9 +440,9 @@ TEST_F(IotlbTest, InvalidationIsAnsweredWhileARequestWaitsForAMissAnswer) {
     ASSERT_OK_AND_ASSIGN(done, q.poll(10000, 1));
     ASSERT_EQ(done.size(), 1u);
     EXPECT_EQ(done[0].status, VIRTIO_BLK_S_OK) << blk_status_name(done[0].status);
-    EXPECT_EQ(first_difference(guest(*s, *g, 8 * kKiB), original(300 * kSectorSize, 8 * kKiB)), -1);
+    EXPECT_EQ(first_difference(guest(*s, r.gpa, 8 * kKiB), original(300 * kSectorSize, 8 * kKiB)), -1);
     bool asked_again = false;
-    for (const auto& m : s->misses()) asked_again |= m.iova == x1.iova;
+    for (const auto& m : s->misses()) asked_again |= m.iova == r.first.iova;
     EXPECT_TRUE(asked_again) << "the first page was used through a translation the INVALIDATE removed";
 
     q.set_segment_size(0);

@@ -84,6 +84,27 @@ protected:
     std::unique_ptr<BackendProcess> backend_;
 };
 
+// A test of what only the worker does (its back-end channel: IOTLB and
+// config-change messages) on one queue and a 16 MiB image; skipped with
+// `why` when the back-end under test is qemu-storage-daemon.
+class WorkerOnlyTest : public BackendTest {
+protected:
+    explicit WorkerOnlyTest(const char* why) : why_(why) {}
+    BackendConfig config() const override {
+        BackendConfig c;
+        c.num_queues = 1;
+        c.image_size = 16ull << 20;
+        return c;
+    }
+    void SetUp() override {
+        BackendTest::SetUp();
+        if (!is_worker()) GTEST_SKIP() << why_;
+    }
+
+private:
+    const char* why_;
+};
+
 // Random bytes from a seed (data the tests write).
 std::vector<uint8_t> random_bytes(uint64_t seed, size_t len);
 // First differing offset, for messages; -1 if equal.

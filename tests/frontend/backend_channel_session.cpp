@@ -2,6 +2,7 @@
 
 #include "frontend/blk_session.hpp"
 #include "frontend/bytes.hpp"
+#include "frontend/negotiation.hpp"
 #include "frontend/virtio_ring.hpp"
 
 #include <linux/virtio_config.h>
@@ -23,9 +24,9 @@ constexpr unsigned kAccessPlatform = 33;  // VIRTIO_F_ACCESS_PLATFORM
 Result<std::unique_ptr<ChannelBlkSession>> ChannelBlkSession::connect(const std::string& socket_path,
                                                                       const ChannelSessionOptions& opts) {
     std::unique_ptr<ChannelBlkSession> s(new ChannelBlkSession(opts));
-    auto conn = Connection::connect(socket_path, opts.connect_retry_ms);
-    if (!conn) return std::unexpected(conn.error());
-    s->client_ = std::make_unique<VhostClient>(std::move(*conn));
+    auto client = connect_client(socket_path, opts.connect_retry_ms);
+    if (!client) return std::unexpected(client.error());
+    s->client_ = std::move(*client);
     // Guest memory and the IOMMU exist before the channel can ask about them.
     RegionLayout layout{opts.memory_gpa, opts.memory_size};
     auto mem = GuestMemory::create({&layout, 1});
@@ -43,25 +44,19 @@ ChannelBlkSession::~ChannelBlkSession() {
 }
 
 Result<void> ChannelBlkSession::negotiate() {
-    auto features = client_->get_features();
-    if (!features) return std::unexpected(features.error());
-    offered_features_ = *features;
-    if (!(offered_features_ & bit(vu::kFeatureProtocolFeatures)))
-        return fail("back-end does not offer VHOST_USER_F_PROTOCOL_FEATURES");
-    auto proto = client_->get_protocol_features();
-    if (!proto) return std::unexpected(proto.error());
-    offered_protocol_ = *proto;
-    uint64_t want = bit(pf::kMq) | bit(pf::kConfig);
-    if (opts_.reply_ack) want |= bit(pf::kReplyAck);
-    if (opts_.channel) want |= bit(pf::kBackendReq);
-    acked_protocol_ = offered_protocol_ & want;
-    if (opts_.channel && !(acked_protocol_ & bit(pf::kBackendReq)))
-        return fail("back-end does not offer BACKEND_REQ (protocol features {:#x})", offered_protocol_);
-    if (auto r = client_->set_protocol_features(acked_protocol_); !r) return r;
-    if (auto r = client_->set_owner(); !r) return r;
-    auto cfg = client_->get_config(0, kBlkConfigSize);
-    if (!cfg) return std::unexpected(cfg.error());
-    std::memcpy(&config_, cfg->data(), std::min(cfg->size(), sizeof config_));
+    NegotiationPlan plan;
+    plan.required_features = bit(vu::kFeatureProtocolFeatures);
+    plan.wanted_protocol = bit(pf::kMq) | bit(pf::kConfig);
+    if (opts_.reply_ack) plan.wanted_protocol |= bit(pf::kReplyAck);
+    if (opts_.channel) plan.wanted_protocol |= bit(pf::kBackendReq);
+    if (opts_.channel) plan.required_protocol = bit(pf::kBackendReq);
+    plan.config_size = kBlkConfigSize;
+    auto n = frontend::negotiate(*client_, plan);
+    if (!n) return std::unexpected(n.error());
+    offered_features_ = n->offered_features;
+    offered_protocol_ = n->offered_protocol;
+    acked_protocol_ = n->acked_protocol;
+    config_ = n->config_as<virtio_blk_config>();
     return {};
 }
 

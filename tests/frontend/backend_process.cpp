@@ -1,6 +1,7 @@
 #include "frontend/backend_process.hpp"
 
 #include "base/unique_fd.hpp"
+#include "frontend/clock.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -8,7 +9,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
@@ -21,16 +21,6 @@
 extern char** environ;
 
 namespace xenvhost::frontend {
-
-namespace {
-
-int64_t now_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
-
-}  // namespace
 
 const char* backend_name(BackendKind kind) {
     return kind == BackendKind::kWorker ? "xenvhost-worker" : "qemu-storage-daemon";

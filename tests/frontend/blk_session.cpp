@@ -1,5 +1,7 @@
 #include "frontend/blk_session.hpp"
 
+#include "frontend/ring_start.hpp"
+
 #include <linux/virtio_config.h>
 #include "frontend/virtio_ring.hpp"
 
@@ -27,53 +29,27 @@ uint64_t supported_blk_features() {
 Result<std::unique_ptr<BlkSession>> BlkSession::connect(const std::string& socket_path,
                                                         const SessionOptions& opts) {
     std::unique_ptr<BlkSession> s(new BlkSession(opts));
-    auto conn = Connection::connect(socket_path, opts.connect_retry_ms);
-    if (!conn) return std::unexpected(conn.error());
-    s->client_ = std::make_unique<VhostClient>(std::move(*conn));
-    s->client_->set_need_reply_all(opts.need_reply_all);
-    if (auto r = s->negotiate(); !r) return std::unexpected(r.error());
+    if (auto r = s->connect_and_negotiate(socket_path); !r) return std::unexpected(r.error());
     return s;
 }
 
-Result<void> BlkSession::negotiate() {
-    auto features = client_->get_features();
-    if (!features) return std::unexpected(features.error());
-    offered_features_ = *features;
-    if (!(offered_features_ & bit(VIRTIO_F_VERSION_1)))
-        return fail("back-end does not offer VERSION_1 (features {:#x})", offered_features_);
-
-    // A front-end that will not ack bit 30 does not use protocol features.
-    if ((offered_features_ & bit(vu::kFeatureProtocolFeatures)) &&
-        !(opts_.refuse_features & bit(vu::kFeatureProtocolFeatures))) {
-        auto proto = client_->get_protocol_features();
-        if (!proto) return std::unexpected(proto.error());
-        offered_protocol_ = *proto;
-        uint64_t supported = supported_protocol_features();
-        if (opts_.inflight) supported |= bit(pf::kInflightShmfd);
-        acked_protocol_ = offered_protocol_ & supported & ~opts_.refuse_protocol_features;
-        if (auto r = client_->set_protocol_features(acked_protocol_); !r) return r;
-    }
-    if (auto r = client_->set_owner(); !r) return r;
-
-    if (has_protocol(pf::kMq)) {
-        auto n = client_->get_queue_num();
-        if (!n) return std::unexpected(n.error());
-        queue_num_ = *n;
-    } else {
-        queue_num_ = 1;
-    }
-    if (opts_.num_queues == 0 || opts_.num_queues > queue_num_)
-        return fail("{} queues requested, back-end has {}", opts_.num_queues, queue_num_);
-    if (has_protocol(pf::kConfigureMemSlots)) {
-        auto n = client_->get_max_mem_slots();
-        if (!n) return std::unexpected(n.error());
-        max_mem_slots_ = *n;
-    }
-    if (has_protocol(pf::kConfig)) {
-        auto cfg = client_->get_config(0, kBlkConfigSize);
-        if (!cfg) return std::unexpected(cfg.error());
-        std::memcpy(&config_, cfg->data(), cfg->size());
-    }
+Result<void> BlkSession::connect_and_negotiate(const std::string& socket_path) {
+    auto client = connect_client(socket_path, opts_.connect_retry_ms);
+    if (!client) return std::unexpected(client.error());
+    client_ = std::move(*client);
+    client_->set_need_reply_all(opts_.need_reply_all);
+    NegotiationPlan plan;
+    plan.required_features = bit(VIRTIO_F_VERSION_1);
+    plan.protocol_features = !(opts_.refuse_features & bit(vu::kFeatureProtocolFeatures));
+    plan.wanted_protocol = (supported_protocol_features() | (opts_.inflight ? bit(pf::kInflightShmfd) : 0)) &
+                           ~opts_.refuse_protocol_features;
+    plan.num_queues = opts_.num_queues;
+    plan.max_mem_slots = true;
+    plan.config_size = kBlkConfigSize;
+    auto n = negotiate(*client_, plan);
+    if (!n) return std::unexpected(n.error());
+    negotiated_ = std::move(*n);
+    config_ = negotiated_.config_as<virtio_blk_config>();
     return {};
 }
 
@@ -109,7 +85,7 @@ Result<void> BlkSession::prepare() {
     if (!opts_.event_idx) want &= ~bit(VIRTIO_RING_F_EVENT_IDX);
     if (!opts_.indirect) want &= ~bit(VIRTIO_RING_F_INDIRECT_DESC);
     want |= bit(vu::kFeatureProtocolFeatures);
-    acked_features_ = offered_features_ & want & ~opts_.refuse_features;
+    acked_features_ = offered_features() & want & ~opts_.refuse_features;
     if (opts_.indirect_chains && !(acked_features_ & bit(VIRTIO_RING_F_INDIRECT_DESC)))
         return fail("indirect chains requested but INDIRECT_DESC is not negotiated");
     if (opts_.num_queues > 1 && !(acked_features_ & bit(VIRTIO_BLK_F_MQ)))
@@ -154,14 +130,10 @@ Result<void> BlkSession::prepare() {
 
 Result<void> BlkSession::reconnect(const std::string& socket_path) {
     if (!prepared_) return fail("reconnect needs a session that was started");
-    auto conn = Connection::connect(socket_path, opts_.connect_retry_ms);
-    if (!conn) return std::unexpected(conn.error());
-    client_ = std::make_unique<VhostClient>(std::move(*conn));
-    client_->set_need_reply_all(opts_.need_reply_all);
     uint64_t acked_before = acked_features_;
-    if (auto r = negotiate(); !r) return r;
-    if ((offered_features_ & acked_before) != acked_before)
-        return fail("the back-end no longer offers features {:#x}", acked_before & ~offered_features_);
+    if (auto r = connect_and_negotiate(socket_path); !r) return r;
+    if ((offered_features() & acked_before) != acked_before)
+        return fail("the back-end no longer offers features {:#x}", acked_before & ~offered_features());
     if (inflight_.fd) {
         if (!has_protocol(pf::kInflightShmfd))
             return fail("the back-end no longer offers INFLIGHT_SHMFD");
@@ -169,22 +141,18 @@ Result<void> BlkSession::reconnect(const std::string& socket_path) {
     }
     if (auto r = send_features_and_status(); !r) return r;
     if (auto r = send_memory(); !r) return r;
-    for (uint16_t i = 0; i < queues_.size(); ++i)
-        if (auto r = setup_queue(i, queues_[i]->used_idx()); !r) return r;
-    if (opts_.use_status && has_protocol(pf::kStatus)) {
-        if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
-                                         VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
-            !r)
-            return r;
-    }
-    return {};
+    return start_rings(true);
 }
 
 Result<void> BlkSession::start() {
     if (!prepared_)
         if (auto r = prepare(); !r) return r;
-    for (uint16_t i = 0; i < opts_.num_queues; ++i)
-        if (auto r = setup_queue(i, opts_.initial_ring_index); !r) return r;
+    return start_rings(false);
+}
+
+Result<void> BlkSession::start_rings(bool resume) {
+    for (uint16_t i = 0; i < queues_.size(); ++i)
+        if (auto r = setup_queue(i, resume ? queues_[i]->used_idx() : opts_.initial_ring_index); !r) return r;
     if (opts_.use_status && has_protocol(pf::kStatus)) {
         if (auto r = client_->set_status(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
                                          VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
@@ -198,14 +166,7 @@ Result<void> BlkSession::setup_queue(uint16_t index, uint32_t base) {
     SplitQueue& q = *queues_.at(index);
     auto addr = q.vring_addr();
     if (!addr) return std::unexpected(addr.error());
-    if (auto r = client_->set_vring_num(index, q.size()); !r) return r;
-    if (auto r = client_->set_vring_base(index, base); !r) return r;
-    if (auto r = client_->set_vring_addr(*addr); !r) return r;
-    if (auto r = client_->set_vring_kick(index, q.kick_fd()); !r) return r;
-    if (auto r = client_->set_vring_call(index, q.call_fd()); !r) return r;
-    if (acked_features_ & bit(vu::kFeatureProtocolFeatures))
-        if (auto r = client_->set_vring_enable(index, true); !r) return r;
-    return {};
+    return start_ring(*client_, q, base, *addr, acked_features_ & bit(vu::kFeatureProtocolFeatures));
 }
 
 Result<void> BlkSession::reset_device() {

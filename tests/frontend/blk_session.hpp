@@ -13,6 +13,7 @@
 #include "base/error.hpp"
 #include "frontend/blk_queue.hpp"
 #include "frontend/guest_memory.hpp"
+#include "frontend/negotiation.hpp"
 #include "frontend/split_queue.hpp"
 #include "frontend/vhost_client.hpp"
 
@@ -94,20 +95,24 @@ public:
     size_t num_queues() const { return queues_.size(); }
     const SessionOptions& options() const { return opts_; }
 
-    uint64_t offered_features() const { return offered_features_; }
-    uint64_t offered_protocol_features() const { return offered_protocol_; }
+    uint64_t offered_features() const { return negotiated_.offered_features; }
+    uint64_t offered_protocol_features() const { return negotiated_.offered_protocol; }
     uint64_t acked_features() const { return acked_features_; }
-    uint64_t acked_protocol_features() const { return acked_protocol_; }
-    uint64_t queue_num() const { return queue_num_; }
-    uint64_t max_mem_slots() const { return max_mem_slots_; }
+    uint64_t acked_protocol_features() const { return negotiated_.acked_protocol; }
+    uint64_t queue_num() const { return negotiated_.queue_num; }
+    uint64_t max_mem_slots() const { return negotiated_.max_mem_slots; }
     const virtio_blk_config& config() const { return config_; }
     uint64_t capacity_sectors() const { return config_.capacity; }
-    bool has_protocol(unsigned bit) const { return acked_protocol_ & vhost_user::bit(bit); }
+    bool has_protocol(unsigned bit) const { return negotiated_.has_protocol(bit); }
 
 private:
     explicit BlkSession(const SessionOptions& opts) : opts_(opts) {}
-    Result<void> negotiate();
+    // A new connection and the negotiation on it (connect() and reconnect()).
+    Result<void> connect_and_negotiate(const std::string& socket_path);
     Result<void> setup_queue(uint16_t index, uint32_t base);
+    // Every ring set up, then DRIVER_OK; `resume`: each ring from the used
+    // index in guest memory (after a reconnect), else from the initial index.
+    Result<void> start_rings(bool resume);
     Result<void> send_features_and_status();
     Result<void> send_memory();
     bool prepared_ = false;
@@ -118,9 +123,8 @@ private:
     std::unique_ptr<GuestMemory> memory_;
     std::vector<std::unique_ptr<SplitQueue>> queues_;
     std::vector<std::unique_ptr<BlkQueue>> blk_;
-    uint64_t offered_features_ = 0, offered_protocol_ = 0;
-    uint64_t acked_features_ = 0, acked_protocol_ = 0;
-    uint64_t queue_num_ = 0, max_mem_slots_ = 0;
+    Negotiated negotiated_;
+    uint64_t acked_features_ = 0;
     virtio_blk_config config_{};
 };
 

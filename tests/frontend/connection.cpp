@@ -1,21 +1,16 @@
 #include "frontend/connection.hpp"
 
+#include "frontend/clock.hpp"
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 
 #include <cstring>
 
 namespace xenvhost::frontend {
 
 namespace {
-
-int64_t now_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
 
 Result<sockaddr_un> unix_address(const std::string& path) {
     sockaddr_un addr{};

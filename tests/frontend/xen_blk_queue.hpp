@@ -10,7 +10,7 @@
 // the same layout is used and the unmap-before-completion rule still checked.
 
 #include "base/error.hpp"
-#include "frontend/blk_queue.hpp"
+#include "frontend/blk_driver.hpp"
 #include "frontend/guest_memory.hpp"
 #include "frontend/split_queue.hpp"
 #include "frontend/xen_double_files.hpp"
@@ -33,29 +33,16 @@ struct XenBlkQueueOptions {
     bool expect_unmapped = true;
 };
 
-class XenBlkQueue {
+class XenBlkQueue final : public BlkDriver {
 public:
     // grants = false: foreign mode (nothing to grant).
     static Result<std::unique_ptr<XenBlkQueue>> create(GuestMemory& mem, SplitQueue& queue, XenDoubleFiles& files,
                                                        bool grants, const XenBlkQueueOptions& opts);
 
-    SplitQueue& queue() { return queue_; }
-    unsigned depth() const { return static_cast<unsigned>(slots_.size()); }
-    unsigned in_flight() const { return in_flight_; }
     void set_segment_size(uint32_t bytes) { opts_.segment_size = bytes; }
 
     // Supports IN, OUT, FLUSH and GET_ID. Grants the request's pages.
-    Result<unsigned> submit(const BlkCommand& cmd);
-    void flush() { queue_.publish_and_kick(); }
-    // Collects completions (checking and revoking their grants); waits up
-    // to `timeout_ms` for at least `min`.
-    Result<std::vector<BlkCompletion>> poll(int timeout_ms, size_t min = 1);
-    Result<std::vector<uint8_t>> data(const BlkCompletion& c) const;
-
-    Result<BlkCompletion> run(const BlkCommand& cmd, std::vector<uint8_t>* in = nullptr, int timeout_ms = 10000);
-    Result<std::vector<uint8_t>> read(uint64_t sector, uint32_t len);
-    Result<void> write(uint64_t sector, std::span<const uint8_t> data);
-    Result<void> flush_cache();
+    Result<unsigned> submit(const BlkCommand& cmd) override;
 
     // Where an in-flight (or last) request of a slot lives, to revoke one of
     // its grants or make one of its frames go missing mid-run.
@@ -68,26 +55,16 @@ public:
     SlotPages slot_pages(unsigned slot) const;
 
 private:
-    struct Slot {
-        SlotPages pages;
-        bool busy = false;
-        BlkCompletion pending;
-    };
     XenBlkQueue(GuestMemory& mem, SplitQueue& queue, XenDoubleFiles& files, bool grants,
                 const XenBlkQueueOptions& opts)
-        : mem_(mem), queue_(queue), files_(files), grants_(grants), opts_(opts) {}
-    Result<void> collect(std::vector<BlkCompletion>& out);
-    Result<void> end_access(const Slot& s);
+        : BlkDriver(mem, queue, opts.depth), files_(files), grants_(grants), opts_(opts) {}
+    // Checks the back-end unmapped the request's pages and revokes its grants.
+    Result<void> completed(const BlkCompletion& c) override;
 
-    GuestMemory& mem_;
-    SplitQueue& queue_;
     XenDoubleFiles& files_;
     bool grants_;
     XenBlkQueueOptions opts_;
-    std::vector<Slot> slots_;
-    std::vector<unsigned> free_slots_;
-    std::vector<int> head_to_slot_;
-    unsigned in_flight_ = 0;
+    std::vector<SlotPages> slots_;
 };
 
 }  // namespace xenvhost::frontend

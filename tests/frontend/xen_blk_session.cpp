@@ -1,11 +1,11 @@
 #include "frontend/xen_blk_session.hpp"
 
 #include "frontend/blk_session.hpp"
+#include "frontend/ring_start.hpp"
 #include "frontend/virtio_ring.hpp"
 
 #include <linux/virtio_config.h>
 
-#include <cstring>
 #include <set>
 
 namespace xenvhost::frontend {
@@ -25,40 +25,17 @@ uint64_t page_align(uint64_t n) { return (n + kPage - 1) / kPage * kPage; }
 Result<std::unique_ptr<XenBlkSession>> XenBlkSession::connect(const std::string& socket_path, XenDoubleFiles& files,
                                                               const XenSessionOptions& opts) {
     std::unique_ptr<XenBlkSession> s(new XenBlkSession(files, opts));
-    auto conn = Connection::connect(socket_path, opts.connect_retry_ms);
-    if (!conn) return std::unexpected(conn.error());
-    s->client_ = std::make_unique<VhostClient>(std::move(*conn));
-    if (auto r = s->negotiate(); !r) return std::unexpected(r.error());
+    auto client = connect_client(socket_path, opts.connect_retry_ms);
+    if (!client) return std::unexpected(client.error());
+    s->client_ = std::move(*client);
+    // Memory slots as well when regions are added one by one.
+    NegotiationPlan plan = xen_frontend_plan(opts.num_queues);
+    if (opts.table == XenTableMessages::kAddMemReg) plan.wanted_protocol |= bit(pf::kConfigureMemSlots);
+    plan.required_protocol = plan.wanted_protocol;
+    auto n = negotiate(*s->client_, plan);
+    if (!n) return std::unexpected(n.error());
+    s->negotiated_ = std::move(*n);
     return s;
-}
-
-Result<void> XenBlkSession::negotiate() {
-    auto features = client_->get_features();
-    if (!features) return std::unexpected(features.error());
-    offered_features_ = *features;
-    if (!(offered_features_ & bit(vu::kFeatureProtocolFeatures)))
-        return fail("back-end does not offer protocol features ({:#x})", offered_features_);
-    auto proto = client_->get_protocol_features();
-    if (!proto) return std::unexpected(proto.error());
-    offered_protocol_ = *proto;
-    if (!(offered_protocol_ & bit(pf::kXenMmap)))
-        return fail("back-end does not offer XEN_MMAP (protocol features {:#x})", offered_protocol_);
-    // What xen-vhost-frontend acks, plus memory slots when regions are added one by one.
-    uint64_t want = bit(pf::kXenMmap) | bit(pf::kMq) | bit(pf::kConfig) | bit(pf::kReplyAck);
-    if (opts_.table == XenTableMessages::kAddMemReg) want |= bit(pf::kConfigureMemSlots);
-    acked_protocol_ = offered_protocol_ & want;
-    if ((acked_protocol_ & want) != want)
-        return fail("back-end lacks protocol features {:#x}", want & ~acked_protocol_);
-    if (auto r = client_->set_protocol_features(acked_protocol_); !r) return r;
-    if (auto r = client_->set_owner(); !r) return r;
-    auto queues = client_->get_queue_num();
-    if (!queues) return std::unexpected(queues.error());
-    if (opts_.num_queues == 0 || opts_.num_queues > *queues)
-        return fail("{} queues requested, back-end has {}", opts_.num_queues, *queues);
-    auto cfg = client_->get_config(0, sizeof capacity_);
-    if (!cfg) return std::unexpected(cfg.error());
-    std::memcpy(&capacity_, cfg->data(), sizeof capacity_);
-    return {};
 }
 
 Result<void> XenBlkSession::make_memory() {
@@ -125,7 +102,7 @@ Result<void> XenBlkSession::prepare(bool send) {
     uint64_t want = supported_blk_features() & ~bit(VIRTIO_RING_F_INDIRECT_DESC);
     if (!opts_.event_idx) want &= ~bit(VIRTIO_RING_F_EVENT_IDX);
     want |= bit(vu::kFeatureProtocolFeatures);
-    acked_features_ = offered_features_ & want;
+    acked_features_ = negotiated_.offered_features & want;
     if (opts_.num_queues > 1 && !(acked_features_ & bit(VIRTIO_BLK_F_MQ)))
         return fail("{} queues requested but VIRTIO_BLK_F_MQ is not negotiated", opts_.num_queues);
     if (auto r = client_->set_features(acked_features_); !r) return r;
@@ -157,12 +134,7 @@ Result<void> XenBlkSession::start() {
         if (!addr) return std::unexpected(addr.error());
         if (opts_.mapping == XenMapping::kForeign && opts_.user_addr_is_gpa)
             *addr = vu::VringAddr{i, 0, q.desc_gpa(), q.used_gpa(), q.avail_gpa(), q.used_gpa()};
-        if (auto r = client_->set_vring_num(i, q.size()); !r) return r;
-        if (auto r = client_->set_vring_base(i, 0); !r) return r;
-        if (auto r = client_->set_vring_addr(*addr); !r) return r;
-        if (auto r = client_->set_vring_kick(i, q.kick_fd()); !r) return r;
-        if (auto r = client_->set_vring_call(i, q.call_fd()); !r) return r;
-        if (auto r = client_->set_vring_enable(i, true); !r) return r;
+        if (auto r = start_ring(*client_, q, 0, *addr, true); !r) return r;
     }
     return {};
 }

@@ -17,6 +17,7 @@
 
 #include "base/error.hpp"
 #include "frontend/guest_memory.hpp"
+#include "frontend/negotiation.hpp"
 #include "frontend/split_queue.hpp"
 #include "frontend/vhost_client.hpp"
 #include "frontend/xen_blk_queue.hpp"
@@ -70,9 +71,9 @@ public:
     XenBlkQueue& blk(size_t i = 0) { return *blk_.at(i); }
     XenDoubleFiles& files() { return files_; }
     const XenSessionOptions& options() const { return opts_; }
-    uint64_t offered_protocol_features() const { return offered_protocol_; }
-    uint64_t acked_protocol_features() const { return acked_protocol_; }
-    uint64_t capacity_sectors() const { return capacity_; }
+    uint64_t offered_protocol_features() const { return negotiated_.offered_protocol; }
+    uint64_t acked_protocol_features() const { return negotiated_.acked_protocol; }
+    uint64_t capacity_sectors() const { return negotiated_.config_as<uint64_t>(); }
 
     // The memory table prepare() sent (tests resend or alter it).
     const std::vector<RegionMessage>& regions() const { return regions_; }
@@ -83,7 +84,6 @@ public:
 
 private:
     XenBlkSession(XenDoubleFiles& files, const XenSessionOptions& opts) : files_(files), opts_(opts) {}
-    Result<void> negotiate();
     Result<void> make_memory();
 
     XenDoubleFiles& files_;
@@ -94,9 +94,8 @@ private:
     std::vector<std::unique_ptr<XenBlkQueue>> blk_;
     std::vector<XenRingArea> rings_;
     std::vector<RegionMessage> regions_;
-    uint64_t offered_features_ = 0, acked_features_ = 0;
-    uint64_t offered_protocol_ = 0, acked_protocol_ = 0;
-    uint64_t capacity_ = 0;
+    Negotiated negotiated_;
+    uint64_t acked_features_ = 0;
     bool prepared_ = false;
 };
 

@@ -1,5 +1,6 @@
 #include "frontend/xen_worker.hpp"
 
+#include "frontend/clock.hpp"
 #include "worker/control_channel_protocol.hpp"
 
 #include <poll.h>
@@ -7,7 +8,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -15,12 +15,6 @@
 namespace xenvhost::frontend {
 
 namespace {
-
-int64_t now_ms() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
-}
 
 // Sets variables for the children spawned while it lives (BackendProcess
 // passes this process's environment on), then restores them.

@@ -2,6 +2,7 @@
 
 #include "frontend/addressing.hpp"
 #include "frontend/blk_session.hpp"
+#include "frontend/ring_start.hpp"
 #include "frontend/virtio_ring.hpp"
 #include "frontend/xen_guest_memory.hpp"
 
@@ -9,7 +10,6 @@
 
 #include <linux/virtio_config.h>
 
-#include <cstring>
 
 namespace xenvhost::grantfe {
 
@@ -20,45 +20,21 @@ using vu::bit;
 Result<std::unique_ptr<GrantSession>> GrantSession::connect(const std::string& socket_path, GrantPool& pool,
                                                             const GrantSessionOptions& opts) {
     std::unique_ptr<GrantSession> s(new GrantSession(pool, opts));
-    auto conn = frontend::Connection::connect(socket_path, opts.connect_retry_ms);
-    if (!conn) return std::unexpected(conn.error());
-    s->client_ = std::make_unique<frontend::VhostClient>(std::move(*conn));
-    if (auto r = s->negotiate(); !r) return std::unexpected(r.error());
+    auto client = frontend::connect_client(socket_path, opts.connect_retry_ms);
+    if (!client) return std::unexpected(client.error());
+    s->client_ = std::move(*client);
+    frontend::NegotiationPlan plan = frontend::xen_frontend_plan(1);
+    plan.missing_hint = "; is it running with --domid?";
+    auto n = frontend::negotiate(*s->client_, plan);
+    if (!n) return std::unexpected(n.error());
+    s->negotiated_ = std::move(*n);
     return s;
-}
-
-Result<void> GrantSession::negotiate() {
-    auto features = client_->get_features();
-    if (!features) return std::unexpected(features.error());
-    offered_features_ = *features;
-    if (!(offered_features_ & bit(vu::kFeatureProtocolFeatures)))
-        return fail("back-end does not offer protocol features ({:#x})", offered_features_);
-    auto proto = client_->get_protocol_features();
-    if (!proto) return std::unexpected(proto.error());
-    offered_protocol_ = *proto;
-    if (!(offered_protocol_ & bit(pf::kXenMmap)))
-        return fail("back-end does not offer XEN_MMAP (protocol features {:#x}); is it running with --domid?",
-                    offered_protocol_);
-    const uint64_t want = bit(pf::kXenMmap) | bit(pf::kMq) | bit(pf::kConfig) | bit(pf::kReplyAck);
-    acked_protocol_ = offered_protocol_ & want;
-    if (acked_protocol_ != want) return fail("back-end lacks protocol features {:#x}", want & ~acked_protocol_);
-    if (auto r = client_->set_protocol_features(acked_protocol_); !r) return r;
-    if (client_->region_format() != frontend::RegionFormat::kXen)
-        return fail("XEN_MMAP acked but the client did not switch to 40-byte regions");
-    if (auto r = client_->set_owner(); !r) return r;
-    auto queues = client_->get_queue_num();
-    if (!queues) return std::unexpected(queues.error());
-    if (*queues < 1) return fail("back-end has no queues");
-    auto cfg = client_->get_config(0, sizeof capacity_);
-    if (!cfg) return std::unexpected(cfg.error());
-    std::memcpy(&capacity_, cfg->data(), sizeof capacity_);
-    return {};
 }
 
 Result<void> GrantSession::start() {
     uint64_t want = frontend::supported_blk_features() & ~bit(VIRTIO_RING_F_INDIRECT_DESC);
     want |= bit(vu::kFeatureProtocolFeatures);
-    acked_features_ = offered_features_ & want;
+    acked_features_ = negotiated_.offered_features & want;
     if (!(acked_features_ & bit(VIRTIO_F_VERSION_1))) return fail("back-end does not offer VIRTIO_F_VERSION_1");
     if (auto r = client_->set_features(acked_features_); !r) return r;
 
@@ -107,12 +83,7 @@ Result<void> GrantSession::start() {
 
     auto addr = queue_->vring_addr();
     if (!addr) return std::unexpected(addr.error());
-    if (auto r = client_->set_vring_num(0, queue_->size()); !r) return r;
-    if (auto r = client_->set_vring_base(0, 0); !r) return r;
-    if (auto r = client_->set_vring_addr(*addr); !r) return r;
-    if (auto r = client_->set_vring_kick(0, queue_->kick_fd()); !r) return r;
-    if (auto r = client_->set_vring_call(0, queue_->call_fd()); !r) return r;
-    return client_->set_vring_enable(0, true);
+    return frontend::start_ring(*client_, *queue_, 0, *addr, true);
 }
 
 Result<uint32_t> GrantSession::stop() {

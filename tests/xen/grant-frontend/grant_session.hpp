@@ -16,6 +16,7 @@
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
 #include "frontend/blk_queue.hpp"
+#include "frontend/negotiation.hpp"
 #include "frontend/split_queue.hpp"
 #include "frontend/vhost_client.hpp"
 #include "grant_pool.hpp"
@@ -55,13 +56,12 @@ public:
     frontend::BlkQueue& blk() { return *blk_; }
     const std::vector<frontend::RegionMessage>& regions() const { return regions_; }
     uint64_t acked_features() const { return acked_features_; }
-    uint64_t acked_protocol_features() const { return acked_protocol_; }
-    uint64_t capacity_sectors() const { return capacity_; }
+    uint64_t acked_protocol_features() const { return negotiated_.acked_protocol; }
+    uint64_t capacity_sectors() const { return negotiated_.config_as<uint64_t>(); }
     std::string describe_table() const;
 
 private:
     GrantSession(GrantPool& pool, const GrantSessionOptions& opts) : pool_(pool), opts_(opts) {}
-    Result<void> negotiate();
 
     GrantPool& pool_;
     GrantSessionOptions opts_;
@@ -70,9 +70,8 @@ private:
     std::unique_ptr<frontend::SplitQueue> queue_;
     std::unique_ptr<frontend::BlkQueue> blk_;
     std::vector<frontend::RegionMessage> regions_;
-    uint64_t offered_features_ = 0, acked_features_ = 0;
-    uint64_t offered_protocol_ = 0, acked_protocol_ = 0;
-    uint64_t capacity_ = 0;
+    frontend::Negotiated negotiated_;
+    uint64_t acked_features_ = 0;
 };
 
 }  // namespace xenvhost::grantfe

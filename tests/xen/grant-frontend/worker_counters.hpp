@@ -3,6 +3,7 @@
 // differences between two readings.
 
 #include "base/error.hpp"
+#include "frontend/clock.hpp"
 #include "worker/control_handler.hpp"
 
 #include <optional>
@@ -40,14 +41,13 @@ private:
 
 // Sleeps between readings; defined out of line to keep <thread> out of here.
 void pause_ms(int ms);
-int64_t monotonic_ms();
 
 template <typename Pred>
 Result<Counters> WorkerCounters::wait_for(Pred done, int timeout_ms) const {
-    const int64_t deadline = monotonic_ms() + timeout_ms;
+    const int64_t deadline = frontend::now_ms() + timeout_ms;
     for (;;) {
         auto c = read();
-        if (!c || done(*c) || monotonic_ms() >= deadline) return c;
+        if (!c || done(*c) || frontend::now_ms() >= deadline) return c;
         pause_ms(20);
     }
 }

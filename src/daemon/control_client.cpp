@@ -12,7 +12,7 @@
 
 namespace xenvhost::daemon {
 
-Result<std::unique_ptr<ControlClient>> ControlClient::connect(EventLoop& loop, const std::string& path,
+Result<std::unique_ptr<ControlClient>> ControlClient::connect(event::EventLoop& loop, const std::string& path,
                                                               Callbacks callbacks) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;

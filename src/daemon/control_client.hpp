@@ -5,7 +5,7 @@
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
-#include "daemon/event_loop.hpp"
+#include "event/event_loop.hpp"
 #include "worker/control_channel_protocol.hpp"
 
 #include <deque>
@@ -30,7 +30,7 @@ public:
 
     // Connects without blocking. errno ENOENT/ECONNREFUSED/EAGAIN in the error
     // mean "not listening yet": try again later.
-    static Result<std::unique_ptr<ControlClient>> connect(EventLoop& loop, const std::string& path,
+    static Result<std::unique_ptr<ControlClient>> connect(event::EventLoop& loop, const std::string& path,
                                                           Callbacks callbacks);
     ~ControlClient();
     ControlClient(const ControlClient&) = delete;
@@ -49,7 +49,7 @@ private:
         ReplyFn reply;
         std::vector<worker::DeviceStatus> devices;
     };
-    ControlClient(EventLoop& loop, UniqueFd fd, std::string path, Callbacks cb)
+    ControlClient(event::EventLoop& loop, UniqueFd fd, std::string path, Callbacks cb)
         : loop_(loop), fd_(std::move(fd)), path_(std::move(path)), cb_(std::move(cb)) {}
     void send_line(std::string line, bool is_status, ReplyFn reply);
     void on_ready(uint32_t events);
@@ -58,7 +58,7 @@ private:
     bool flush();
     void lose(const std::string& reason);
 
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     UniqueFd fd_;
     std::string path_;
     Callbacks cb_;

@@ -12,7 +12,7 @@ namespace {
 constexpr std::chrono::milliseconds kHealthPeriod{2000};
 }  // namespace
 
-Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, EventLoop& loop) {
+Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, event::EventLoop& loop) {
     auto xs = xen::Xenstore::open();
     if (!xs) return std::unexpected(xs.error());
     std::unique_ptr<Daemon> d(new Daemon(options, loop, std::move(*xs)));
@@ -46,7 +46,7 @@ Result<> Daemon::start() {
     auto monitor = XenstoredMonitor::create(loop_, [this](const std::string& why) { lose_xenstored(why); });
     if (!monitor) log::warn("{}; xenstored's death is noticed by the periodic check only", monitor.error().message);
     else monitor_ = std::move(*monitor);
-    auto health = Timer::create(loop_, [this] { check_connection(); });
+    auto health = event::Timer::create(loop_, [this] { check_connection(); });
     if (!health) return std::unexpected(health.error());
     health_ = std::move(*health);
     health_->arm(kHealthPeriod);

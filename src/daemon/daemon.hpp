@@ -7,11 +7,12 @@
 #include "daemon/device_entry.hpp"
 #include "daemon/device_state.hpp"
 #include "daemon/discovery.hpp"
-#include "daemon/event_loop.hpp"
 #include "daemon/options.hpp"
 #include "daemon/status_publisher.hpp"
 #include "daemon/worker_process.hpp"
 #include "daemon/xenstored_monitor.hpp"
+#include "event/event_loop.hpp"
+#include "event/timer.hpp"
 #include "xen/xenstore.hpp"
 
 #include <functional>
@@ -31,7 +32,7 @@ class Daemon {
 public:
     // Connects to xenstored, finds our domid, sets the watches and takes over
     // the devices already there.
-    static Result<std::unique_ptr<Daemon>> create(const Options& options, EventLoop& loop);
+    static Result<std::unique_ptr<Daemon>> create(const Options& options, event::EventLoop& loop);
     ~Daemon();
 
     // Stops every worker and removes its sockets, then calls `done`.
@@ -49,7 +50,7 @@ private:
         KeyValues inputs;  // what the last attempt was made with
     };
 
-    Daemon(const Options& options, EventLoop& loop, xen::Xenstore xs)
+    Daemon(const Options& options, event::EventLoop& loop, xen::Xenstore xs)
         : options_(options), loop_(loop), xs_(std::move(xs)), publisher_(xs_) {}
     Result<> start();
     void on_xenstore_readable();
@@ -88,7 +89,7 @@ private:
     void remove_guest_run_dir(unsigned domid);
 
     const Options& options_;
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     xen::Xenstore xs_;
     unsigned self_ = 0;
     int watch_fd_ = -1;
@@ -97,7 +98,7 @@ private:
     // second connection notices at once, and a cheap read now and then
     // covers the xenbus device, where there is no socket to watch.
     std::unique_ptr<XenstoredMonitor> monitor_;
-    std::unique_ptr<Timer> health_;
+    std::unique_ptr<event::Timer> health_;
     StatusPublisher publisher_;
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;

@@ -47,12 +47,13 @@ bool wait_exit(int pidfd, int timeout_ms) {
 
 }  // namespace
 
-Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(EventLoop& loop, const Options& options, unsigned domid,
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(event::EventLoop& loop,
+                                                             const Options& options, unsigned domid,
                                                              Hooks hooks) {
     std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, options, domid, std::move(hooks)));
     if (::mkdir(w->dir().c_str(), 0750) < 0 && errno != EEXIST) return fail_errno("mkdir {}", w->dir());
     WorkerProcess* self = w.get();
-    auto timer = Timer::create(loop, [self] { self->fire_timer(); });
+    auto timer = event::Timer::create(loop, [self] { self->fire_timer(); });
     if (!timer) return std::unexpected(timer.error());
     w->timer_ = std::move(*timer);
     if (w->try_adopt()) return w;

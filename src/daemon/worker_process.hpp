@@ -8,8 +8,9 @@
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
 #include "daemon/control_client.hpp"
-#include "daemon/event_loop.hpp"
 #include "daemon/options.hpp"
+#include "event/event_loop.hpp"
+#include "event/timer.hpp"
 #include "worker/device_spec.hpp"
 
 #include <sys/types.h>
@@ -47,7 +48,7 @@ public:
 
     // Adopts the guest's worker left running by an earlier xenvhostd when
     // there is one that answers on its control socket, else starts one.
-    static Result<std::unique_ptr<WorkerProcess>> create(EventLoop& loop, const Options& options, unsigned domid,
+    static Result<std::unique_ptr<WorkerProcess>> create(event::EventLoop& loop, const Options& options, unsigned domid,
                                                          Hooks hooks);
     // The pid in RUN/domD/worker.pid when it is a live worker started for
     // that control socket, else 0.
@@ -77,7 +78,7 @@ public:
     std::string control_path() const { return dir() + "/control"; }
 
 private:
-    WorkerProcess(EventLoop& loop, const Options& options, unsigned domid, Hooks hooks)
+    WorkerProcess(event::EventLoop& loop, const Options& options, unsigned domid, Hooks hooks)
         : loop_(loop), options_(options), domid_(domid), hooks_(std::move(hooks)) {}
     Result<> spawn();
     bool try_adopt();
@@ -91,7 +92,7 @@ private:
     void schedule_restart(const std::string& reason);
     void fire_timer();
 
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     const Options& options_;
     unsigned domid_;
     Hooks hooks_;
@@ -99,7 +100,7 @@ private:
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     std::unique_ptr<ControlClient> client_;
-    std::unique_ptr<Timer> timer_;  // connect retries, restart backoff, stop grace
+    std::unique_ptr<event::Timer> timer_;  // connect retries, restart backoff, stop grace
     std::chrono::steady_clock::time_point spawned_at_;
     std::chrono::milliseconds connect_delay_{0};
     unsigned restarts_ = 0;

@@ -19,7 +19,7 @@ constexpr size_t kMaxPendingOut = 1 << 20;
 constexpr size_t kMaxClients = 16;
 }  // namespace
 
-Result<std::unique_ptr<ControlChannel>> ControlChannel::create(EventLoop& loop, ControlHandler& handler,
+Result<std::unique_ptr<ControlChannel>> ControlChannel::create(event::EventLoop& loop, ControlHandler& handler,
                                                                std::string path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;

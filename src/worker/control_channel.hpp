@@ -2,12 +2,12 @@
 // The worker's end of the control channel: a unix socket on which xenvhostd
 // (or an operator) adds and removes devices and asks for their status, using
 // the line protocol of worker/control_channel_protocol.hpp. Runs on the
-// worker's EventLoop; every command is answered from the loop thread.
+// worker's event::EventLoop; every command is answered from the loop thread.
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
+#include "event/event_loop.hpp"
 #include "worker/control_handler.hpp"
-#include "worker/event_loop.hpp"
 
 #include <map>
 #include <memory>
@@ -18,7 +18,7 @@ namespace xenvhost::worker {
 class ControlChannel {
 public:
     // Listens on `path` (a stale socket there is replaced) and serves clients on `loop`.
-    static Result<std::unique_ptr<ControlChannel>> create(EventLoop& loop, ControlHandler& handler,
+    static Result<std::unique_ptr<ControlChannel>> create(event::EventLoop& loop, ControlHandler& handler,
                                                           std::string path);
     ControlChannel(const ControlChannel&) = delete;
     ControlChannel& operator=(const ControlChannel&) = delete;
@@ -42,7 +42,7 @@ private:
         bool dead = false;
     };
 
-    ControlChannel(EventLoop& loop, ControlHandler& handler, std::string path, UniqueFd listener)
+    ControlChannel(event::EventLoop& loop, ControlHandler& handler, std::string path, UniqueFd listener)
         : loop_(loop), handler_(handler), path_(std::move(path)), listener_(std::move(listener)) {}
     void on_accept();
     void on_client(int fd, uint32_t events);
@@ -52,7 +52,7 @@ private:
     void update_poll(Client& c);
     void drop(int fd);
 
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     ControlHandler& handler_;
     std::string path_;
     UniqueFd listener_;

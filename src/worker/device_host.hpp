@@ -4,10 +4,10 @@
 // started ring on its own queue thread.
 
 #include "devices/device.hpp"
+#include "event/event_loop.hpp"
 #include "vhost_user/backend_session.hpp"
 #include "vhost_user/connection.hpp"
 #include "worker/control_handler.hpp"
-#include "worker/event_loop.hpp"
 #include "worker/queue_stats.hpp"
 #include "worker/queue_thread.hpp"
 
@@ -26,7 +26,7 @@ public:
     // unlinked when the host goes away.
     DeviceHost(std::string name, std::string socket_path, UniqueFd listen_fd,
                std::unique_ptr<devices::Device> device, vhost_user::SessionOptions options,
-               EventLoop& loop);
+               event::EventLoop& loop);
     ~DeviceHost();
 
     Result<> start();
@@ -57,7 +57,7 @@ private:
     UniqueFd listen_fd_;
     std::unique_ptr<devices::Device> device_;
     vhost_user::SessionOptions options_;
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     std::unique_ptr<vhost_user::Connection> conn_;
     std::unique_ptr<vhost_user::BackendSession> session_;
     std::map<uint16_t, std::unique_ptr<QueueThread>> queues_;

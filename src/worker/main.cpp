@@ -1,11 +1,11 @@
 // xenvhost-worker: serves a guest's virtio-blk devices over vhost-user.
 
 #include "base/log.hpp"
+#include "event/event_loop.hpp"
 #include "worker/control_channel.hpp"
-#include "worker/event_loop.hpp"
 #include "worker/options.hpp"
-#include "worker/xen_handles.hpp"
 #include "worker/worker.hpp"
+#include "worker/xen_handles.hpp"
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
         log::error("{}", signals.error().message);
         return 1;
     }
-    auto loop = worker::EventLoop::create();
+    auto loop = event::EventLoop::create();
     if (!loop) {
         log::error("{}", loop.error().message);
         return 1;
@@ -99,9 +99,10 @@ int main(int argc, char** argv) {
         log::info("signal {}: shutting down", info.ssi_signo);
         (*loop)->stop();
     });
-    (*loop)->run();
+    auto ran = (*loop)->run();
+    if (!ran) log::error("{}", ran.error().message);
     print_counters(w);
     w.shutdown();
     control.reset();
-    return 0;
+    return ran ? 0 : 1;
 }

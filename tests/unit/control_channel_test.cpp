@@ -95,7 +95,7 @@ protected:
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         dir = tmpl;
         path = dir + "/control";
-        auto l = EventLoop::create();
+        auto l = event::EventLoop::create();
         ASSERT_TRUE(l.has_value());
         loop = std::move(*l);
         auto wake = make_eventfd();
@@ -114,7 +114,7 @@ protected:
         auto ch = ControlChannel::create(*loop, handler, path);
         ASSERT_TRUE(ch.has_value()) << ch.error().message;
         channel = std::move(*ch);
-        thread = std::thread([this] { loop->run(); });
+        thread = std::thread([this] { EXPECT_TRUE(loop->run().has_value()); });
     }
     void TearDown() override {
         if (thread.joinable()) {
@@ -140,7 +140,7 @@ protected:
 
     std::string dir, path;
     RecordingHandler handler;
-    std::unique_ptr<EventLoop> loop;
+    std::unique_ptr<event::EventLoop> loop;
     std::unique_ptr<ControlChannel> channel;
     UniqueFd stop_fd;
     std::thread thread;
@@ -243,7 +243,7 @@ TEST_F(ControlChannelTest, DestructionUnlinksTheSocket) {
 }
 
 TEST(ControlChannelCreate, BadPathsAreRefused) {
-    auto loop = EventLoop::create();
+    auto loop = event::EventLoop::create();
     ASSERT_TRUE(loop.has_value());
     RecordingHandler h;
     EXPECT_FALSE(ControlChannel::create(**loop, h, "").has_value());

@@ -3,7 +3,8 @@
 // that misbehaves reported as a lost connection.
 
 #include "daemon/control_client.hpp"
-#include "daemon/event_loop.hpp"
+#include "event/event_loop.hpp"
+#include "event/timer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -37,10 +38,10 @@ protected:
         std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
         ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
         ASSERT_EQ(::listen(listener, 1), 0);
-        auto l = EventLoop::create();
+        auto l = event::EventLoop::create();
         ASSERT_TRUE(l.has_value());
-        loop = std::make_unique<EventLoop>(std::move(*l));
-        auto t = Timer::create(*loop, [this] {
+        loop = std::move(*l);
+        auto t = event::Timer::create(*loop, [this] {
             timed_out = true;
             loop->stop();
         });
@@ -100,8 +101,8 @@ protected:
     int worker_fd = -1;
     std::thread worker;
     std::string seen_unexpected;
-    std::unique_ptr<EventLoop> loop;
-    std::unique_ptr<Timer> guard;
+    std::unique_ptr<event::EventLoop> loop;
+    std::unique_ptr<event::Timer> guard;
     std::unique_ptr<ControlClient> client;
     std::vector<worker::DeviceStatus> events;
     std::string lost;
@@ -186,9 +187,9 @@ TEST_F(ControlClientTest, ClientMayBeDestroyedFromItsOwnCallback) {
 }
 
 TEST(ControlClientConnect, NotListeningYetIsRecognisable) {
-    auto l = EventLoop::create();
+    auto l = event::EventLoop::create();
     ASSERT_TRUE(l.has_value());
-    auto c = ControlClient::connect(*l, "/tmp/xenvhost-no-such-dir/control", {});
+    auto c = ControlClient::connect(**l, "/tmp/xenvhost-no-such-dir/control", {});
     ASSERT_FALSE(c.has_value());
     EXPECT_EQ(c.error().err, ENOENT);
 }

@@ -29,7 +29,7 @@ TEST_LEVELS += xenstore
 # this archive, which the linker searches after the unit-test objects.
 DAEMON_CORE_LIB := $(BUILD)/lib/libxenvhostd-core.a
 DAEMON_CORE_OBJS := $(filter-out %/main.o,$(DAEMON_OBJS)) \
-  $(BUILD)/obj/src/worker/control_channel.o $(BUILD)/obj/src/worker/event_loop.o
+  $(BUILD)/obj/src/worker/control_channel.o
 
 $(DAEMON_CORE_LIB): $(DAEMON_CORE_OBJS)
 	@mkdir -p $(@D)

@@ -64,7 +64,7 @@ private:
     void close_device(const DeviceKey& key);
     void report_malformed(const std::string& dir, const std::string& reason);
     Result<WorkerProcess*> worker_for(unsigned domid);
-    worker::DeviceSpec spec_for(const DeviceEntry& entry) const;
+    control::DeviceSpec spec_for(const DeviceEntry& entry) const;
     std::string socket_path(const DeviceKey& key) const;
     std::string dir_of(const DeviceKey& key) const { return device_dir(self_, key); }
     Device* find(unsigned domid, const std::string& name);
@@ -79,7 +79,7 @@ private:
 
     void on_added(unsigned domid, const std::string& name, const Result<>& result);
     void on_removed(unsigned domid, const std::string& name);
-    void on_device_event(unsigned domid, const worker::DeviceStatus& status);
+    void on_device_event(unsigned domid, const control::DeviceStatus& status);
     void on_worker_up(unsigned domid, pid_t pid, unsigned restarts);
     void on_worker_died(unsigned domid, unsigned restarts);
     void on_worker_given_up(unsigned domid, const std::string& reason);

@@ -7,11 +7,11 @@
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
-#include "daemon/control_client.hpp"
+#include "control/client.hpp"
+#include "control/device_spec.hpp"
 #include "daemon/options.hpp"
 #include "event/event_loop.hpp"
 #include "event/timer.hpp"
-#include "worker/device_spec.hpp"
 
 #include <sys/types.h>
 
@@ -33,7 +33,7 @@ public:
         std::function<void(const std::string& name, const Result<>& result)> added;
         // remove() finished: the device is out of the worker (or the worker is gone).
         std::function<void(const std::string& name)> removed;
-        std::function<void(const worker::DeviceStatus&)> device_event;
+        std::function<void(const control::DeviceStatus&)> device_event;
         // The worker is running and connected (first start or restart).
         std::function<void(pid_t pid, unsigned restarts)> up;
         // It died unexpectedly and will be restarted.
@@ -56,7 +56,7 @@ public:
     ~WorkerProcess();
 
     // Asks for the device to be served; sent now if connected, else on connect.
-    void add(const worker::DeviceSpec& spec);
+    void add(const control::DeviceSpec& spec);
     // Takes the device out; `removed` follows (at once if the worker is not running).
     void remove(const std::string& name);
     // SIGTERM, SIGKILL after a grace period; `stopped` follows.
@@ -82,8 +82,8 @@ private:
         : loop_(loop), options_(options), domid_(domid), hooks_(std::move(hooks)) {}
     Result<> spawn();
     bool try_adopt();
-    void on_adopted(Result<std::vector<worker::DeviceStatus>> found);
-    ControlClient::Callbacks client_callbacks();
+    void on_adopted(Result<std::vector<control::DeviceStatus>> found);
+    control::Client::Callbacks client_callbacks();
     void try_connect();
     void on_exit();
     void on_lost(const std::string& reason);
@@ -99,7 +99,7 @@ private:
     State state_ = State::kStarting;
     pid_t pid_ = -1;
     UniqueFd pidfd_;
-    std::unique_ptr<ControlClient> client_;
+    std::unique_ptr<control::Client> client_;
     std::unique_ptr<event::Timer> timer_;  // connect retries, restart backoff, stop grace
     std::chrono::steady_clock::time_point spawned_at_;
     std::chrono::milliseconds connect_delay_{0};
@@ -107,7 +107,7 @@ private:
     std::deque<std::chrono::steady_clock::time_point> deaths_;
     bool killed_for_timeout_ = false;
     bool adopted_ = false;  // not our child: its exit status goes to its new parent
-    std::map<std::string, worker::DeviceSpec> devices_;
+    std::map<std::string, control::DeviceSpec> devices_;
     std::map<std::string, bool> removing_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -103,8 +103,8 @@ void DeviceHost::refresh_config() {
         log::info("device {}: front-end told of the config change", name_);
 }
 
-DeviceStatus DeviceHost::status() const {
-    DeviceStatus s;
+control::DeviceStatus DeviceHost::status() const {
+    control::DeviceStatus s;
     s.name = name_;
     s.socket_path = socket_path_;
     s.connected = conn_ != nullptr;

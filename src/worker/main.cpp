@@ -1,8 +1,8 @@
 // xenvhost-worker: serves a guest's virtio-blk devices over vhost-user.
 
 #include "base/log.hpp"
+#include "control/server.hpp"
 #include "event/event_loop.hpp"
-#include "worker/control_channel.hpp"
 #include "worker/options.hpp"
 #include "worker/worker.hpp"
 #include "worker/xen_handles.hpp"
@@ -72,15 +72,15 @@ int main(int argc, char** argv) {
     session.foreign_map_whole = opts->foreign_map_whole;
     if (opts->xen) session.xen_handles = worker::open_xen_handles(opts->domid);
     worker::Worker w(**loop, session);
-    std::unique_ptr<worker::ControlChannel> control;
+    std::unique_ptr<control::Server> control_server;
     if (!opts->control_socket.empty()) {
-        auto c = worker::ControlChannel::create(**loop, w, opts->control_socket);
+        auto c = control::Server::create(**loop, w, opts->control_socket);
         if (!c) {
             log::error("control socket: {}", c.error().message);
             return 1;
         }
-        control = std::move(*c);
-        w.on_status_change([&control](const worker::DeviceStatus& s) { control->notify(s); });
+        control_server = std::move(*c);
+        w.on_status_change([&control_server](const control::DeviceStatus& s) { control_server->notify(s); });
     }
     for (const auto& spec : opts->devices) {
         if (auto r = w.add_device(spec); !r) {
@@ -103,6 +103,6 @@ int main(int argc, char** argv) {
     if (!ran) log::error("{}", ran.error().message);
     print_counters(w);
     w.shutdown();
-    control.reset();
+    control_server.reset();
     return ran ? 0 : 1;
 }

@@ -3,7 +3,7 @@
 // differences between two readings.
 
 #include "base/error.hpp"
-#include "worker/control_handler.hpp"
+#include "control/device_status.hpp"
 
 #include <optional>
 #include <string>

@@ -44,6 +44,15 @@ protected:
         eventfd_signal(fd->get());
         return std::move(*fd);
     }
+    // A timer counting its firings in `fired`; the first one stops the loop if `stops`.
+    std::unique_ptr<Timer> counting_timer(int& fired, bool stops) {
+        auto t = Timer::create(*loop, [this, &fired, stops] {
+            ++fired;
+            if (stops) loop->stop();
+        });
+        EXPECT_TRUE(t.has_value());
+        return t ? std::move(*t) : nullptr;
+    }
     void run() {
         auto r = loop->run();
         ASSERT_TRUE(r.has_value()) << r.error().message;
@@ -169,53 +178,47 @@ TEST_F(EventLoopTest, StopEndsRunAndTheLoopRunsAgain) {
 
 TEST_F(EventLoopTest, TimerFiresOnceAfterItsDelay) {
     int fired = 0;
-    auto t = Timer::create(*loop, [&] {
-        ++fired;
-        loop->stop();
-    });
-    ASSERT_TRUE(t.has_value());
-    EXPECT_FALSE((*t)->armed());
+    auto t = counting_timer(fired, true);
+    ASSERT_NE(t, nullptr);
+    EXPECT_FALSE(t->armed());
     auto start = std::chrono::steady_clock::now();
-    (*t)->arm(milliseconds(30));
-    EXPECT_TRUE((*t)->armed());
+    t->arm(milliseconds(30));
+    EXPECT_TRUE(t->armed());
     run();
     EXPECT_EQ(fired, 1);
-    EXPECT_FALSE((*t)->armed());
+    EXPECT_FALSE(t->armed());
     EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(30));
 }
 
 TEST_F(EventLoopTest, ArmingAgainReplacesTheDeadline) {
     int fired = 0;
-    auto t = Timer::create(*loop, [&] {
-        ++fired;
-        loop->stop();
-    });
-    ASSERT_TRUE(t.has_value());
+    auto t = counting_timer(fired, true);
+    ASSERT_NE(t, nullptr);
     auto start = std::chrono::steady_clock::now();
-    (*t)->arm(milliseconds(60000));
-    (*t)->arm(milliseconds(10));
+    t->arm(milliseconds(60000));
+    t->arm(milliseconds(10));
     run();
     EXPECT_EQ(fired, 1);
     EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(4000));
     // Zero still fires (a zero itimerspec would disarm instead).
-    (*t)->arm(milliseconds(0));
+    t->arm(milliseconds(0));
     run();
     EXPECT_EQ(fired, 2);
 }
 
 TEST_F(EventLoopTest, ACancelledTimerNeverFires) {
-    int fired = 0;
-    auto t = Timer::create(*loop, [&] { ++fired; });
-    auto end = Timer::create(*loop, [&] { loop->stop(); });
-    ASSERT_TRUE(t.has_value() && end.has_value());
-    (*t)->arm(milliseconds(10));
-    (*t)->cancel();
-    EXPECT_FALSE((*t)->armed());
+    int fired = 0, ended = 0;
+    auto t = counting_timer(fired, false);
+    auto end = counting_timer(ended, true);
+    ASSERT_TRUE(t && end);
+    t->arm(milliseconds(10));
+    t->cancel();
+    EXPECT_FALSE(t->armed());
     // Expired but not read yet: cancel must drain it too.
-    (*t)->arm(milliseconds(1));
+    t->arm(milliseconds(1));
     std::this_thread::sleep_for(milliseconds(20));
-    (*t)->cancel();
-    (*end)->arm(milliseconds(100));
+    t->cancel();
+    end->arm(milliseconds(100));
     run();
     EXPECT_EQ(fired, 0);
 }

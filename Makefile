@@ -29,18 +29,25 @@ CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-# One static library per program-independent layer set; programs link it.
-LIB_DIRS  := src/base src/vhost_user src/virtio src/memory src/devices src/xen
+# One static library of the program-independent layers and shared pieces
+# (event loop, control protocol); every program links it.
+LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/devices src/xen
 LIB_SRCS  := $(shell find $(LIB_DIRS) -name '*.cpp' 2>/dev/null | sort)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/lib/libxenvhost.a
 
+# Each program is its main.o over an archive of its other objects, which
+# the unit tests link too to test a program's own logic (tests/unit).
 WORKER_SRCS := $(shell find src/worker -name '*.cpp' 2>/dev/null | sort)
 WORKER_OBJS := $(WORKER_SRCS:%.cpp=$(BUILD)/obj/%.o)
+WORKER_MAIN := $(BUILD)/obj/src/worker/main.o
+WORKER_LIB  := $(BUILD)/lib/libxenvhost-worker.a
 WORKER      := $(BUILD)/bin/xenvhost-worker
 
 DAEMON_SRCS := $(shell find src/daemon -name '*.cpp' 2>/dev/null | sort)
 DAEMON_OBJS := $(DAEMON_SRCS:%.cpp=$(BUILD)/obj/%.o)
+DAEMON_MAIN := $(BUILD)/obj/src/daemon/main.o
+DAEMON_LIB  := $(BUILD)/lib/libxenvhostd.a
 DAEMON      := $(BUILD)/bin/xenvhostd
 
 PROGRAMS := $(WORKER) $(if $(DAEMON_SRCS),$(DAEMON))
@@ -53,17 +60,19 @@ $(BUILD)/obj/%.o: %.cpp
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
+$(WORKER_LIB): $(filter-out $(WORKER_MAIN),$(WORKER_OBJS))
+$(DAEMON_LIB): $(filter-out $(DAEMON_MAIN),$(DAEMON_OBJS))
+$(LIB) $(WORKER_LIB) $(DAEMON_LIB):
 	@mkdir -p $(@D)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-# The worker's main() lives in src/worker/main.cpp; everything else in
-# src/worker is linked into the worker only.
-$(WORKER): $(WORKER_OBJS) $(LIB)
+# A program's archive comes before the layer library it uses.
+$(WORKER): $(WORKER_MAIN) $(WORKER_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
-$(DAEMON): $(DAEMON_OBJS) $(LIB)
+$(DAEMON): $(DAEMON_MAIN) $(DAEMON_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 

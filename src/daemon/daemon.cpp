@@ -12,7 +12,7 @@ namespace {
 constexpr std::chrono::milliseconds kHealthPeriod{2000};
 }  // namespace
 
-Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, EventLoop& loop) {
+Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, event::EventLoop& loop) {
     auto xs = xen::Xenstore::open();
     if (!xs) return std::unexpected(xs.error());
     std::unique_ptr<Daemon> d(new Daemon(options, loop, std::move(*xs)));
@@ -46,7 +46,7 @@ Result<> Daemon::start() {
     auto monitor = XenstoredMonitor::create(loop_, [this](const std::string& why) { lose_xenstored(why); });
     if (!monitor) log::warn("{}; xenstored's death is noticed by the periodic check only", monitor.error().message);
     else monitor_ = std::move(*monitor);
-    auto health = Timer::create(loop_, [this] { check_connection(); });
+    auto health = event::Timer::create(loop_, [this] { check_connection(); });
     if (!health) return std::unexpected(health.error());
     health_ = std::move(*health);
     health_->arm(kHealthPeriod);
@@ -299,7 +299,7 @@ Result<WorkerProcess*> Daemon::worker_for(unsigned domid) {
     WorkerProcess::Hooks h;
     h.added = [this, domid](const std::string& name, const Result<>& r) { on_added(domid, name, r); };
     h.removed = [this, domid](const std::string& name) { on_removed(domid, name); };
-    h.device_event = [this, domid](const worker::DeviceStatus& s) { on_device_event(domid, s); };
+    h.device_event = [this, domid](const control::DeviceStatus& s) { on_device_event(domid, s); };
     h.up = [this, domid](pid_t pid, unsigned restarts) { on_worker_up(domid, pid, restarts); };
     h.died = [this, domid](const std::string&, unsigned restarts) { on_worker_died(domid, restarts); };
     h.given_up = [this, domid](const std::string& reason) { on_worker_given_up(domid, reason); };
@@ -313,8 +313,8 @@ std::string Daemon::socket_path(const DeviceKey& key) const {
     return fmt::format("{}/dom{}/{}.sock", options_.run_dir, key.domid, key.name());
 }
 
-worker::DeviceSpec Daemon::spec_for(const DeviceEntry& e) const {
-    worker::DeviceSpec s;
+control::DeviceSpec Daemon::spec_for(const DeviceEntry& e) const {
+    control::DeviceSpec s;
     s.name = e.key.name();
     s.socket_path = socket_path(e.key);
     s.blk_file = e.image;
@@ -379,7 +379,7 @@ void Daemon::on_removed(unsigned domid, const std::string& name) {
     retire_worker_if_idle(domid);
 }
 
-void Daemon::on_device_event(unsigned domid, const worker::DeviceStatus& s) {
+void Daemon::on_device_event(unsigned domid, const control::DeviceStatus& s) {
     Device* dev = find(domid, s.name);
     if (!dev || dev->phase != Phase::kReady) return;
     if (dev->connected != s.connected)

@@ -7,11 +7,12 @@
 #include "daemon/device_entry.hpp"
 #include "daemon/device_state.hpp"
 #include "daemon/discovery.hpp"
-#include "daemon/event_loop.hpp"
 #include "daemon/options.hpp"
 #include "daemon/status_publisher.hpp"
 #include "daemon/worker_process.hpp"
 #include "daemon/xenstored_monitor.hpp"
+#include "event/event_loop.hpp"
+#include "event/timer.hpp"
 #include "xen/xenstore.hpp"
 
 #include <functional>
@@ -31,7 +32,7 @@ class Daemon {
 public:
     // Connects to xenstored, finds our domid, sets the watches and takes over
     // the devices already there.
-    static Result<std::unique_ptr<Daemon>> create(const Options& options, EventLoop& loop);
+    static Result<std::unique_ptr<Daemon>> create(const Options& options, event::EventLoop& loop);
     ~Daemon();
 
     // Stops every worker and removes its sockets, then calls `done`.
@@ -49,7 +50,7 @@ private:
         KeyValues inputs;  // what the last attempt was made with
     };
 
-    Daemon(const Options& options, EventLoop& loop, xen::Xenstore xs)
+    Daemon(const Options& options, event::EventLoop& loop, xen::Xenstore xs)
         : options_(options), loop_(loop), xs_(std::move(xs)), publisher_(xs_) {}
     Result<> start();
     void on_xenstore_readable();
@@ -63,7 +64,7 @@ private:
     void close_device(const DeviceKey& key);
     void report_malformed(const std::string& dir, const std::string& reason);
     Result<WorkerProcess*> worker_for(unsigned domid);
-    worker::DeviceSpec spec_for(const DeviceEntry& entry) const;
+    control::DeviceSpec spec_for(const DeviceEntry& entry) const;
     std::string socket_path(const DeviceKey& key) const;
     std::string dir_of(const DeviceKey& key) const { return device_dir(self_, key); }
     Device* find(unsigned domid, const std::string& name);
@@ -78,7 +79,7 @@ private:
 
     void on_added(unsigned domid, const std::string& name, const Result<>& result);
     void on_removed(unsigned domid, const std::string& name);
-    void on_device_event(unsigned domid, const worker::DeviceStatus& status);
+    void on_device_event(unsigned domid, const control::DeviceStatus& status);
     void on_worker_up(unsigned domid, pid_t pid, unsigned restarts);
     void on_worker_died(unsigned domid, unsigned restarts);
     void on_worker_given_up(unsigned domid, const std::string& reason);
@@ -88,7 +89,7 @@ private:
     void remove_guest_run_dir(unsigned domid);
 
     const Options& options_;
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     xen::Xenstore xs_;
     unsigned self_ = 0;
     int watch_fd_ = -1;
@@ -97,7 +98,7 @@ private:
     // second connection notices at once, and a cheap read now and then
     // covers the xenbus device, where there is no socket to watch.
     std::unique_ptr<XenstoredMonitor> monitor_;
-    std::unique_ptr<Timer> health_;
+    std::unique_ptr<event::Timer> health_;
     StatusPublisher publisher_;
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;

@@ -3,9 +3,9 @@
 
 #include "base/log.hpp"
 #include "daemon/daemon.hpp"
-#include "daemon/event_loop.hpp"
 #include "daemon/options.hpp"
 #include "daemon/sd_notify.hpp"
+#include "event/event_loop.hpp"
 
 #include <signal.h>
 #include <sys/epoll.h>
@@ -56,11 +56,12 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    auto loop = daemon::EventLoop::create();
-    if (!loop) {
-        log::error("{}", loop.error().message);
+    auto created = event::EventLoop::create();
+    if (!created) {
+        log::error("{}", created.error().message);
         return 1;
     }
+    auto loop = std::move(*created);
     auto d = daemon::Daemon::create(*options, *loop);
     if (!d) {
         log::error("{}", d.error().message);

@@ -47,12 +47,13 @@ bool wait_exit(int pidfd, int timeout_ms) {
 
 }  // namespace
 
-Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(EventLoop& loop, const Options& options, unsigned domid,
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(event::EventLoop& loop,
+                                                             const Options& options, unsigned domid,
                                                              Hooks hooks) {
     std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, options, domid, std::move(hooks)));
     if (::mkdir(w->dir().c_str(), 0750) < 0 && errno != EEXIST) return fail_errno("mkdir {}", w->dir());
     WorkerProcess* self = w.get();
-    auto timer = Timer::create(loop, [self] { self->fire_timer(); });
+    auto timer = event::Timer::create(loop, [self] { self->fire_timer(); });
     if (!timer) return std::unexpected(timer.error());
     w->timer_ = std::move(*timer);
     if (w->try_adopt()) return w;
@@ -108,7 +109,7 @@ bool WorkerProcess::try_adopt() {
     if (old == 0) return false;
     UniqueFd fd(pidfd_open(old));
     if (!fd) return false;
-    auto client = ControlClient::connect(loop_, control_path(), client_callbacks());
+    auto client = control::Client::connect(loop_, control_path(), client_callbacks());
     if (!client) {
         log::warn("dom{}: worker pid {} left running by an earlier xenvhostd does not answer on {}: {}; replacing it",
                   domid_, old, control_path(), client.error().message);
@@ -128,13 +129,13 @@ bool WorkerProcess::try_adopt() {
     timer_->arm(std::chrono::duration_cast<std::chrono::milliseconds>(kConnectTimeout));
     log::info("dom{}: adopting worker pid {} left running by an earlier xenvhostd", domid_, old);
     auto alive = alive_;
-    client_->send(control::StatusCommand{}, [this, alive](Result<std::vector<worker::DeviceStatus>> r) {
+    client_->send(control::StatusCommand{}, [this, alive](Result<std::vector<control::DeviceStatus>> r) {
         if (*alive) on_adopted(std::move(r));
     });
     return true;
 }
 
-void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) {
+void WorkerProcess::on_adopted(Result<std::vector<control::DeviceStatus>> found) {
     if (state_ != State::kAdopting) return;
     timer_->cancel();
     if (!found) {
@@ -145,7 +146,7 @@ void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) 
     }
     // What it serves under the same name and socket is kept as it is (the
     // front-end stays connected); anything else is added, moved or taken out.
-    std::vector<worker::DeviceStatus> kept;
+    std::vector<control::DeviceStatus> kept;
     std::vector<std::string> unclaimed, moved;
     for (auto& d : *found) {
         auto it = devices_.find(d.name);
@@ -163,7 +164,7 @@ void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) 
     if (hooks_.up) hooks_.up(pid_, restarts_);
     if (!*alive || state_ != State::kRunning) return;
     for (auto& name : unclaimed) {
-        client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<worker::DeviceStatus>> r) {
+        client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<control::DeviceStatus>> r) {
             if (!*alive) return;
             if (!r) log::warn("dom{}: worker could not remove {}: {}", domid_, name, r.error().message);
             if (hooks_.removed) hooks_.removed(name);
@@ -171,7 +172,7 @@ void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) 
     }
     for (auto& name : moved) {
         // Replies come in order: the add below is answered after this removal.
-        client_->send(control::RemoveCommand{name}, [](Result<std::vector<worker::DeviceStatus>>) {});
+        client_->send(control::RemoveCommand{name}, [](Result<std::vector<control::DeviceStatus>>) {});
     }
     for (auto& [name, spec] : devices_) {
         bool is_kept = std::any_of(kept.begin(), kept.end(), [&](auto& d) { return d.name == name; });
@@ -186,9 +187,10 @@ void WorkerProcess::on_adopted(Result<std::vector<worker::DeviceStatus>> found) 
     }
 }
 
-ControlClient::Callbacks WorkerProcess::client_callbacks() {
-    ControlClient::Callbacks cb;
-    cb.event = [this](const worker::DeviceStatus& s) {
+control::Client::Callbacks WorkerProcess::client_callbacks() {
+    control::Client::Callbacks cb;
+    cb.peer = "worker";
+    cb.event = [this](const control::DeviceStatus& s) {
         if (hooks_.device_event) hooks_.device_event(s);
     };
     cb.lost = [this](const std::string& reason) { on_lost(reason); };
@@ -247,7 +249,7 @@ Result<> WorkerProcess::spawn() {
 }
 
 void WorkerProcess::try_connect() {
-    auto client = ControlClient::connect(loop_, control_path(), client_callbacks());
+    auto client = control::Client::connect(loop_, control_path(), client_callbacks());
     if (!client) {
         int e = client.error().err;
         bool not_yet = e == ENOENT || e == ECONNREFUSED || e == EAGAIN;
@@ -275,7 +277,7 @@ void WorkerProcess::send_add(const std::string& name) {
     auto it = devices_.find(name);
     if (it == devices_.end() || !client_) return;
     auto alive = alive_;
-    client_->send(control::AddCommand{it->second}, [this, alive, name](Result<std::vector<worker::DeviceStatus>> r) {
+    client_->send(control::AddCommand{it->second}, [this, alive, name](Result<std::vector<control::DeviceStatus>> r) {
         if (!*alive || !devices_.contains(name) || removing_.contains(name)) return;
         Result<> result;
         if (!r) {
@@ -286,7 +288,7 @@ void WorkerProcess::send_add(const std::string& name) {
     });
 }
 
-void WorkerProcess::add(const worker::DeviceSpec& spec) {
+void WorkerProcess::add(const control::DeviceSpec& spec) {
     devices_[spec.name] = spec;
     if (state_ == State::kRunning) send_add(spec.name);
     else if (state_ == State::kGivenUp || state_ == State::kStopping || state_ == State::kStopped) {
@@ -305,7 +307,7 @@ void WorkerProcess::remove(const std::string& name) {
     }
     removing_[name] = true;
     auto alive = alive_;
-    client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<worker::DeviceStatus>> r) {
+    client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<control::DeviceStatus>> r) {
         if (!*alive) return;
         if (!r) log::warn("dom{}: worker could not remove {}: {}", domid_, name, r.error().message);
         removing_.erase(name);
@@ -363,7 +365,7 @@ void WorkerProcess::fire_timer() {
 
 void WorkerProcess::on_lost(const std::string& reason) {
     // Called from inside the client; it is destroyed later, not under its own feet.
-    std::shared_ptr<ControlClient> doomed(std::move(client_));
+    std::shared_ptr<control::Client> doomed(std::move(client_));
     loop_.defer([doomed] {});
     if (state_ == State::kStopping || state_ == State::kStopped) return;
     log::warn("dom{}: worker pid {}: {}; killing it", domid_, pid_, reason);

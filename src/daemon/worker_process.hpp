@@ -7,10 +7,11 @@
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
-#include "daemon/control_client.hpp"
-#include "daemon/event_loop.hpp"
+#include "control/client.hpp"
+#include "control/device_spec.hpp"
 #include "daemon/options.hpp"
-#include "worker/device_spec.hpp"
+#include "event/event_loop.hpp"
+#include "event/timer.hpp"
 
 #include <sys/types.h>
 
@@ -32,7 +33,7 @@ public:
         std::function<void(const std::string& name, const Result<>& result)> added;
         // remove() finished: the device is out of the worker (or the worker is gone).
         std::function<void(const std::string& name)> removed;
-        std::function<void(const worker::DeviceStatus&)> device_event;
+        std::function<void(const control::DeviceStatus&)> device_event;
         // The worker is running and connected (first start or restart).
         std::function<void(pid_t pid, unsigned restarts)> up;
         // It died unexpectedly and will be restarted.
@@ -47,7 +48,7 @@ public:
 
     // Adopts the guest's worker left running by an earlier xenvhostd when
     // there is one that answers on its control socket, else starts one.
-    static Result<std::unique_ptr<WorkerProcess>> create(EventLoop& loop, const Options& options, unsigned domid,
+    static Result<std::unique_ptr<WorkerProcess>> create(event::EventLoop& loop, const Options& options, unsigned domid,
                                                          Hooks hooks);
     // The pid in RUN/domD/worker.pid when it is a live worker started for
     // that control socket, else 0.
@@ -55,7 +56,7 @@ public:
     ~WorkerProcess();
 
     // Asks for the device to be served; sent now if connected, else on connect.
-    void add(const worker::DeviceSpec& spec);
+    void add(const control::DeviceSpec& spec);
     // Takes the device out; `removed` follows (at once if the worker is not running).
     void remove(const std::string& name);
     // SIGTERM, SIGKILL after a grace period; `stopped` follows.
@@ -77,12 +78,12 @@ public:
     std::string control_path() const { return dir() + "/control"; }
 
 private:
-    WorkerProcess(EventLoop& loop, const Options& options, unsigned domid, Hooks hooks)
+    WorkerProcess(event::EventLoop& loop, const Options& options, unsigned domid, Hooks hooks)
         : loop_(loop), options_(options), domid_(domid), hooks_(std::move(hooks)) {}
     Result<> spawn();
     bool try_adopt();
-    void on_adopted(Result<std::vector<worker::DeviceStatus>> found);
-    ControlClient::Callbacks client_callbacks();
+    void on_adopted(Result<std::vector<control::DeviceStatus>> found);
+    control::Client::Callbacks client_callbacks();
     void try_connect();
     void on_exit();
     void on_lost(const std::string& reason);
@@ -91,22 +92,22 @@ private:
     void schedule_restart(const std::string& reason);
     void fire_timer();
 
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     const Options& options_;
     unsigned domid_;
     Hooks hooks_;
     State state_ = State::kStarting;
     pid_t pid_ = -1;
     UniqueFd pidfd_;
-    std::unique_ptr<ControlClient> client_;
-    std::unique_ptr<Timer> timer_;  // connect retries, restart backoff, stop grace
+    std::unique_ptr<control::Client> client_;
+    std::unique_ptr<event::Timer> timer_;  // connect retries, restart backoff, stop grace
     std::chrono::steady_clock::time_point spawned_at_;
     std::chrono::milliseconds connect_delay_{0};
     unsigned restarts_ = 0;
     std::deque<std::chrono::steady_clock::time_point> deaths_;
     bool killed_for_timeout_ = false;
     bool adopted_ = false;  // not our child: its exit status goes to its new parent
-    std::map<std::string, worker::DeviceSpec> devices_;
+    std::map<std::string, control::DeviceSpec> devices_;
     std::map<std::string, bool> removing_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -19,7 +19,7 @@ std::string XenstoredMonitor::socket_path() {
     return std::string(dir && *dir ? dir : "/var/run/xenstored") + "/socket";
 }
 
-Result<std::unique_ptr<XenstoredMonitor>> XenstoredMonitor::create(EventLoop& loop,
+Result<std::unique_ptr<XenstoredMonitor>> XenstoredMonitor::create(event::EventLoop& loop,
                                                                    std::function<void(const std::string&)> lost) {
     std::string path = socket_path();
     struct stat st{};

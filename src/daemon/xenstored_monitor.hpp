@@ -6,7 +6,7 @@
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
-#include "daemon/event_loop.hpp"
+#include "event/event_loop.hpp"
 
 #include <functional>
 #include <memory>
@@ -21,18 +21,19 @@ public:
     static std::string socket_path();
     // nullptr when xenstore is not reached through a socket (the xenbus
     // device of a driver domain): then only the periodic check notices.
-    static Result<std::unique_ptr<XenstoredMonitor>> create(EventLoop& loop,
+    static Result<std::unique_ptr<XenstoredMonitor>> create(event::EventLoop& loop,
                                                             std::function<void(const std::string&)> lost);
     ~XenstoredMonitor();
     XenstoredMonitor(const XenstoredMonitor&) = delete;
     XenstoredMonitor& operator=(const XenstoredMonitor&) = delete;
 
 private:
-    XenstoredMonitor(EventLoop& loop, UniqueFd fd, std::string path, std::function<void(const std::string&)> lost)
+    XenstoredMonitor(event::EventLoop& loop, UniqueFd fd, std::string path,
+                     std::function<void(const std::string&)> lost)
         : loop_(loop), fd_(std::move(fd)), path_(std::move(path)), lost_(std::move(lost)) {}
     void on_ready(uint32_t events);
 
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     UniqueFd fd_;
     std::string path_;
     std::function<void(const std::string&)> lost_;

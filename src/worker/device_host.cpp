@@ -14,7 +14,7 @@ constexpr int kMessageTimeoutMs = 5000;
 
 DeviceHost::DeviceHost(std::string name, std::string socket_path, UniqueFd listen_fd,
                        std::unique_ptr<devices::Device> device, vhost_user::SessionOptions options,
-                       EventLoop& loop)
+                       event::EventLoop& loop)
     : name_(std::move(name)),
       socket_path_(std::move(socket_path)),
       listen_fd_(std::move(listen_fd)),
@@ -103,8 +103,8 @@ void DeviceHost::refresh_config() {
         log::info("device {}: front-end told of the config change", name_);
 }
 
-DeviceStatus DeviceHost::status() const {
-    DeviceStatus s;
+control::DeviceStatus DeviceHost::status() const {
+    control::DeviceStatus s;
     s.name = name_;
     s.socket_path = socket_path_;
     s.connected = conn_ != nullptr;

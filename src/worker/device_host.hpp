@@ -3,11 +3,11 @@
 // time, runs the protocol session on the worker's main loop, and runs each
 // started ring on its own queue thread.
 
+#include "control/device_status.hpp"
 #include "devices/device.hpp"
+#include "event/event_loop.hpp"
 #include "vhost_user/backend_session.hpp"
 #include "vhost_user/connection.hpp"
-#include "worker/control_handler.hpp"
-#include "worker/event_loop.hpp"
 #include "worker/queue_stats.hpp"
 #include "worker/queue_thread.hpp"
 
@@ -20,13 +20,13 @@ namespace xenvhost::worker {
 
 class DeviceHost final : private vhost_user::VringRunner {
 public:
-    using StatusCallback = std::function<void(const DeviceStatus&)>;
+    using StatusCallback = std::function<void(const control::DeviceStatus&)>;
 
     // `listen_fd` is a listening socket; `socket_path` (may be empty) is
     // unlinked when the host goes away.
     DeviceHost(std::string name, std::string socket_path, UniqueFd listen_fd,
                std::unique_ptr<devices::Device> device, vhost_user::SessionOptions options,
-               EventLoop& loop);
+               event::EventLoop& loop);
     ~DeviceHost();
 
     Result<> start();
@@ -38,7 +38,7 @@ public:
     void refresh_config();
 
     const std::string& name() const { return name_; }
-    DeviceStatus status() const;
+    control::DeviceStatus status() const;
     void on_status_change(StatusCallback cb) { status_cb_ = std::move(cb); }
 
 private:
@@ -57,7 +57,7 @@ private:
     UniqueFd listen_fd_;
     std::unique_ptr<devices::Device> device_;
     vhost_user::SessionOptions options_;
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     std::unique_ptr<vhost_user::Connection> conn_;
     std::unique_ptr<vhost_user::BackendSession> session_;
     std::map<uint16_t, std::unique_ptr<QueueThread>> queues_;

@@ -1,10 +1,10 @@
 // xenvhost-worker: serves a guest's virtio-blk devices over vhost-user.
 
 #include "base/log.hpp"
-#include "worker/control_channel.hpp"
-#include "worker/event_loop.hpp"
-#include "worker/options.hpp"
+#include "control/server.hpp"
+#include "event/event_loop.hpp"
 #include "memory/memory_builder.hpp"
+#include "worker/options.hpp"
 #include "worker/worker.hpp"
 
 #include <sys/epoll.h>
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
         log::error("{}", signals.error().message);
         return 1;
     }
-    auto loop = worker::EventLoop::create();
+    auto loop = event::EventLoop::create();
     if (!loop) {
         log::error("{}", loop.error().message);
         return 1;
@@ -71,15 +71,15 @@ int main(int argc, char** argv) {
     session.memory = std::make_shared<const memory::MemoryBuilder>(
         policy, opts->xen ? memory::open_xen_handles(opts->domid) : memory::XenHandles{});
     worker::Worker w(**loop, session);
-    std::unique_ptr<worker::ControlChannel> control;
+    std::unique_ptr<control::Server> control_server;
     if (!opts->control_socket.empty()) {
-        auto c = worker::ControlChannel::create(**loop, w, opts->control_socket);
+        auto c = control::Server::create(**loop, w, opts->control_socket);
         if (!c) {
             log::error("control socket: {}", c.error().message);
             return 1;
         }
-        control = std::move(*c);
-        w.on_status_change([&control](const worker::DeviceStatus& s) { control->notify(s); });
+        control_server = std::move(*c);
+        w.on_status_change([&control_server](const control::DeviceStatus& s) { control_server->notify(s); });
     }
     for (const auto& spec : opts->devices) {
         if (auto r = w.add_device(spec); !r) {
@@ -98,9 +98,10 @@ int main(int argc, char** argv) {
         log::info("signal {}: shutting down", info.ssi_signo);
         (*loop)->stop();
     });
-    (*loop)->run();
+    auto ran = (*loop)->run();
+    if (!ran) log::error("{}", ran.error().message);
     print_counters(w);
     w.shutdown();
-    control.reset();
-    return 0;
+    control_server.reset();
+    return ran ? 0 : 1;
 }

@@ -71,7 +71,7 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
         if (!socket_path.empty() && fd >= 0) return fail("--socket-path and --fd are mutually exclusive");
         if (socket_path.empty() && fd < 0) return fail("--socket-path or --fd is required");
         if (blk_file.empty()) return fail("--blk-file is required");
-        DeviceSpec spec;
+        control::DeviceSpec spec;
         spec.name = "disk0";
         spec.socket_path = socket_path;
         spec.socket_fd = fd;
@@ -83,11 +83,11 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
         spec.queue_size = static_cast<uint16_t>(queue_size);
         spec.serial = serial;
         spec.cache = cache;
-        if (auto ok = validate_device_spec(spec); !ok) return fail("{}", ok.error().message);
+        if (auto ok = control::validate_device_spec(spec); !ok) return fail("{}", ok.error().message);
         opts.devices.push_back(std::move(spec));
     }
     for (const auto& text : device_texts) {
-        auto spec = parse_device_spec(text);
+        auto spec = control::parse_device_spec(text);
         if (!spec) return fail("--device: {}", spec.error().message);
         opts.devices.push_back(std::move(*spec));
     }

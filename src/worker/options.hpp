@@ -3,7 +3,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
-#include "worker/device_spec.hpp"
+#include "control/device_spec.hpp"
 
 #include <optional>
 #include <string>
@@ -15,7 +15,7 @@ struct WorkerOptions {
     bool help = false;
     bool print_capabilities = false;
     std::string help_text;
-    std::vector<DeviceSpec> devices;
+    std::vector<control::DeviceSpec> devices;
     std::optional<uint32_t> domid;  // the Xen guest served
     bool foreign_map_whole = true;  // --foreign-map whole | per-request
     bool xen = false;

@@ -8,8 +8,8 @@ namespace xenvhost::worker {
 
 Worker::~Worker() { shutdown(); }
 
-Result<> Worker::add_device(const DeviceSpec& spec) {
-    if (auto ok = validate_device_spec(spec); !ok) return ok;
+Result<> Worker::add_device(const control::DeviceSpec& spec) {
+    if (auto ok = control::validate_device_spec(spec); !ok) return ok;
     if (devices_.count(spec.name)) return fail("device {} already exists", spec.name);
     devices::blk::BlkOptions blk;
     blk.path = spec.blk_file;
@@ -49,8 +49,8 @@ Result<> Worker::remove_device(std::string_view name) {
     return {};
 }
 
-std::vector<DeviceStatus> Worker::status() const {
-    std::vector<DeviceStatus> out;
+std::vector<control::DeviceStatus> Worker::status() const {
+    std::vector<control::DeviceStatus> out;
     for (const auto& [name, host] : devices_) out.push_back(host->status());
     return out;
 }

@@ -2,10 +2,10 @@
 // The worker's devices: created from the command line or by xenvhostd over
 // the control channel, each served by its own DeviceHost.
 
+#include "control/handler.hpp"
+#include "event/event_loop.hpp"
 #include "vhost_user/backend_session.hpp"
-#include "worker/control_handler.hpp"
 #include "worker/device_host.hpp"
-#include "worker/event_loop.hpp"
 
 #include <map>
 #include <memory>
@@ -13,14 +13,14 @@
 
 namespace xenvhost::worker {
 
-class Worker final : public ControlHandler {
+class Worker final : public control::Handler {
 public:
-    Worker(EventLoop& loop, vhost_user::SessionOptions options) : loop_(loop), options_(options) {}
+    Worker(event::EventLoop& loop, vhost_user::SessionOptions options) : loop_(loop), options_(options) {}
     ~Worker();
 
-    Result<> add_device(const DeviceSpec& spec) override;
+    Result<> add_device(const control::DeviceSpec& spec) override;
     Result<> remove_device(std::string_view name) override;
-    std::vector<DeviceStatus> status() const override;
+    std::vector<control::DeviceStatus> status() const override;
 
     // Called whenever a device's connection state changes.
     void on_status_change(DeviceHost::StatusCallback cb) { status_cb_ = std::move(cb); }
@@ -29,7 +29,7 @@ public:
     void refresh_config();
 
 private:
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     vhost_user::SessionOptions options_;
     std::map<std::string, std::unique_ptr<DeviceHost>, std::less<>> devices_;
     DeviceHost::StatusCallback status_cb_;

@@ -42,10 +42,10 @@ protected:
         ASSERT_OK_AND_ASSIGN(back, q.read(sector, len));
         ASSERT_EQ(first_difference(back, data), -1) << "read-back differs";
     }
-    worker::DeviceStatus status() {
+    control::DeviceStatus status() {
         auto st = worker_->status();
         EXPECT_TRUE(st) << st.error().message;
-        return st ? *st : worker::DeviceStatus{};
+        return st ? *st : control::DeviceStatus{};
     }
 
 };

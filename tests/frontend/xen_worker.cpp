@@ -1,7 +1,7 @@
 #include "frontend/xen_worker.hpp"
 
+#include "control/protocol.hpp"
 #include "frontend/clock.hpp"
-#include "worker/control_channel_protocol.hpp"
 
 #include <poll.h>
 #include <sys/stat.h>
@@ -49,7 +49,7 @@ XenWorkerOptions xen_worker_defaults(const std::string& build_bin) {
     return o;
 }
 
-Result<std::vector<worker::DeviceStatus>> control_status(const std::string& socket_path, int timeout_ms) {
+Result<std::vector<control::DeviceStatus>> control_status(const std::string& socket_path, int timeout_ms) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (socket_path.size() >= sizeof addr.sun_path) return fail("control socket path too long");
@@ -61,7 +61,7 @@ Result<std::vector<worker::DeviceStatus>> control_status(const std::string& sock
     const std::string cmd = control::format_command(control::StatusCommand{});
     if (::send(fd.get(), cmd.data(), cmd.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(cmd.size()))
         return fail_errno("send status");
-    std::vector<worker::DeviceStatus> devices;
+    std::vector<control::DeviceStatus> devices;
     std::string buf;
     const int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
@@ -144,7 +144,7 @@ Result<void> XenWorker::stop_clean() {
     return {};
 }
 
-Result<worker::DeviceStatus> XenWorker::status() const {
+Result<control::DeviceStatus> XenWorker::status() const {
     if (!opts_.control_socket) return fail("the worker was started without a control socket");
     auto devices = control_status(control_);
     if (!devices) return std::unexpected(devices.error());

@@ -6,10 +6,10 @@
 // `status` answer gives the worker's own mapping counters.
 
 #include "base/error.hpp"
+#include "control/device_status.hpp"
 #include "frontend/backend_process.hpp"
 #include "frontend/test_env.hpp"
 #include "frontend/xen_double_files.hpp"
-#include "worker/control_handler.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -40,7 +40,7 @@ struct XenWorkerOptions {
 XenWorkerOptions xen_worker_defaults(const std::string& build_bin);
 
 // Reads the worker's control channel: one `status` exchange.
-Result<std::vector<worker::DeviceStatus>> control_status(const std::string& socket_path, int timeout_ms = 5000);
+Result<std::vector<control::DeviceStatus>> control_status(const std::string& socket_path, int timeout_ms = 5000);
 
 class XenWorker {
 public:
@@ -54,7 +54,7 @@ public:
     TempDir& dir() { return *dir_; }
 
     // The worker's counters for its (single) device.
-    Result<worker::DeviceStatus> status() const;
+    Result<control::DeviceStatus> status() const;
     std::string log_tail(size_t max_bytes = 8192) const { return process_->log_tail(max_bytes); }
     // SIGTERM; fails unless the worker was still running and exited 0.
     Result<void> stop_clean();

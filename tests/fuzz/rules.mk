@@ -103,9 +103,8 @@ TSAN_REPORTS     := $(abspath $(TSAN_DIR))/reports
 TSAN_ENV         := TSAN_OPTIONS='log_path=$(TSAN_REPORTS)/tsan second_deadlock_stack=1 suppressions=$(abspath tests/fuzz/tsan.supp)'
 
 # Built by the sub-make below, where BUILD is $(TSAN_DIR) and SANITIZE=thread;
-# the daemon's core archive is named directly because tests/xenstore/rules.mk
-# defines it after this file is read.
-$(TSAN_UNIT_TESTS): $(TSAN_UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o) $(BUILD)/lib/libxenvhostd-core.a $(LIB)
+# linked like the unit tests (the daemon's archive, then the layer library).
+$(TSAN_UNIT_TESTS): $(TSAN_UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o) $(DAEMON_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 

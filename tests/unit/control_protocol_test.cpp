@@ -1,7 +1,7 @@
-// The worker control channel's line protocol: encoding, command and reply
+// The control channel's line protocol: encoding, command and reply
 // parsing, and that garbage never gets through (or crashes).
 
-#include "worker/control_channel_protocol.hpp"
+#include "control/protocol.hpp"
 
 #include <gtest/gtest.h>
 
@@ -46,7 +46,7 @@ TEST(ControlProtocol, AddCommandWithEveryKey) {
 }
 
 TEST(ControlProtocol, AddDefaultsAndRoundTrip) {
-    worker::DeviceSpec spec;
+    DeviceSpec spec;
     spec.name = "virtio-0";
     spec.socket_path = "/tmp/with space/s.sock";
     spec.blk_file = "/img=1%";
@@ -110,7 +110,7 @@ TEST(ControlProtocol, RepliesAndEvents) {
     ASSERT_TRUE(err.has_value());
     EXPECT_EQ(std::get<ErrorReply>(*err).reason, "cannot open /x: No such file");
 
-    worker::DeviceStatus s;
+    DeviceStatus s;
     s.name = "virtio_disk-51712";
     s.socket_path = "/run/a b.sock";
     s.connected = true;
@@ -123,7 +123,7 @@ TEST(ControlProtocol, RepliesAndEvents) {
         EXPECT_EQ(std::count(line.begin(), line.end(), '\n'), 1);
         auto r = parse_reply(std::string_view(line).substr(0, line.size() - 1));
         ASSERT_TRUE(r.has_value()) << r.error().message;
-        const worker::DeviceStatus& d = event ? std::get<EventLine>(*r).status : std::get<DeviceLine>(*r).status;
+        const DeviceStatus& d = event ? std::get<EventLine>(*r).status : std::get<DeviceLine>(*r).status;
         EXPECT_EQ(d.name, s.name);
         EXPECT_EQ(d.socket_path, s.socket_path);
         EXPECT_TRUE(d.connected);

@@ -1,9 +1,11 @@
-# Unit tests: every tests/unit/*.cpp, linked with the layer library and gtest_main.
+# Unit tests: every tests/unit/*.cpp, linked with gtest_main, the daemon's
+# archive (its state machine and parsers, tests/unit/daemon_*_test.cpp) and
+# the layer library.
 UNIT_SRCS  := $(sort $(wildcard tests/unit/*.cpp))
 UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_TESTS := $(BUILD)/bin/unit-tests
 
-$(UNIT_TESTS): $(UNIT_OBJS) $(LIB)
+$(UNIT_TESTS): $(UNIT_OBJS) $(DAEMON_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 

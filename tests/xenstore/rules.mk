@@ -22,19 +22,3 @@ test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(DAEMON)
 	bash tests/xenstore/run.sh $(XENSTORE_TESTS) --gtest_brief=1
 
 TEST_LEVELS += xenstore
-
-# The daemon's and the control channel's logic is unit-tested in
-# tests/unit/daemon_*_test.cpp and control_*_test.cpp; those tests link the
-# daemon's objects (all but main) and the worker's control channel through
-# this archive, which the linker searches after the unit-test objects.
-DAEMON_CORE_LIB := $(BUILD)/lib/libxenvhostd-core.a
-DAEMON_CORE_OBJS := $(filter-out %/main.o,$(DAEMON_OBJS)) \
-  $(BUILD)/obj/src/worker/control_channel.o $(BUILD)/obj/src/worker/event_loop.o
-
-$(DAEMON_CORE_LIB): $(DAEMON_CORE_OBJS)
-	@mkdir -p $(@D)
-	@rm -f $@
-	$(AR) rcs $@ $^
-
-$(UNIT_TESTS): $(DAEMON_CORE_LIB)
-$(UNIT_TESTS): LDLIBS := $(DAEMON_CORE_LIB) $(LIB) $(LDLIBS)

@@ -3,8 +3,8 @@
 // differences between two readings.
 
 #include "base/error.hpp"
+#include "control/device_status.hpp"
 #include "frontend/clock.hpp"
-#include "worker/control_handler.hpp"
 
 #include <optional>
 #include <string>

@@ -1,6 +1,6 @@
 #pragma once
-// What the worker needs to serve one device: given on the command line for a
-// single device, or through the control channel by xenvhostd.
+// The description of one device a worker serves: given on the worker's
+// command line, or sent by xenvhostd in the control protocol's "add".
 
 #include "base/error.hpp"
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace xenvhost::worker {
+namespace xenvhost::control {
 
 struct DeviceSpec {
     std::string name;         // unique within the worker, e.g. "51712" (the xenstore devid)
@@ -26,9 +26,7 @@ struct DeviceSpec {
 // num-queues, queue-size, serial, cache) into a spec; clear error on bad input.
 Result<DeviceSpec> parse_device_spec(std::string_view text);
 
-}  // namespace xenvhost::worker
-
-namespace xenvhost::worker {
 // Checks ranges and required fields of a spec however it was built.
 Result<> validate_device_spec(const DeviceSpec& spec);
-}  // namespace xenvhost::worker
+
+}  // namespace xenvhost::control

@@ -1,6 +1,8 @@
-#include "daemon/control_client.hpp"
+#include "control/client.hpp"
 
 #include "base/log.hpp"
+#include "control/codec.hpp"
+#include "control/replies.hpp"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -10,9 +12,9 @@
 #include <cerrno>
 #include <cstring>
 
-namespace xenvhost::daemon {
+namespace xenvhost::control {
 
-Result<std::unique_ptr<ControlClient>> ControlClient::connect(EventLoop& loop, const std::string& path,
+Result<std::unique_ptr<Client>> Client::connect(event::EventLoop& loop, const std::string& path,
                                                               Callbacks callbacks) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -23,25 +25,25 @@ Result<std::unique_ptr<ControlClient>> ControlClient::connect(EventLoop& loop, c
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
         return fail_errno("connect {}", path);
     int raw = fd.get();
-    std::unique_ptr<ControlClient> c(new ControlClient(loop, std::move(fd), path, std::move(callbacks)));
-    ControlClient* self = c.get();
+    std::unique_ptr<Client> c(new Client(loop, std::move(fd), path, std::move(callbacks)));
+    Client* self = c.get();
     if (auto r = loop.add(raw, EPOLLIN, [self](uint32_t ev) { self->on_ready(ev); }); !r)
         return std::unexpected(r.error());
     return c;
 }
 
-ControlClient::~ControlClient() {
+Client::~Client() {
     *alive_ = false;
     loop_.remove(fd_.get());
 }
 
-void ControlClient::send_line(std::string line, bool is_status, ReplyFn reply) {
+void Client::send_line(std::string line, bool is_status, ReplyFn reply) {
     pending_.push_back({is_status, std::move(reply), {}});
     out_ += line;
     flush();
 }
 
-bool ControlClient::flush() {
+bool Client::flush() {
     while (!out_.empty()) {
         ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL);
         if (n > 0) {
@@ -62,13 +64,13 @@ bool ControlClient::flush() {
     return true;
 }
 
-void ControlClient::lose(const std::string& reason) {
+void Client::lose(const std::string& reason) {
     pending_.clear();
     auto lost = cb_.lost;  // may destroy us
     if (lost) lost(reason);
 }
 
-void ControlClient::on_ready(uint32_t events) {
+void Client::on_ready(uint32_t events) {
     auto alive = alive_;
     if (events & EPOLLOUT) flush();
     char buf[4096];
@@ -83,45 +85,46 @@ void ControlClient::on_ready(uint32_t events) {
                 if (!handle_line(line) || !*alive) return;
             }
             in_.erase(0, start);
-            if (in_.size() >= control::kMaxLine) return lose("worker sent a line longer than the protocol allows");
+            if (in_.size() >= kMaxLine)
+                return lose(fmt::format("{} sent a line longer than the protocol allows", cb_.peer));
             continue;
         }
-        if (n == 0) return lose("worker closed the control connection");
+        if (n == 0) return lose(fmt::format("{} closed the control connection", cb_.peer));
         if (errno == EINTR) continue;
         if (errno == EAGAIN) return;
         return lose(fmt::format("control connection: {}", std::strerror(errno)));
     }
 }
 
-bool ControlClient::handle_line(std::string_view line) {
+bool Client::handle_line(std::string_view line) {
     auto alive = alive_;
-    auto reply = control::parse_reply(line);
+    auto reply = parse_reply(line);
     if (!reply) {
-        lose(fmt::format("worker sent a malformed line: {}", reply.error().message));
+        lose(fmt::format("{} sent a malformed line: {}", cb_.peer, reply.error().message));
         return false;
     }
-    if (auto* ev = std::get_if<control::EventLine>(&*reply)) {
+    if (auto* ev = std::get_if<EventLine>(&*reply)) {
         if (cb_.event) cb_.event(ev->status);
         return *alive;
     }
     if (pending_.empty()) {
-        lose("worker sent a reply nobody asked for");
+        lose(fmt::format("{} sent a reply nobody asked for", cb_.peer));
         return false;
     }
     Pending& p = pending_.front();
-    if (auto* dev = std::get_if<control::DeviceLine>(&*reply)) {
+    if (auto* dev = std::get_if<DeviceLine>(&*reply)) {
         if (!p.is_status) {
-            lose("worker sent a device line outside a status reply");
+            lose(fmt::format("{} sent a device line outside a status reply", cb_.peer));
             return false;
         }
         p.devices.push_back(std::move(dev->status));
         return true;
     }
-    Result<std::vector<worker::DeviceStatus>> result;
-    if (auto* err = std::get_if<control::ErrorReply>(&*reply)) {
+    Result<std::vector<DeviceStatus>> result;
+    if (auto* err = std::get_if<ErrorReply>(&*reply)) {
         result = std::unexpected(Error{err->reason, 0});
-    } else if (std::holds_alternative<control::EndReply>(*reply) != p.is_status) {
-        lose("worker's reply does not match the command");
+    } else if (std::holds_alternative<EndReply>(*reply) != p.is_status) {
+        lose(fmt::format("{}'s reply does not match the command", cb_.peer));
         return false;
     } else {
         result = std::move(p.devices);
@@ -132,4 +135,4 @@ bool ControlClient::handle_line(std::string_view line) {
     return *alive;
 }
 
-}  // namespace xenvhost::daemon
+}  // namespace xenvhost::control

@@ -1,9 +1,9 @@
-// The worker's control channel over a real unix socket, with a recording
-// ControlHandler: commands reach the handler, replies and events reach the
+// The serving end of a control channel over a real unix socket, with a
+// recording Handler: commands reach the handler, replies and events reach the
 // clients, garbage gets an error and never takes the channel down.
 
 #include "base/eventfd.hpp"
-#include "worker/control_channel.hpp"
+#include "control/server.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,10 +20,10 @@
 #include <future>
 #include <thread>
 
-namespace xenvhost::worker {
+namespace xenvhost::control {
 namespace {
 
-class RecordingHandler : public ControlHandler {
+class RecordingHandler : public Handler {
 public:
     Result<> add_device(const DeviceSpec& spec) override {
         if (spec.blk_file == "/refuse") return fail("cannot open {}: refused", spec.blk_file);
@@ -88,14 +88,14 @@ private:
     std::string buf_;
 };
 
-class ControlChannelTest : public ::testing::Test {
+class ControlServerTest : public ::testing::Test {
 protected:
     void SetUp() override {
         char tmpl[] = "/tmp/xenvhost-ctl.XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         dir = tmpl;
         path = dir + "/control";
-        auto l = EventLoop::create();
+        auto l = event::EventLoop::create();
         ASSERT_TRUE(l.has_value());
         loop = std::move(*l);
         auto wake = make_eventfd();
@@ -111,10 +111,10 @@ protected:
                             if (job) job();
                             else loop->stop();
                         }).has_value());
-        auto ch = ControlChannel::create(*loop, handler, path);
+        auto ch = Server::create(*loop, handler, path);
         ASSERT_TRUE(ch.has_value()) << ch.error().message;
         channel = std::move(*ch);
-        thread = std::thread([this] { loop->run(); });
+        thread = std::thread([this] { EXPECT_TRUE(loop->run().has_value()); });
     }
     void TearDown() override {
         if (thread.joinable()) {
@@ -140,22 +140,22 @@ protected:
 
     std::string dir, path;
     RecordingHandler handler;
-    std::unique_ptr<EventLoop> loop;
-    std::unique_ptr<ControlChannel> channel;
+    std::unique_ptr<event::EventLoop> loop;
+    std::unique_ptr<Server> channel;
     UniqueFd stop_fd;
     std::thread thread;
     std::mutex mutex;
     std::function<void()> pending_job;
 };
 
-TEST_F(ControlChannelTest, SocketIsPrivate) {
+TEST_F(ControlServerTest, SocketIsPrivate) {
     struct stat st{};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_TRUE(S_ISSOCK(st.st_mode));
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-TEST_F(ControlChannelTest, AddRemoveStatus) {
+TEST_F(ControlServerTest, AddRemoveStatus) {
     Client c(path);
     ASSERT_TRUE(c.connected);
     c.send("add name=virtio_disk-51712 socket=/run/a%20b.sock blk-file=/srv/g.img read-only=1 num-queues=2\n");
@@ -180,7 +180,7 @@ TEST_F(ControlChannelTest, AddRemoveStatus) {
     EXPECT_EQ(c.line(), "end");
 }
 
-TEST_F(ControlChannelTest, GarbageGetsAnErrorAndTheConnectionStaysUsable) {
+TEST_F(ControlServerTest, GarbageGetsAnErrorAndTheConnectionStaysUsable) {
     Client c(path);
     for (std::string bad : std::vector<std::string>{"hello", "add name=a", "add name=a socket=/s blk-file=/f num-queues=0",
                             std::string("\x01\x02\xff"), "remove name=../x", "status please"}) {
@@ -193,7 +193,7 @@ TEST_F(ControlChannelTest, GarbageGetsAnErrorAndTheConnectionStaysUsable) {
     on_loop([&] { EXPECT_TRUE(handler.added.empty()); });
 }
 
-TEST_F(ControlChannelTest, OverlongLineClosesOnlyThatClient) {
+TEST_F(ControlServerTest, OverlongLineClosesOnlyThatClient) {
     Client bad(path), good(path);
     bad.send(std::string(5000, 'a'));
     EXPECT_EQ(bad.line(), "error line too long");
@@ -202,7 +202,7 @@ TEST_F(ControlChannelTest, OverlongLineClosesOnlyThatClient) {
     EXPECT_EQ(good.line(), "ok");
 }
 
-TEST_F(ControlChannelTest, EventsReachEveryClientBeforeTheReply) {
+TEST_F(ControlServerTest, EventsReachEveryClientBeforeTheReply) {
     Client a(path), b(path);
     a.send("ping\n");
     EXPECT_EQ(a.line(), "ok");
@@ -224,7 +224,7 @@ TEST_F(ControlChannelTest, EventsReachEveryClientBeforeTheReply) {
     on_loop([&] { EXPECT_EQ(channel->client_count(), 2u); });
 }
 
-TEST_F(ControlChannelTest, ClientThatLeavesIsForgotten) {
+TEST_F(ControlServerTest, ClientThatLeavesIsForgotten) {
     {
         Client c(path);
         c.send("ping\n");
@@ -236,20 +236,20 @@ TEST_F(ControlChannelTest, ClientThatLeavesIsForgotten) {
     on_loop([&] { EXPECT_EQ(channel->client_count(), 1u); });
 }
 
-TEST_F(ControlChannelTest, DestructionUnlinksTheSocket) {
+TEST_F(ControlServerTest, DestructionUnlinksTheSocket) {
     on_loop([&] { channel.reset(); });
     struct stat st{};
     EXPECT_NE(::stat(path.c_str(), &st), 0);
 }
 
-TEST(ControlChannelCreate, BadPathsAreRefused) {
-    auto loop = EventLoop::create();
+TEST(ControlServerCreate, BadPathsAreRefused) {
+    auto loop = event::EventLoop::create();
     ASSERT_TRUE(loop.has_value());
     RecordingHandler h;
-    EXPECT_FALSE(ControlChannel::create(**loop, h, "").has_value());
-    EXPECT_FALSE(ControlChannel::create(**loop, h, "/tmp/" + std::string(200, 'x')).has_value());
-    EXPECT_FALSE(ControlChannel::create(**loop, h, "/nonexistent-dir/control").has_value());
+    EXPECT_FALSE(Server::create(**loop, h, "").has_value());
+    EXPECT_FALSE(Server::create(**loop, h, "/tmp/" + std::string(200, 'x')).has_value());
+    EXPECT_FALSE(Server::create(**loop, h, "/nonexistent-dir/control").has_value());
 }
 
 }  // namespace
-}  // namespace xenvhost::worker
+}  // namespace xenvhost::control

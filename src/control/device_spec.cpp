@@ -1,8 +1,8 @@
-#include "worker/device_spec.hpp"
+#include "control/device_spec.hpp"
 
 #include <charconv>
 
-namespace xenvhost::worker {
+namespace xenvhost::control {
 namespace {
 
 Result<unsigned long> parse_number(std::string_view key, std::string_view v, unsigned long max) {
@@ -74,4 +74,4 @@ Result<> validate_device_spec(const DeviceSpec& spec) {
     return {};
 }
 
-}  // namespace xenvhost::worker
+}  // namespace xenvhost::control

@@ -1,29 +1,31 @@
 #pragma once
-// The worker's end of the control channel: a unix socket on which xenvhostd
+// The serving end of a control channel: a unix socket on which xenvhostd
 // (or an operator) adds and removes devices and asks for their status, using
-// the line protocol of worker/control_channel_protocol.hpp. Runs on the
-// worker's EventLoop; every command is answered from the loop thread.
+// the line protocol of control/protocol.hpp, answered by the program's
+// Handler. Runs on the program's event loop; every command is answered from
+// the loop thread. The worker serves one.
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
-#include "worker/control_handler.hpp"
-#include "worker/event_loop.hpp"
+#include "control/device_status.hpp"
+#include "control/handler.hpp"
+#include "event/event_loop.hpp"
 
 #include <map>
 #include <memory>
 #include <string>
 
-namespace xenvhost::worker {
+namespace xenvhost::control {
 
-class ControlChannel {
+class Server {
 public:
     // Listens on `path` (a stale socket there is replaced) and serves clients on `loop`.
-    static Result<std::unique_ptr<ControlChannel>> create(EventLoop& loop, ControlHandler& handler,
+    static Result<std::unique_ptr<Server>> create(event::EventLoop& loop, Handler& handler,
                                                           std::string path);
-    ControlChannel(const ControlChannel&) = delete;
-    ControlChannel& operator=(const ControlChannel&) = delete;
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
     // Drops every client, leaves the loop and unlinks the socket.
-    ~ControlChannel();
+    ~Server();
 
     // Pushes "event device ..." to every connected client. Call on the loop
     // thread whenever a device's front-end connects or disconnects, or its
@@ -42,7 +44,7 @@ private:
         bool dead = false;
     };
 
-    ControlChannel(EventLoop& loop, ControlHandler& handler, std::string path, UniqueFd listener)
+    Server(event::EventLoop& loop, Handler& handler, std::string path, UniqueFd listener)
         : loop_(loop), handler_(handler), path_(std::move(path)), listener_(std::move(listener)) {}
     void on_accept();
     void on_client(int fd, uint32_t events);
@@ -52,11 +54,11 @@ private:
     void update_poll(Client& c);
     void drop(int fd);
 
-    EventLoop& loop_;
-    ControlHandler& handler_;
+    event::EventLoop& loop_;
+    Handler& handler_;
     std::string path_;
     UniqueFd listener_;
     std::map<int, std::unique_ptr<Client>> clients_;
 };
 
-}  // namespace xenvhost::worker
+}  // namespace xenvhost::control

@@ -1,12 +1,13 @@
 #pragma once
-// The daemon's end of a worker's control channel (protocol in
-// worker/control_channel_protocol.hpp): sends commands, matches replies in
-// order, and passes "event device" lines on as they come.
+// The supervising end of a control channel (protocol in control/protocol.hpp):
+// sends commands, matches replies in order, and passes "event device" lines
+// on as they come. xenvhostd holds one per worker.
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
-#include "daemon/event_loop.hpp"
-#include "worker/control_channel_protocol.hpp"
+#include "control/commands.hpp"
+#include "control/device_status.hpp"
+#include "event/event_loop.hpp"
 
 #include <deque>
 #include <functional>
@@ -15,31 +16,33 @@
 #include <type_traits>
 #include <vector>
 
-namespace xenvhost::daemon {
+namespace xenvhost::control {
 
-class ControlClient {
+class Client {
 public:
-    // ok → an empty list; status → one entry per device; error → the worker's reason.
-    using ReplyFn = std::function<void(Result<std::vector<worker::DeviceStatus>>)>;
+    // ok → an empty list; status → one entry per device; error → the peer's reason.
+    using ReplyFn = std::function<void(Result<std::vector<DeviceStatus>>)>;
     struct Callbacks {
-        std::function<void(const worker::DeviceStatus&)> event;
-        // The connection broke (the worker died or misbehaved). Pending replies
+        std::function<void(const DeviceStatus&)> event;
+        // The connection broke (the peer died or misbehaved). Pending replies
         // are dropped. The client may be destroyed from inside this callback.
         std::function<void(const std::string& reason)> lost;
+        // Names the other end in the reasons given to lost(), e.g. "worker".
+        std::string peer = "peer";
     };
 
     // Connects without blocking. errno ENOENT/ECONNREFUSED/EAGAIN in the error
     // mean "not listening yet": try again later.
-    static Result<std::unique_ptr<ControlClient>> connect(EventLoop& loop, const std::string& path,
+    static Result<std::unique_ptr<Client>> connect(event::EventLoop& loop, const std::string& path,
                                                           Callbacks callbacks);
-    ~ControlClient();
-    ControlClient(const ControlClient&) = delete;
-    ControlClient& operator=(const ControlClient&) = delete;
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
 
-    // Any of the control::*Command types.
+    // Any of the *Command types.
     template <typename Command>
     void send(const Command& command, ReplyFn reply) {
-        send_line(control::format_command(command), std::is_same_v<Command, control::StatusCommand>, std::move(reply));
+        send_line(format_command(command), std::is_same_v<Command, StatusCommand>, std::move(reply));
     }
     size_t pending() const { return pending_.size(); }
 
@@ -47,9 +50,9 @@ private:
     struct Pending {
         bool is_status;
         ReplyFn reply;
-        std::vector<worker::DeviceStatus> devices;
+        std::vector<DeviceStatus> devices;
     };
-    ControlClient(EventLoop& loop, UniqueFd fd, std::string path, Callbacks cb)
+    Client(event::EventLoop& loop, UniqueFd fd, std::string path, Callbacks cb)
         : loop_(loop), fd_(std::move(fd)), path_(std::move(path)), cb_(std::move(cb)) {}
     void send_line(std::string line, bool is_status, ReplyFn reply);
     void on_ready(uint32_t events);
@@ -58,7 +61,7 @@ private:
     bool flush();
     void lose(const std::string& reason);
 
-    EventLoop& loop_;
+    event::EventLoop& loop_;
     UniqueFd fd_;
     std::string path_;
     Callbacks cb_;
@@ -69,4 +72,4 @@ private:
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-}  // namespace xenvhost::daemon
+}  // namespace xenvhost::control

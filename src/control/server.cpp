@@ -1,7 +1,7 @@
-#include "worker/control_channel.hpp"
+#include "control/server.hpp"
 
 #include "base/log.hpp"
-#include "worker/control_channel_protocol.hpp"
+#include "control/protocol.hpp"
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -12,14 +12,14 @@
 #include <cerrno>
 #include <cstring>
 
-namespace xenvhost::worker {
+namespace xenvhost::control {
 namespace {
 // A client that stops reading is dropped rather than growing our memory.
 constexpr size_t kMaxPendingOut = 1 << 20;
 constexpr size_t kMaxClients = 16;
 }  // namespace
 
-Result<std::unique_ptr<ControlChannel>> ControlChannel::create(EventLoop& loop, ControlHandler& handler,
+Result<std::unique_ptr<Server>> Server::create(event::EventLoop& loop, Handler& handler,
                                                                std::string path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -29,12 +29,12 @@ Result<std::unique_ptr<ControlChannel>> ControlChannel::create(EventLoop& loop, 
 
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return fail_errno("control socket");
-    // A socket left behind by a previous worker would make bind fail.
+    // A socket left behind by a previous process would make bind fail.
     struct stat st{};
     if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
         return fail_errno("bind control socket {}", path);
-    // Only root and our own user may steer the worker.
+    // Only root and our own user may steer the program.
     if (::chmod(path.c_str(), 0600) < 0) {
         auto err = fail_errno("chmod control socket {}", path);
         ::unlink(path.c_str());
@@ -46,8 +46,8 @@ Result<std::unique_ptr<ControlChannel>> ControlChannel::create(EventLoop& loop, 
         return err;
     }
     int lfd = fd.get();
-    std::unique_ptr<ControlChannel> ch(new ControlChannel(loop, handler, std::move(path), std::move(fd)));
-    ControlChannel* self = ch.get();
+    std::unique_ptr<Server> ch(new Server(loop, handler, std::move(path), std::move(fd)));
+    Server* self = ch.get();
     if (auto r = loop.add(lfd, EPOLLIN, [self](uint32_t) { self->on_accept(); }); !r) {
         ::unlink(self->path_.c_str());
         return std::unexpected(r.error());
@@ -55,14 +55,14 @@ Result<std::unique_ptr<ControlChannel>> ControlChannel::create(EventLoop& loop, 
     return ch;
 }
 
-ControlChannel::~ControlChannel() {
+Server::~Server() {
     for (auto& [fd, c] : clients_) loop_.remove(fd);
     clients_.clear();
     loop_.remove(listener_.get());
     ::unlink(path_.c_str());
 }
 
-void ControlChannel::on_accept() {
+void Server::on_accept() {
     for (;;) {
         UniqueFd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
@@ -92,7 +92,7 @@ void ControlChannel::on_accept() {
     }
 }
 
-void ControlChannel::on_client(int fd, uint32_t events) {
+void Server::on_client(int fd, uint32_t events) {
     auto it = clients_.find(fd);
     if (it == clients_.end()) return;
     Client& c = *it->second;
@@ -111,8 +111,8 @@ void ControlChannel::on_client(int fd, uint32_t events) {
                     start = nl + 1;
                 }
                 c.in.erase(0, start);
-                if (c.in.size() >= control::kMaxLine) {
-                    send(c, control::format_reply(control::ErrorReply{"line too long"}));
+                if (c.in.size() >= kMaxLine) {
+                    send(c, format_reply(ErrorReply{"line too long"}));
                     c.dead = true;
                 }
                 if (c.dead) break;
@@ -127,39 +127,39 @@ void ControlChannel::on_client(int fd, uint32_t events) {
     if (c.dead) drop(fd);
 }
 
-void ControlChannel::handle_line(Client& c, std::string_view line) {
-    auto cmd = control::parse_command(line);
+void Server::handle_line(Client& c, std::string_view line) {
+    auto cmd = parse_command(line);
     if (!cmd) {
         log::warn("control socket {}: bad command: {}", path_, cmd.error().message);
-        send(c, control::format_reply(control::ErrorReply{cmd.error().message}));
+        send(c, format_reply(ErrorReply{cmd.error().message}));
         return;
     }
     std::string reply;
-    if (auto* add = std::get_if<control::AddCommand>(&*cmd)) {
+    if (auto* add = std::get_if<AddCommand>(&*cmd)) {
         auto r = handler_.add_device(add->spec);
-        reply = r ? control::format_reply(control::OkReply{})
-                  : control::format_reply(control::ErrorReply{r.error().message});
-    } else if (auto* rm = std::get_if<control::RemoveCommand>(&*cmd)) {
+        reply = r ? format_reply(OkReply{})
+                  : format_reply(ErrorReply{r.error().message});
+    } else if (auto* rm = std::get_if<RemoveCommand>(&*cmd)) {
         auto r = handler_.remove_device(rm->name);
-        reply = r ? control::format_reply(control::OkReply{})
-                  : control::format_reply(control::ErrorReply{r.error().message});
-    } else if (std::holds_alternative<control::StatusCommand>(*cmd)) {
-        for (const auto& d : handler_.status()) reply += control::format_reply(control::DeviceLine{d});
-        reply += control::format_reply(control::EndReply{});
+        reply = r ? format_reply(OkReply{})
+                  : format_reply(ErrorReply{r.error().message});
+    } else if (std::holds_alternative<StatusCommand>(*cmd)) {
+        for (const auto& d : handler_.status()) reply += format_reply(DeviceLine{d});
+        reply += format_reply(EndReply{});
     } else {
-        reply = control::format_reply(control::OkReply{});
+        reply = format_reply(OkReply{});
     }
     send(c, reply);
 }
 
-void ControlChannel::notify(const DeviceStatus& status) {
-    std::string line = control::format_reply(control::EventLine{status});
+void Server::notify(const DeviceStatus& status) {
+    std::string line = format_reply(EventLine{status});
     for (auto& [fd, c] : clients_)
         if (!c->dead) send(*c, line);
     // Dead clients are dropped from their own callback: epoll reports the error there.
 }
 
-void ControlChannel::send(Client& c, std::string_view data) {
+void Server::send(Client& c, std::string_view data) {
     if (c.out.size() + data.size() > kMaxPendingOut) {
         log::warn("control socket {}: client does not read its replies, dropping it", path_);
         c.dead = true;
@@ -170,7 +170,7 @@ void ControlChannel::send(Client& c, std::string_view data) {
     flush(c);
 }
 
-void ControlChannel::flush(Client& c) {
+void Server::flush(Client& c) {
     while (!c.out.empty()) {
         ssize_t n = ::send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL);
         if (n > 0) {
@@ -186,7 +186,7 @@ void ControlChannel::flush(Client& c) {
     update_poll(c);
 }
 
-void ControlChannel::update_poll(Client& c) {
+void Server::update_poll(Client& c) {
     bool want_out = !c.out.empty();
     if (want_out == c.polling_out) return;
     int fd = c.fd.get();
@@ -200,9 +200,9 @@ void ControlChannel::update_poll(Client& c) {
     c.polling_out = want_out;
 }
 
-void ControlChannel::drop(int fd) {
+void Server::drop(int fd) {
     loop_.remove(fd);
     clients_.erase(fd);
 }
 
-}  // namespace xenvhost::worker
+}  // namespace xenvhost::control

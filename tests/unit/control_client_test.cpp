@@ -1,9 +1,10 @@
-// The daemon's end of the control channel against a scripted worker on a
+// The supervising end of a control channel against a scripted worker on a
 // real unix socket: replies matched in order, events passed on, and a worker
 // that misbehaves reported as a lost connection.
 
-#include "daemon/control_client.hpp"
-#include "daemon/event_loop.hpp"
+#include "control/client.hpp"
+#include "event/event_loop.hpp"
+#include "event/timer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +16,7 @@
 #include <cstring>
 #include <thread>
 
-namespace xenvhost::daemon {
+namespace xenvhost::control {
 namespace {
 
 // Each step: the line the worker expects (empty: expect nothing) and what it sends back.
@@ -37,10 +38,10 @@ protected:
         std::strncpy(a.sun_path, path.c_str(), sizeof a.sun_path - 1);
         ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
         ASSERT_EQ(::listen(listener, 1), 0);
-        auto l = EventLoop::create();
+        auto l = event::EventLoop::create();
         ASSERT_TRUE(l.has_value());
-        loop = std::make_unique<EventLoop>(std::move(*l));
-        auto t = Timer::create(*loop, [this] {
+        loop = std::move(*l);
+        auto t = event::Timer::create(*loop, [this] {
             timed_out = true;
             loop->stop();
         });
@@ -79,13 +80,13 @@ protected:
             else worker_fd = fd;
         });
     }
-    void connect(ControlClient::Callbacks cb = {}) {
-        if (!cb.event) cb.event = [this](const worker::DeviceStatus& s) { events.push_back(s); };
+    void connect(Client::Callbacks cb = {}) {
+        if (!cb.event) cb.event = [this](const DeviceStatus& s) { events.push_back(s); };
         if (!cb.lost) cb.lost = [this](const std::string& why) {
             lost = why;
             loop->stop();
         };
-        auto c = ControlClient::connect(*loop, path, std::move(cb));
+        auto c = Client::connect(*loop, path, std::move(cb));
         ASSERT_TRUE(c.has_value()) << c.error().message;
         client = std::move(*c);
     }
@@ -100,10 +101,10 @@ protected:
     int worker_fd = -1;
     std::thread worker;
     std::string seen_unexpected;
-    std::unique_ptr<EventLoop> loop;
-    std::unique_ptr<Timer> guard;
-    std::unique_ptr<ControlClient> client;
-    std::vector<worker::DeviceStatus> events;
+    std::unique_ptr<event::EventLoop> loop;
+    std::unique_ptr<event::Timer> guard;
+    std::unique_ptr<Client> client;
+    std::vector<DeviceStatus> events;
     std::string lost;
     bool timed_out = false;
 };
@@ -114,12 +115,12 @@ TEST_F(ControlClientTest, RepliesInOrderWithEventsBetween) {
           {"status", "device name=d0 socket=/s0 connected=1\nevent device name=d0 connected=0\ndevice name=d1\nend\n"}});
     connect();
     std::vector<std::string> results;
-    worker::DeviceSpec s0, s1;
+    DeviceSpec s0, s1;
     s0.name = "d0", s0.socket_path = "/s0", s0.blk_file = "/img";
     s1.name = "d1", s1.socket_path = "/s1", s1.blk_file = "/missing";
-    client->send(control::AddCommand{s0}, [&](auto r) { results.push_back(r ? "ok" : "error: " + r.error().message); });
-    client->send(control::AddCommand{s1}, [&](auto r) { results.push_back(r ? "ok" : "error: " + r.error().message); });
-    client->send(control::StatusCommand{}, [&](auto r) {
+    client->send(AddCommand{s0}, [&](auto r) { results.push_back(r ? "ok" : "error: " + r.error().message); });
+    client->send(AddCommand{s1}, [&](auto r) { results.push_back(r ? "ok" : "error: " + r.error().message); });
+    client->send(StatusCommand{}, [&](auto r) {
         ASSERT_TRUE(r.has_value());
         results.push_back("status " + std::to_string(r->size()));
         EXPECT_EQ((*r)[0].socket_path, "/s0");
@@ -144,7 +145,7 @@ TEST_F(ControlClientTest, MalformedLineLosesTheConnection) {
     play({{"ping", "bonjour\n"}});
     connect();
     bool replied = false;
-    client->send(control::PingCommand{}, [&](auto) { replied = true; });
+    client->send(PingCommand{}, [&](auto) { replied = true; });
     run();
     EXPECT_FALSE(replied);
     EXPECT_NE(lost.find("malformed"), std::string::npos) << lost;
@@ -160,23 +161,25 @@ TEST_F(ControlClientTest, UnaskedReplyLosesTheConnection) {
 TEST_F(ControlClientTest, WrongReplyKindLosesTheConnection) {
     play({{"ping", "end\n"}});
     connect();
-    client->send(control::PingCommand{}, [](auto) {});
+    client->send(PingCommand{}, [](auto) {});
     run();
     EXPECT_NE(lost.find("does not match"), std::string::npos) << lost;
 }
 
 TEST_F(ControlClientTest, WorkerHangingUpIsReported) {
     play({{"ping", ""}}, true);
-    connect();
-    client->send(control::PingCommand{}, [](auto) {});
+    Client::Callbacks cb;
+    cb.peer = "worker";
+    connect(std::move(cb));
+    client->send(PingCommand{}, [](auto) {});
     run();
-    EXPECT_NE(lost.find("closed"), std::string::npos) << lost;
+    EXPECT_NE(lost.find("worker closed"), std::string::npos) << lost;
 }
 
 TEST_F(ControlClientTest, ClientMayBeDestroyedFromItsOwnCallback) {
     play({{"ping", "ok\nok\n"}});
     connect();
-    client->send(control::PingCommand{}, [&](auto) {
+    client->send(PingCommand{}, [&](auto) {
         client.reset();  // the second "ok" must not be looked at
         loop->stop();
     });
@@ -186,12 +189,12 @@ TEST_F(ControlClientTest, ClientMayBeDestroyedFromItsOwnCallback) {
 }
 
 TEST(ControlClientConnect, NotListeningYetIsRecognisable) {
-    auto l = EventLoop::create();
+    auto l = event::EventLoop::create();
     ASSERT_TRUE(l.has_value());
-    auto c = ControlClient::connect(*l, "/tmp/xenvhost-no-such-dir/control", {});
+    auto c = Client::connect(**l, "/tmp/xenvhost-no-such-dir/control", {});
     ASSERT_FALSE(c.has_value());
     EXPECT_EQ(c.error().err, ENOENT);
 }
 
 }  // namespace
-}  // namespace xenvhost::daemon
+}  // namespace xenvhost::control

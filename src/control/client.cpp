@@ -22,8 +22,12 @@ Result<std::unique_ptr<Client>> Client::connect(event::EventLoop& loop, const st
     std::memcpy(addr.sun_path, path.data(), path.size());
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) return fail_errno("socket");
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-        return fail_errno("connect {}", path);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        // Nobody listening (yet): the peer is not there, which a caller that
+        // just started it may wait out. Anything else is our own failure.
+        const bool absent = errno == ENOENT || errno == ECONNREFUSED || errno == EAGAIN;
+        return fail_errno_as(absent ? ErrorKind::kPeerGone : ErrorKind::kInternal, "connect {}", path);
+    }
     int raw = fd.get();
     std::unique_ptr<Client> c(new Client(loop, std::move(fd), path, std::move(callbacks)));
     Client* self = c.get();

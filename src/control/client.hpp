@@ -31,8 +31,8 @@ public:
         std::string peer = "peer";
     };
 
-    // Connects without blocking. errno ENOENT/ECONNREFUSED/EAGAIN in the error
-    // mean "not listening yet": try again later.
+    // Connects without blocking. An error of kind kPeerGone means nobody is
+    // listening (yet): a caller that just started the peer tries again later.
     static Result<std::unique_ptr<Client>> connect(event::EventLoop& loop, const std::string& path,
                                                           Callbacks callbacks);
     ~Client();

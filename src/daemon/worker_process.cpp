@@ -251,8 +251,7 @@ Result<> WorkerProcess::spawn() {
 void WorkerProcess::try_connect() {
     auto client = control::Client::connect(loop_, control_path(), client_callbacks());
     if (!client) {
-        int e = client.error().err;
-        bool not_yet = e == ENOENT || e == ECONNREFUSED || e == EAGAIN;
+        const bool not_yet = client.error().kind == ErrorKind::kPeerGone;
         if (!not_yet || Clock::now() - spawned_at_ > kConnectTimeout) {
             log::error("dom{}: worker pid {} does not answer on {}: {}", domid_, pid_, control_path(),
                        client.error().message);

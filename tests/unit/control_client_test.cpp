@@ -193,7 +193,7 @@ TEST(ControlClientConnect, NotListeningYetIsRecognisable) {
     ASSERT_TRUE(l.has_value());
     auto c = Client::connect(**l, "/tmp/xenvhost-no-such-dir/control", {});
     ASSERT_FALSE(c.has_value());
-    EXPECT_EQ(c.error().err, ENOENT);
+    EXPECT_EQ(c.error().kind, ErrorKind::kPeerGone);  // not listening (yet)
 }
 
 }  // namespace

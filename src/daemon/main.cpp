@@ -6,6 +6,7 @@
 #include "daemon/options.hpp"
 #include "daemon/sd_notify.hpp"
 #include "event/event_loop.hpp"
+#include "event/signal_fd.hpp"
 
 #include <signal.h>
 #include <sys/epoll.h>
@@ -35,19 +36,13 @@ int main(int argc, char** argv) {
 
     // Before any thread exists (libxenstore starts one), so every thread
     // inherits the mask and the signals reach only the signalfd.
-    sigset_t mask;
-    sigemptyset(&mask);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&mask, sig);
-    if (::sigprocmask(SIG_BLOCK, &mask, nullptr) < 0) {
-        log::error("sigprocmask: {}", std::strerror(errno));
+    auto signals = event::block_into_signalfd({SIGTERM, SIGINT, SIGHUP});
+    if (!signals) {
+        log::error("{}", signals.error().message);
         return 1;
     }
+    UniqueFd sigfd = std::move(*signals);
     ::signal(SIGPIPE, SIG_IGN);  // libxenstore flips it process-wide otherwise
-    xenvhost::UniqueFd sigfd(::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!sigfd) {
-        log::error("signalfd: {}", std::strerror(errno));
-        return 1;
-    }
 
     std::error_code ec;
     std::filesystem::create_directories(options->run_dir, ec);

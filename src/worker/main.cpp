@@ -3,6 +3,7 @@
 #include "base/log.hpp"
 #include "control/server.hpp"
 #include "event/event_loop.hpp"
+#include "event/signal_fd.hpp"
 #include "memory/memory_builder.hpp"
 #include "worker/options.hpp"
 #include "worker/worker.hpp"
@@ -17,18 +18,6 @@
 using namespace xenvhost;
 
 namespace {
-
-Result<UniqueFd> block_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    if (::sigprocmask(SIG_BLOCK, &set, nullptr) < 0) return fail_errno("sigprocmask");
-    int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (fd < 0) return fail_errno("signalfd");
-    return UniqueFd(fd);
-}
 
 void print_counters(const worker::Worker& w) {
     for (const auto& s : w.status())
@@ -56,7 +45,7 @@ int main(int argc, char** argv) {
     log::set_level(opts->log_level);
     // A front-end that goes away mid-reply must not kill the worker.
     std::signal(SIGPIPE, SIG_IGN);
-    auto signals = block_signals();
+    auto signals = event::block_into_signalfd({SIGTERM, SIGINT, SIGHUP});
     if (!signals) {
         log::error("{}", signals.error().message);
         return 1;

@@ -30,7 +30,7 @@ LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
 # One static library per program-independent layer set; programs link it.
-LIB_DIRS  := src/base src/vhost_user src/virtio src/memory src/devices src/xen
+LIB_DIRS  := src/base src/vhost_user src/virtio src/memory src/queue src/devices src/xen
 LIB_SRCS  := $(shell find $(LIB_DIRS) -name '*.cpp' 2>/dev/null | sort)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/lib/libxenvhost.a

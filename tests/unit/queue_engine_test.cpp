@@ -4,6 +4,7 @@
 #include "ring_fixture.hpp"
 
 #include "base/eventfd.hpp"
+#include "devices/blk/blk_request.hpp"
 #include "queue/queue_engine.hpp"
 
 #include <gtest/gtest.h>
@@ -46,9 +47,7 @@ public:
     unsigned in_flight() const override { return pending; }
     std::optional<memory::GuestBuffer> answer_unmapped(std::span<const memory::GuestBuffer> chain) const override {
         if (!answers_unmapped) return std::nullopt;
-        for (auto it = chain.rbegin(); it != chain.rend(); ++it)
-            if (it->writable) return memory::GuestBuffer{it->gpa + it->len - 1, 1, true};
-        return std::nullopt;
+        return devices::blk::status_byte_buffer(chain);
     }
     void finish(uint16_t slot, uint32_t written) {
         --pending;

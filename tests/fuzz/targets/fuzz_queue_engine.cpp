@@ -15,6 +15,7 @@
 #include "common/fd_count.hpp"
 #include "common/formats.hpp"
 #include "memory/plain_memory.hpp"
+#include "devices/blk/blk_request.hpp"
 #include "queue/queue_engine.hpp"
 
 #include <sys/mman.h>
@@ -90,9 +91,7 @@ public:
     unsigned in_flight() const override { return static_cast<unsigned>(order_.size()); }
     std::optional<memory::GuestBuffer> answer_unmapped(std::span<const memory::GuestBuffer> chain) const override {
         if (!answers_) return std::nullopt;
-        for (auto it = chain.rbegin(); it != chain.rend(); ++it)
-            if (it->writable) return memory::GuestBuffer{it->gpa + it->len - 1, 1, true};
-        return std::nullopt;
+        return devices::blk::status_byte_buffer(chain);
     }
 
     void complete_one(uint16_t pick, uint32_t written) {

@@ -31,7 +31,7 @@ endif
 
 # One static library of the program-independent layers and shared pieces
 # (event loop, control protocol); every program links it.
-LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/devices src/xen
+LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/queue src/devices src/xen
 LIB_SRCS  := $(shell find $(LIB_DIRS) -name '*.cpp' 2>/dev/null | sort)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/lib/libxenvhost.a

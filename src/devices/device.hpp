@@ -4,10 +4,13 @@
 // queue, provides a handler that runs on that queue's thread and turns
 // requests (host iovecs of one descriptor chain) into I/O.
 
+#include "memory/guest_memory.hpp"
+
 #include <sys/uio.h>
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -22,7 +25,7 @@ struct Request {
     std::span<const iovec> out;
     std::span<const iovec> in;
     // The request's buffers could not be mapped (a revoked grant, a missing
-    // frame); `in` holds only its last device-writable byte, so the device
+    // frame); `in` holds only what answer_unmapped() named, so the device
     // can answer with an error. The worker has logged why.
     bool unmapped = false;
 };
@@ -53,6 +56,14 @@ public:
     virtual void reap(CompletionSink& sink) = 0;
     // Requests started and not yet completed.
     virtual unsigned in_flight() const = 0;
+    // The guest bytes the device needs to answer a request whose buffers
+    // could not be mapped (`buffers`: the whole chain, in order); they are
+    // mapped alone and the request started with `unmapped` set. None: the
+    // request is completed with nothing written.
+    virtual std::optional<memory::GuestBuffer> answer_unmapped(std::span<const memory::GuestBuffer> buffers) const {
+        (void)buffers;
+        return std::nullopt;
+    }
 };
 
 class Device {

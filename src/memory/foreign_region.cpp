@@ -29,7 +29,8 @@ Result<std::shared_ptr<const Region>> map_foreign_whole(const RegionDesc& d,
     std::vector<uint64_t> frames(d.size / kXenPageSize);
     for (size_t i = 0; i < frames.size(); ++i) frames[i] = d.gpa / kXenPageSize + i;
     stats->map_calls.fetch_add(1, std::memory_order_relaxed);
-    auto m = foreign->map(d.domid, frames, true);
+    std::vector<int> errs(frames.size());
+    auto m = foreign->map(d.domid, frames, true, errs);
     if (!m) {
         stats->map_failures.fetch_add(1, std::memory_order_relaxed);
         return fail("mapping foreign region gpa {:#x} ({} frames of domain {}) whole: {}", d.gpa, frames.size(),

@@ -28,17 +28,38 @@ struct RingMapping {
     std::shared_ptr<const void> keep;  // owns the mapping (or the region it lies in)
 };
 
+// Working storage a mapping strategy keeps in a request slot (frame lists,
+// the request's mappings, an IOTLB lease) so that mapping a request reuses it
+// instead of allocating. One per slot, used by one queue at a time: nothing
+// in it is shared, unlike the GuestMemory that several queue threads use.
+class MapScratch {
+public:
+    virtual ~MapScratch() = default;
+    // Drops what the last request held (unmaps, ends its lease); keeps the storage.
+    virtual void release() = 0;
+};
+
 // Host iovecs of one request, valid until release(). Reused across requests
-// so the vectors keep their capacity.
+// so the vectors (and the strategy's scratch) keep their capacity.
 struct MappedBuffers {
     std::vector<iovec> out;  // driver-written
     std::vector<iovec> in;   // device-written
-    std::shared_ptr<const void> keep;  // mapping(s) backing the iovecs
+    std::shared_ptr<const void> keep;  // what the iovecs point into (the memory, a mapping)
+    std::unique_ptr<MapScratch> scratch;
 
     void release() {
         out.clear();
         in.clear();
+        if (scratch) scratch->release();
         keep.reset();
+    }
+    // The strategy's scratch of type T, made on first use (or when the slot
+    // moves to memory of another strategy).
+    template <typename T>
+    T& scratch_as() {
+        if (auto* s = dynamic_cast<T*>(scratch.get())) return *s;
+        scratch = std::make_unique<T>();
+        return static_cast<T&>(*scratch);
     }
 };
 

@@ -7,24 +7,17 @@
 
 namespace xenvhost::memory {
 
-struct Iotlb::Lease {
-    std::shared_ptr<Iotlb> owner;
-    std::vector<std::pair<uint64_t, uint64_t>> ranges;  // iova, size
-    std::thread::id thread;  // the queue thread whose request it is
-    bool held = false;       // invalidations wait for it
-    bool stale = false;      // claimed, and an invalidation touched its ranges
-    bool overlaps(uint64_t iova, uint64_t size) const {
-        for (const auto& [start, len] : ranges)
-            if (start < iova + size && iova < start + len) return true;
-        return false;
-    }
-    ~Lease() {
-        std::lock_guard lock(owner->mutex_);
-        auto& v = owner->leases_;
-        v.erase(std::remove(v.begin(), v.end(), this), v.end());
-        owner->changed_.notify_all();
-    }
-};
+bool Iotlb::Lease::overlaps(uint64_t iova, uint64_t size) const {
+    for (const auto& [start, len] : ranges)
+        if (start < iova + size && iova < start + len) return true;
+    return false;
+}
+
+void Iotlb::Lease::end() {
+    if (owner_) owner_->end(*this);
+}
+
+Iotlb::Lease::~Lease() { end(); }
 
 void Iotlb::set_miss_handler(MissHandler handler) {
     std::lock_guard lock(mutex_);
@@ -45,14 +38,14 @@ void Iotlb::update(uint64_t iova, uint64_t size, uint64_t uaddr, uint8_t perm) {
 
 bool Iotlb::overlaps_held_lease_locked(uint64_t iova, uint64_t size) const {
     for (const Lease* l : leases_) {
-        if (!l->held || !l->overlaps(iova, size)) continue;
+        if (!l->held_ || !l->overlaps(iova, size)) continue;
         // A thread waiting for a MISS answer with no work to do meanwhile
         // finishes none of its requests until the front-end answers, which
         // QEMU does only after this INVALIDATE: waiting for them would
         // deadlock until the MISS times out, so their I/O goes on through the
         // translation they were given. Queue threads reap while they wait
         // (WaitWork), so their requests are waited for.
-        auto asking = std::find_if(asking_.begin(), asking_.end(), [&](const Asking& a) { return a.thread == l->thread; });
+        auto asking = std::find_if(asking_.begin(), asking_.end(), [&](const Asking& a) { return a.thread == l->thread_; });
         if (asking != asking_.end() && !asking->works) continue;
         return true;
     }
@@ -75,7 +68,7 @@ void Iotlb::invalidate(uint64_t iova, uint64_t size) {
     // Requests still translating start over; waiting for them could wait
     // for a MISS answer the front-end sends only after this INVALIDATE's.
     for (Lease* l : leases_)
-        if (!l->held && l->overlaps(iova, end - iova)) l->stale = true;
+        if (!l->held_ && l->overlaps(iova, end - iova)) l->stale_ = true;
     // In-flight requests finish their I/O on memory they were allowed to use.
     changed_.wait_for(lock, std::chrono::seconds(5), [&] { return !overlaps_held_lease_locked(iova, end - iova); });
 }
@@ -157,30 +150,38 @@ std::optional<Iotlb::Hit> Iotlb::translate(uint64_t iova, uint64_t len, uint8_t 
     return std::nullopt;
 }
 
-std::shared_ptr<Iotlb::Lease> Iotlb::add_lease(std::vector<std::pair<uint64_t, uint64_t>> ranges, bool held) {
-    auto l = std::make_shared<Lease>();
-    l->owner = shared_from_this();
-    l->ranges = std::move(ranges);
-    l->held = held;
-    l->thread = std::this_thread::get_id();
+void Iotlb::claim(Lease& l) {
+    end(l);
     std::lock_guard lock(mutex_);
-    leases_.push_back(l.get());
-    return l;
-}
-
-std::shared_ptr<Iotlb::Lease> Iotlb::claim(std::vector<std::pair<uint64_t, uint64_t>> ranges) {
-    return add_lease(std::move(ranges), false);
+    l.owner_ = shared_from_this();
+    l.thread_ = std::this_thread::get_id();
+    l.held_ = false;
+    l.stale_ = false;
+    leases_.push_back(&l);
 }
 
 bool Iotlb::hold(Lease& lease) {
     std::lock_guard lock(mutex_);
-    if (lease.stale) return false;
-    lease.held = true;
+    if (lease.stale_) return false;
+    lease.held_ = true;
     return true;
 }
 
+void Iotlb::end(Lease& l) {
+    if (!l.owner_) return;
+    std::shared_ptr<Iotlb> owner;  // let go of after the lock (it may be the last reference)
+    std::lock_guard lock(mutex_);
+    leases_.erase(std::remove(leases_.begin(), leases_.end(), &l), leases_.end());
+    owner = std::move(l.owner_);
+    changed_.notify_all();
+}
+
 std::shared_ptr<const void> Iotlb::lease(std::vector<std::pair<uint64_t, uint64_t>> ranges) {
-    return add_lease(std::move(ranges), true);
+    auto l = std::make_shared<Lease>();
+    l->ranges = std::move(ranges);
+    claim(*l);
+    hold(*l);
+    return l;
 }
 
 size_t Iotlb::size() const {

@@ -58,17 +58,41 @@ public:
     std::optional<Hit> translate(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault,
                                  std::chrono::milliseconds wait = std::chrono::milliseconds(2000));
 
-    struct Lease;
+    // A request's lease on IOVA ranges. A queue keeps one per request slot
+    // and reuses it (its range list keeps its capacity); it ends when end()
+    // is called or it goes away.
+    class Lease {
+    public:
+        Lease() = default;
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease();
+        // The ranges (iova, size) to claim next; change only while not claimed.
+        std::vector<std::pair<uint64_t, uint64_t>> ranges;
+        bool active() const { return owner_ != nullptr; }
+        // Ends it if it is active (Iotlb::end).
+        void end();
+
+    private:
+        friend class Iotlb;
+        bool overlaps(uint64_t iova, uint64_t size) const;
+        std::shared_ptr<Iotlb> owner_;
+        std::thread::id thread_;  // the queue thread whose request it is
+        bool held_ = false;       // invalidations wait for it
+        bool stale_ = false;      // claimed, and an invalidation touched its ranges
+    };
     // A lease on IOVA ranges, held at once; released when the returned object
     // goes away.
     std::shared_ptr<const void> lease(std::vector<std::pair<uint64_t, uint64_t>> ranges);
-    // A lease claimed before its ranges are translated: invalidations do not
-    // wait for it but mark it stale.
-    std::shared_ptr<Lease> claim(std::vector<std::pair<uint64_t, uint64_t>> ranges);
+    // Claims `lease` (its ranges) before they are translated: invalidations
+    // do not wait for it but mark it stale. Ends it first if it was active.
+    void claim(Lease& lease);
     // Holds a claimed lease, so that invalidations now wait for it; false if
     // an invalidation touched its ranges since the claim (translations made
     // meanwhile may be stale: translate again under a new claim).
     bool hold(Lease& lease);
+    // Ends a lease (no-op if it is not active); invalidations stop waiting for it.
+    void end(Lease& lease);
 
     size_t size() const;
 
@@ -78,7 +102,6 @@ private:
         uint64_t uaddr;
         uint8_t perm;
     };
-    std::shared_ptr<Lease> add_lease(std::vector<std::pair<uint64_t, uint64_t>> ranges, bool held);
     std::optional<Hit> lookup_locked(uint64_t iova, uint64_t len, uint8_t perm, Fault& fault) const;
     bool overlaps_held_lease_locked(uint64_t iova, uint64_t size) const;
 

@@ -48,37 +48,48 @@ bool IotlbMemory::read(uint64_t iova, std::span<uint8_t> dst) const {
     return true;
 }
 
+namespace {
+// A request slot's lease, reused request after request; ended on release.
+struct LeaseScratch final : MapScratch {
+    Iotlb::Lease lease;
+    void release() override { lease.end(); }
+};
+}  // namespace
+
 Result<> IotlbMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const {
     // The lease is claimed before any translation and held once all are
     // made: an invalidation that comes meanwhile (while this request waits
     // for a MISS answer, say) makes it stale, and the request translates
     // again rather than use what the IOMMU took away.
-    std::vector<std::pair<uint64_t, uint64_t>> ranges;
-    for (const auto& b : buffers) ranges.emplace_back(b.gpa, b.len);
+    auto& s = out.scratch_as<LeaseScratch>();
+    s.release();
+    s.lease.ranges.clear();
+    for (const auto& b : buffers) s.lease.ranges.emplace_back(b.gpa, b.len);
     const size_t out_before = out.out.size(), in_before = out.in.size();
     constexpr int kAttempts = 8;
     for (int attempt = 1;; ++attempt) {
-        auto lease = iotlb_->claim(ranges);
+        iotlb_->claim(s.lease);
         for (const auto& b : buffers) {
             auto& list = b.writable ? out.in : out.out;
             const uint8_t perm = b.writable ? iotlb_perm::kWrite : iotlb_perm::kRead;
             uint64_t done = 0;
             while (done < b.len) {
                 auto span = translate(b.gpa + done, b.len - done, perm);
-                if (!span) return std::unexpected(span.error());
-                if (span->empty()) return fail("IOVA {:#x}: empty translation", b.gpa + done);
+                if (!span || span->empty()) {
+                    s.release();
+                    if (!span) return std::unexpected(span.error());
+                    return fail("IOVA {:#x}: empty translation", b.gpa + done);
+                }
                 list.push_back(iovec{span->data(), span->size()});
                 done += span->size();
             }
         }
-        if (iotlb_->hold(*lease)) {
-            // Held until the request completes: invalidations of these ranges wait for it.
-            struct Keep {
-                std::shared_ptr<const void> memory, lease;
-            };
-            out.keep = std::make_shared<Keep>(Keep{shared_from_this(), std::move(lease)});
+        // Held until the request completes: invalidations of these ranges wait for it.
+        if (iotlb_->hold(s.lease)) {
+            out.keep = shared_from_this();
             return {};
         }
+        s.release();
         out.out.resize(out_before);
         out.in.resize(in_before);
         if (attempt == kAttempts)

@@ -1,6 +1,7 @@
 #include "memory/xen_memory.hpp"
 
 #include <cstring>
+#include <utility>
 #include <variant>
 
 namespace xenvhost::memory {
@@ -10,8 +11,56 @@ struct XenMemory::FrameMapping {
     std::variant<xen::GrantMapping, xen::ForeignMapping> mapping;
     uint8_t* data = nullptr;
     std::shared_ptr<MapStats> stats;
+
+    FrameMapping() = default;
+    FrameMapping(FrameMapping&& o) noexcept
+        : mapping(std::move(o.mapping)), data(std::exchange(o.data, nullptr)), stats(std::move(o.stats)) {}
+    FrameMapping& operator=(FrameMapping&&) = delete;
     ~FrameMapping() {
-        if (data) stats->unmap_calls.fetch_add(1, std::memory_order_relaxed);
+        if (data && stats) stats->unmap_calls.fetch_add(1, std::memory_order_relaxed);
+    }
+};
+
+// A request slot's storage: batches keep their frame lists' capacity when
+// the slot is released, and the request's mappings are held (and unmapped
+// on release) here.
+struct XenMemory::Scratch final : MapScratch {
+    struct Batch {
+        XenRegionKind kind;
+        uint32_t domid;
+        bool writable;
+        std::vector<uint64_t> frames;
+    };
+    struct Pending {  // an iovec waiting for its batch's address
+        bool writable;
+        size_t iov;
+        size_t batch;
+        PageSpan span;
+    };
+    std::vector<Batch> batches;
+    size_t batches_used = 0;  // batches past this are spare storage
+    std::vector<Pending> pending;
+    std::vector<uint32_t> refs;  // grant refs of one map call
+    std::vector<int> errs;       // per-frame errors of one foreign map call
+    std::vector<FrameMapping> maps;
+
+    Batch& batch(XenRegionKind kind, uint32_t domid, bool writable, size_t& index) {
+        for (index = 0; index < batches_used; ++index) {
+            const auto& b = batches[index];
+            if (b.kind == kind && b.domid == domid && b.writable == writable) return batches[index];
+        }
+        if (batches_used == batches.size()) batches.emplace_back();
+        Batch& b = batches[batches_used++];
+        b.kind = kind;
+        b.domid = domid;
+        b.writable = writable;
+        b.frames.clear();
+        return b;
+    }
+    void release() override {
+        maps.clear();
+        pending.clear();
+        batches_used = 0;
     }
 };
 
@@ -32,31 +81,32 @@ std::string_view XenMemory::mode() const {
     return foreign ? "foreign" : "mmap";
 }
 
-Result<std::unique_ptr<XenMemory::FrameMapping>> XenMemory::map_frames(XenRegionKind kind, uint32_t domid,
-                                                                       std::span<const uint64_t> frames,
-                                                                       bool writable) const {
+Result<XenMemory::FrameMapping> XenMemory::map_frames(XenRegionKind kind, uint32_t domid,
+                                                      std::span<const uint64_t> frames, bool writable,
+                                                      Scratch& scratch) const {
     stats_->map_calls.fetch_add(1, std::memory_order_relaxed);
-    auto fm = std::make_unique<FrameMapping>();
-    fm->stats = stats_;
+    FrameMapping fm;
+    fm.stats = stats_;
     if (kind == XenRegionKind::kGrant) {
         if (!handles_.grants) return fail_as(ErrorKind::kPolicy, "grant mapping is not available on this host");
-        std::vector<uint32_t> refs(frames.begin(), frames.end());
-        auto m = handles_.grants->map(domid, refs, writable);
+        scratch.refs.assign(frames.begin(), frames.end());  // gather_pages checked they fit 32 bits
+        auto m = handles_.grants->map(domid, scratch.refs, writable);
         if (!m) {
             stats_->map_failures.fetch_add(1, std::memory_order_relaxed);
             return pass(m.error(), ErrorKind::kMapFailure);
         }
-        fm->data = m->data();
-        fm->mapping = std::move(*m);
+        fm.data = m->data();
+        fm.mapping = std::move(*m);
     } else {
         if (!handles_.foreign) return fail_as(ErrorKind::kPolicy, "foreign mapping is not available on this host");
-        auto m = handles_.foreign->map(domid, frames, writable);
+        if (scratch.errs.size() < frames.size()) scratch.errs.resize(frames.size());
+        auto m = handles_.foreign->map(domid, frames, writable, scratch.errs);
         if (!m) {
             stats_->map_failures.fetch_add(1, std::memory_order_relaxed);
             return pass(m.error(), ErrorKind::kMapFailure);
         }
-        fm->data = m->data();
-        fm->mapping = std::move(*m);
+        fm.data = m->data();
+        fm.mapping = std::move(*m);
     }
     stats_->pages_mapped.fetch_add(frames.size(), std::memory_order_relaxed);
     return fm;
@@ -67,16 +117,18 @@ Result<RingMapping> XenMemory::map_ring(uint64_t gpa, uint64_t len, bool writabl
     if (!r || len > r->gpa_end() - gpa)
         return fail_as(ErrorKind::kGuestFault, "ring area gpa {:#x} len {:#x} is not inside one memory region", gpa, len);
     if (r->mapped()) return RingMapping{r->host() + (gpa - r->gpa()), shared_from_this()};
+    Scratch scratch;  // once per ring start: no slot to borrow from
     std::vector<uint64_t> frames;
     auto span = gather_pages(r->desc().kind, gpa, len, frames);
     if (!span) return std::unexpected(span.error());
-    auto fm = map_frames(r->desc().kind, r->desc().domid, frames, writable);
+    auto fm = map_frames(r->desc().kind, r->desc().domid, frames, writable, scratch);
     if (!fm) return fail_as(ErrorKind::kMapFailure, "ring area gpa {:#x}: {}", gpa, fm.error().message);
-    uint8_t* host = (*fm)->data + span->offset;
-    return RingMapping{host, std::shared_ptr<const void>(std::move(*fm))};
+    uint8_t* host = fm->data + span->offset;
+    return RingMapping{host, std::make_shared<FrameMapping>(std::move(*fm))};
 }
 
 bool XenMemory::read(uint64_t gpa, std::span<uint8_t> dst) const {
+    Scratch scratch;
     size_t done = 0;
     while (done < dst.size()) {
         const uint64_t addr = gpa + done;
@@ -89,9 +141,9 @@ bool XenMemory::read(uint64_t gpa, std::span<uint8_t> dst) const {
             std::vector<uint64_t> frames;
             auto span = gather_pages(r->desc().kind, addr, piece, frames);
             if (!span) return false;
-            auto fm = map_frames(r->desc().kind, r->desc().domid, frames, false);
+            auto fm = map_frames(r->desc().kind, r->desc().domid, frames, false, scratch);
             if (!fm) return false;
-            std::memcpy(dst.data() + done, (*fm)->data + span->offset, piece);
+            std::memcpy(dst.data() + done, fm->data + span->offset, piece);
         }
         done += piece;
     }
@@ -99,20 +151,8 @@ bool XenMemory::read(uint64_t gpa, std::span<uint8_t> dst) const {
 }
 
 Result<> XenMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const {
-    struct Batch {
-        XenRegionKind kind;
-        uint32_t domid;
-        bool writable;
-        std::vector<uint64_t> frames;
-    };
-    struct Pending {
-        bool writable;
-        size_t iov;
-        size_t batch;
-        PageSpan span;
-    };
-    std::vector<Batch> batches;
-    std::vector<Pending> pending;
+    auto& s = out.scratch_as<Scratch>();
+    s.release();  // whatever a failed earlier call left
     for (const auto& b : buffers) {
         auto& list = b.writable ? out.in : out.out;
         uint64_t done = 0;
@@ -126,34 +166,29 @@ Result<> XenMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuff
             } else {
                 const auto& d = r->desc();
                 size_t bi = 0;
-                while (bi < batches.size() && !(batches[bi].kind == d.kind && batches[bi].domid == d.domid &&
-                                                batches[bi].writable == b.writable))
-                    ++bi;
-                if (bi == batches.size()) batches.push_back(Batch{d.kind, d.domid, b.writable, {}});
-                auto span = gather_pages(d.kind, addr, piece, batches[bi].frames);
+                auto& batch = s.batch(d.kind, d.domid, b.writable, bi);
+                auto span = gather_pages(d.kind, addr, piece, batch.frames);
                 if (!span) return pass(span.error(), ErrorKind::kGuestFault);
                 list.push_back(iovec{nullptr, piece});
-                pending.push_back(Pending{b.writable, list.size() - 1, bi, *span});
+                s.pending.push_back(Scratch::Pending{b.writable, list.size() - 1, bi, *span});
             }
             done += piece;
         }
     }
-    if (batches.empty()) {
-        out.keep = shared_from_this();
-        return {};
+    out.keep = shared_from_this();
+    for (size_t i = 0; i < s.batches_used; ++i) {
+        const auto& batch = s.batches[i];
+        auto fm = map_frames(batch.kind, batch.domid, batch.frames, batch.writable, s);
+        if (!fm) {
+            s.release();  // what this request mapped so far goes at once
+            return pass(fm.error(), ErrorKind::kMapFailure);
+        }
+        s.maps.push_back(std::move(*fm));
     }
-    auto maps = std::make_shared<std::vector<std::unique_ptr<FrameMapping>>>();
-    maps->reserve(batches.size());
-    for (const auto& batch : batches) {
-        auto fm = map_frames(batch.kind, batch.domid, batch.frames, batch.writable);
-        if (!fm) return pass(fm.error(), ErrorKind::kMapFailure);
-        maps->push_back(std::move(*fm));
-    }
-    for (const auto& p : pending) {
+    for (const auto& p : s.pending) {
         auto& list = p.writable ? out.in : out.out;
-        list[p.iov].iov_base = (*maps)[p.batch]->data + p.span.first_page * kXenPageSize + p.span.offset;
+        list[p.iov].iov_base = s.maps[p.batch].data + p.span.first_page * kXenPageSize + p.span.offset;
     }
-    out.keep = std::move(maps);
     return {};
 }
 

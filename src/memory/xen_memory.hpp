@@ -4,7 +4,8 @@
 // and each request's buffers are gathered page by page and mapped with one
 // batched call per access direction (the guest grants driver-written pages
 // read-only, and one gntdev mapping has one protection), then unmapped before
-// the request completes.
+// the request completes. A request's frame lists and mappings live in its
+// slot's scratch, so the request path allocates nothing once the slot is warm.
 
 #include "memory/guest_memory.hpp"
 #include "memory/map_stats.hpp"
@@ -27,10 +28,12 @@ public:
 
     const RegionTable& table() const { return table_; }
 
-private:
     struct FrameMapping;
-    Result<std::unique_ptr<FrameMapping>> map_frames(XenRegionKind kind, uint32_t domid,
-                                                     std::span<const uint64_t> frames, bool writable) const;
+    struct Scratch;
+
+private:
+    Result<FrameMapping> map_frames(XenRegionKind kind, uint32_t domid, std::span<const uint64_t> frames,
+                                    bool writable, Scratch& scratch) const;
 
     RegionTable table_;
     XenHandles handles_;

@@ -8,7 +8,7 @@
 #include "event/event_loop.hpp"
 #include "vhost_user/backend_session.hpp"
 #include "vhost_user/connection.hpp"
-#include "worker/queue_stats.hpp"
+#include "queue/queue_stats.hpp"
 #include "worker/queue_thread.hpp"
 
 #include <functional>
@@ -61,7 +61,7 @@ private:
     std::unique_ptr<vhost_user::Connection> conn_;
     std::unique_ptr<vhost_user::BackendSession> session_;
     std::map<uint16_t, std::unique_ptr<QueueThread>> queues_;
-    QueueStats stats_;
+    queue::QueueStats stats_;
     std::string last_error_;
     StatusCallback status_cb_;
 };

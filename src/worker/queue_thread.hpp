@@ -1,29 +1,24 @@
 #pragma once
-// One running ring on its own thread: waits for kicks and I/O completions,
-// walks and maps chains, hands requests to the device's queue handler, and
-// publishes used elements in batches (after their mappings are released).
+// One running ring on its own thread: the shell around queue::QueueEngine.
+// It waits (epoll) for kicks, I/O completions and commands from the control
+// thread, drives the engine, and signals the call eventfd when the engine's
+// published batch asks for it.
 
-#include "devices/device.hpp"
-#include "memory/guest_memory.hpp"
+#include "queue/queue_engine.hpp"
 #include "vhost_user/vring_runner.hpp"
-#include "virtio/descriptor_chain.hpp"
-#include "virtio/inflight.hpp"
-#include "virtio/split_ring.hpp"
-#include "worker/queue_stats.hpp"
 
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <vector>
 
 namespace xenvhost::worker {
 
-class QueueThread final : private devices::CompletionSink {
+class QueueThread final {
 public:
     static Result<std::unique_ptr<QueueThread>> start(const vhost_user::VringStart& start,
-                                                      devices::Device& device, QueueStats& stats);
+                                                      devices::Device& device, queue::QueueStats& stats);
     ~QueueThread();
 
     // Finishes in-flight requests, publishes them, joins; returns the next avail index.
@@ -33,40 +28,22 @@ public:
     Result<> set_memory(std::shared_ptr<const memory::GuestMemory> memory);
 
     QueueThread(virtio::SplitRing ring, const vhost_user::VringStart& start,
-                std::unique_ptr<devices::QueueHandler> handler, QueueStats& stats, UniqueFd epoll,
+                std::unique_ptr<devices::QueueHandler> handler, queue::QueueStats& stats, UniqueFd epoll,
                 UniqueFd wake);
 
 private:
     void run();
-    void process_available();
-    void setup_inflight();
-    // Walks, maps and starts one head; false if it was not handed to the device.
-    bool submit(uint16_t head);
     void handle_commands();
-    void mark_broken(std::string_view why);
-    bool map_status_only(memory::MappedBuffers& bufs);
+    // Publishes through the engine and notifies the driver if it asked.
     void publish();
-    void complete(uint16_t slot, uint32_t written) override;
 
-    virtio::SplitRing ring_;
+    queue::QueueEngine engine_;
     uint16_t index_;
     int kick_fd_;
-    std::shared_ptr<UniqueFd> err_;
-    std::shared_ptr<const memory::GuestMemory> memory_;
-    std::unique_ptr<devices::QueueHandler> handler_;
-    QueueStats& stats_;
+    queue::QueueStats& stats_;
     UniqueFd epoll_;
     UniqueFd wake_;  // eventfd: a command is waiting
-
-    virtio::ChainWalker walker_;
-    virtio::DescriptorChain chain_;
-    std::vector<memory::MappedBuffers> slots_;
-    std::vector<uint8_t> in_flight_;
-    bool broken_ = false;
-    std::shared_ptr<const virtio::InflightArea> inflight_area_;
-    std::optional<virtio::SplitInflight> inflight_;
-    std::vector<uint16_t> resubmit_;  // heads in flight before a restart, oldest first
-    uint64_t features_ = 0;
+    uint16_t next_avail_ = 0;
 
     std::mutex call_mutex_;
     std::shared_ptr<UniqueFd> call_;

@@ -7,8 +7,9 @@ extern "C" {  // the header has no C++ guards
 #include <xenforeignmemory.h>
 }
 
+#include <algorithm>
+#include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace xenvhost::xen {
 namespace {
@@ -46,12 +47,18 @@ Result<> ForeignMemory::restrict_to(uint32_t domid) {
     return {};
 }
 
-Result<ForeignMapping> ForeignMemory::map(uint32_t domid, std::span<const uint64_t> frames, bool writable) {
+// The frame list goes to the library as it is, without a converted copy.
+static_assert(std::is_same_v<xen_pfn_t, uint64_t>, "xen_pfn_t is not a 64-bit frame number here");
+
+Result<ForeignMapping> ForeignMemory::map(uint32_t domid, std::span<const uint64_t> frames, bool writable,
+                                          std::span<int> errs) {
     if (frames.empty()) return fail("no frames to map");
-    std::vector<xen_pfn_t> pfns(frames.begin(), frames.end());
-    std::vector<int> err(frames.size(), 0);
-    void* addr = xenforeignmemory_map(h(handle_), domid, PROT_READ | (writable ? PROT_WRITE : 0),
-                                      pfns.size(), pfns.data(), err.data());
+    if (errs.size() < frames.size()) return fail("room for {} errors to map {} frames", errs.size(), frames.size());
+    const auto err = errs.first(frames.size());
+    std::fill(err.begin(), err.end(), 0);
+    // The library takes a non-const list but only reads it.
+    void* addr = xenforeignmemory_map(h(handle_), domid, PROT_READ | (writable ? PROT_WRITE : 0), frames.size(),
+                                      const_cast<xen_pfn_t*>(frames.data()), err.data());
     if (!addr) return fail_errno("foreign map of {} frames of domain {}", frames.size(), domid);
     ForeignMapping mapping(shared_from_this(), addr, frames.size());
     for (size_t i = 0; i < err.size(); ++i) {

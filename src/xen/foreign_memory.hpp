@@ -42,7 +42,10 @@ public:
     Result<> restrict_to(uint32_t domid);
     // Maps `frames` of `domid` with one batch; a frame that cannot be mapped
     // (per-page error) fails the whole call, naming the first bad frame.
-    Result<ForeignMapping> map(uint32_t domid, std::span<const uint64_t> frames, bool writable);
+    // `errs` (at least one entry per frame) receives the per-frame errors: the
+    // caller's storage, so that a map allocates nothing.
+    Result<ForeignMapping> map(uint32_t domid, std::span<const uint64_t> frames, bool writable,
+                               std::span<int> errs);
 
     explicit ForeignMemory(void* handle) : handle_(handle) {}
 

@@ -514,3 +514,16 @@ TEST(BlkRequest, HeaderIsReadOnce) {
     EXPECT_EQ(p.op, BlkOp::kWrite);
     EXPECT_EQ(p.offset, 4u * 512);
 }
+
+TEST(BlkRequest, UnmappedRequestIsAnsweredInTheLastWritableByte) {
+    using xenvhost::memory::GuestBuffer;
+    const std::vector<GuestBuffer> read{{0x1000, 16, false}, {0x2000, 4096, true}, {0x3000, 8, true}};
+    auto b = blk::status_byte_buffer(read);
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->gpa, 0x3007u);
+    EXPECT_EQ(b->len, 1u);
+    EXPECT_TRUE(b->writable);
+    const std::vector<GuestBuffer> no_writable{{0x1000, 16, false}};
+    EXPECT_FALSE(blk::status_byte_buffer(no_writable));
+    EXPECT_FALSE(blk::status_byte_buffer({}));
+}

@@ -8,6 +8,7 @@
 #include "base/mapping.hpp"
 #include "devices/blk/blk_disk.hpp"
 #include "devices/blk/blk_iov.hpp"
+#include "devices/blk/blk_request.hpp"
 #include "devices/blk/blk_uring.hpp"
 #include "devices/device.hpp"
 
@@ -31,6 +32,9 @@ public:
     int completion_fd() const override { return ring_->event_fd(); }
     void reap(CompletionSink& sink) override;
     unsigned in_flight() const override { return in_flight_; }
+    std::optional<memory::GuestBuffer> answer_unmapped(std::span<const memory::GuestBuffer> chain) const override {
+        return status_byte_buffer(chain);
+    }
 
     // Counters for tests and status.
     uint64_t io_errors() const { return io_errors_; }

@@ -91,6 +91,12 @@ ParsedRequest& parse_discard_zeroes(ParsedRequest& p, const Request& req,
 
 }  // namespace
 
+std::optional<memory::GuestBuffer> status_byte_buffer(std::span<const memory::GuestBuffer> chain) {
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it)
+        if (it->writable && it->len > 0) return memory::GuestBuffer{it->gpa + it->len - 1, 1, true};
+    return std::nullopt;
+}
+
 ParsedRequest parse_request(const Request& req, const RequestLimits& l, std::vector<iovec>& data) {
     data.clear();
     ParsedRequest p;

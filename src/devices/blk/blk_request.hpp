@@ -10,6 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -51,6 +53,11 @@ struct ParsedRequest {
     // Why the request was refused (empty if it was not), for logs and tests.
     std::string_view error;
 };
+
+// The status byte in guest terms: the last byte of the last device-writable
+// buffer. A request whose buffers could not be mapped is answered there (with
+// IOERR); none if the chain has no writable buffer.
+std::optional<memory::GuestBuffer> status_byte_buffer(std::span<const memory::GuestBuffer> chain);
 
 // Parses one chain. `data` is cleared and receives the data buffers: for a
 // read, `in` without the status byte; for a write, `out` after the header; for

@@ -55,6 +55,24 @@ inline constexpr uint8_t kPoke = 0, kProcess = 1, kWalk = 2, kRemap = 3, kArmKic
 }
 inline constexpr unsigned kChainMemfdPages = 64;
 
+// ---------------------------------------------------------------- fuzz_queue_engine
+// setup:   u8 flags (bit0 indirect allowed, bit1 event idx, bit2 the device answers
+//          unmapped requests), u8 log2 queue size (0..8), u32 desc, u32 avail, u32 used
+//          (guest addresses in one region of kEngineMemPages pages at 0), u16 last avail,
+//          u8 first revoked page, u8 revoked pages (buffers there fail to map)
+// ops:     u8 op, then by op:
+//   kPoke      u32 offset, u16 length, bytes (the driver writes guest memory;
+//              never the used ring, which only the engine writes)
+//   kProcess   takes and starts what is available (at most 4 re-checks)
+//   kComplete  u16 pick, u32 written: the device completes one of its requests
+//   kPublish   publishes and checks the used elements
+//   kRemap     set_memory with the same memory
+//   kStop      stop(); later kProcess must start nothing
+namespace engine_op {
+inline constexpr uint8_t kPoke = 0, kProcess = 1, kComplete = 2, kPublish = 3, kRemap = 4, kStop = 5, kCount = 6;
+}
+inline constexpr unsigned kEngineMemPages = 32;
+
 // ---------------------------------------------------------------- fuzz_blk_request
 // u64 capacity (sectors), u8 log2 block size (9..16), u8 flags (bit0 read-only),
 // u32 max discard sectors, u32 max write-zeroes sectors,

@@ -4,6 +4,7 @@
 // QEMU 7.2's vhost-user-blk sends (1 and 2 queues, a memory table or ADD_MEM_REG,
 // inflight areas, kicks on valid rings), plus reconnects, resets and broken
 // framing; fuzz_chain valid rings (direct, indirect, across regions);
+// fuzz_queue_engine requests completed out of order, revoked pages, guest faults;
 // fuzz_blk_request every request type; fuzz_xen_regions what
 // xen-vhost-frontend sends; fuzz_xenstore_entry the trees libxl writes.
 //
@@ -541,6 +542,75 @@ void chain_seeds() {
     }
 }
 
+// ---------------------------------------------------------------- fuzz_queue_engine
+
+class EngineSeed {
+public:
+    EngineSeed(uint8_t flags, uint8_t log2, uint32_t desc, uint32_t av, uint32_t used, uint8_t revoked_page = 0,
+               uint8_t revoked_pages = 0) {
+        w_.u8(flags).u8(log2).u32(desc).u32(av).u32(used).u16(0).u8(revoked_page).u8(revoked_pages);
+    }
+    EngineSeed& poke(uint32_t gpa, const std::vector<uint8_t>& bytes) {
+        w_.u8(engine_op::kPoke).u32(gpa).blob(bytes);
+        return *this;
+    }
+    EngineSeed& op(uint8_t o) {
+        w_.u8(o);
+        return *this;
+    }
+    EngineSeed& complete(uint16_t pick, uint32_t written) {
+        w_.u8(engine_op::kComplete).u16(pick).u32(written);
+        return *this;
+    }
+    const ByteWriter& writer() const { return w_; }
+
+private:
+    ByteWriter w_;
+};
+
+void engine_seeds() {
+    const std::string t = "fuzz_queue_engine";
+    // Three 4 KiB reads (header, data, status) at heads 0, 3, 6 of a ring of 16.
+    auto reads = [](EngineSeed& s) {
+        for (uint16_t h = 0; h < 3; ++h) {
+            const uint64_t a = 0x4000 + h * 0x3000;
+            s.poke(0x1000 + 16 * 3 * h,
+                   cat({desc(a, 16, virtio::kDescFNext, static_cast<uint16_t>(3 * h + 1)),
+                        desc(a + 0x1000, 4096, virtio::kDescFNext | virtio::kDescFWrite, static_cast<uint16_t>(3 * h + 2)),
+                        desc(a + 0x2000, 1, virtio::kDescFWrite, 0)}));
+        }
+    };
+    {
+        EngineSeed s(0, 4, 0x1000, 0x2000, 0x3000);
+        reads(s);
+        s.poke(0x2000, avail_bytes({0, 3, 6}, 3));
+        s.op(engine_op::kProcess).complete(1, 4097).complete(0, 1).op(engine_op::kPublish);
+        s.complete(0, 4096).op(engine_op::kPublish).op(engine_op::kRemap).op(engine_op::kStop);
+        write_seed(t, "out-of-order", s.writer());
+    }
+    {
+        // EVENT_IDX, the device answering unmapped requests, head 3's data page revoked.
+        EngineSeed s(6, 4, 0x1000, 0x2000, 0x3000, 8, 1);
+        reads(s);
+        s.poke(0x2000, avail_bytes({0, 3, 6}, 3));
+        s.op(engine_op::kProcess).complete(0, 1).complete(0, 1).complete(0, 1).op(engine_op::kPublish);
+        s.poke(0x2000, avail_bytes({0, 3, 6, 0}, 4));
+        s.op(engine_op::kProcess).op(engine_op::kPublish);
+        write_seed(t, "revoked-event-idx", s.writer());
+    }
+    {
+        // A head made available twice while in flight, then a buffer outside guest memory.
+        EngineSeed s(1, 3, 0x1000, 0x2000, 0x3000);
+        reads(s);
+        s.poke(0x2000, avail_bytes({0, 0}, 2));
+        s.op(engine_op::kProcess).complete(0, 0).op(engine_op::kPublish);
+        s.poke(0x1000 + 16 * 3, desc(0x7fff0000, 16, 0, 0));
+        s.poke(0x2000, avail_bytes({0, 0, 3}, 3));
+        s.op(engine_op::kProcess).op(engine_op::kPublish);
+        write_seed(t, "guest-faults", s.writer());
+    }
+}
+
 // ---------------------------------------------------------------- fuzz_blk_request
 
 class BlkSeed {
@@ -726,6 +796,7 @@ int main(int argc, char** argv) {
     session_seeds();
     session_reproducers();
     chain_seeds();
+    engine_seeds();
     blk_seeds();
     xen_seeds();
     entry_seeds();

@@ -1,10 +1,10 @@
 #pragma once
-// Counters of one device, shared by its queue threads and read by status queries.
+// Counters of one device, shared by its queues and read by status queries.
 
 #include <atomic>
 #include <cstdint>
 
-namespace xenvhost::worker {
+namespace xenvhost::queue {
 
 struct QueueStats {
     std::atomic<uint64_t> requests{0};      // completed requests
@@ -12,4 +12,4 @@ struct QueueStats {
     std::atomic<uint64_t> broken_queues{0};  // queues stopped by a guest error
 };
 
-}  // namespace xenvhost::worker
+}  // namespace xenvhost::queue

@@ -69,10 +69,15 @@ test-fuzz: test-fuzz-replay
 TEST_LEVELS += fuzz
 
 # The seed generator is an ordinary host program; its output is committed.
-FUZZ_SEEDGEN := $(FUZZ_DIR)/bin/make-seeds
-$(FUZZ_SEEDGEN): tests/fuzz/seeds/make_seeds.cpp tests/fuzz/common/bytes.hpp tests/fuzz/common/formats.hpp
+# It is every tests/fuzz/seeds/*.cpp (a file a target, the writer, main),
+# rebuilt when they or the layouts they write change.
+FUZZ_SEEDGEN      := $(FUZZ_DIR)/bin/make-seeds
+FUZZ_SEEDGEN_SRCS := $(sort $(wildcard tests/fuzz/seeds/*.cpp))
+FUZZ_SEEDGEN_HDRS := $(wildcard tests/fuzz/seeds/*.hpp) tests/fuzz/common/bytes.hpp \
+  tests/fuzz/common/formats.hpp src/vhost_user/messages.hpp src/virtio/ring_layout.hpp
+$(FUZZ_SEEDGEN): $(FUZZ_SEEDGEN_SRCS) $(FUZZ_SEEDGEN_HDRS)
 	@mkdir -p $(@D)
-	$(CXX) -std=c++2b -O1 -Wall -Wextra -Werror -Isrc -Itests/fuzz $< -o $@
+	$(CXX) -std=c++2b -O1 -Wall -Wextra -Werror -Isrc -Itests/fuzz $(FUZZ_SEEDGEN_SRCS) -o $@
 
 fuzz-seeds: $(FUZZ_SEEDGEN)
 	$(FUZZ_SEEDGEN) tests/fuzz/corpus

@@ -45,7 +45,8 @@ struct Negotiated {
     template <class T>
     T config_as() const {
         T value{};
-        std::memcpy(&value, config.data(), std::min(config.size(), sizeof value));
+        // An empty answer has no data() to copy from (memcpy's source may not be null).
+        if (!config.empty()) std::memcpy(&value, config.data(), std::min(config.size(), sizeof value));
         return value;
     }
 };

@@ -21,7 +21,7 @@ PKGS_LIBS := fmt liburing
 CPPFLAGS  += -Isrc -MMD -MP
 CXXFLAGS  ?= -O2 -g
 CXXFLAGS  += -std=c++2b -Wall -Wextra -Werror -pthread $(shell pkg-config --cflags $(PKGS_LIBS) 2>/dev/null)
-XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxentoollog
+XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxendevicemodel -lxentoollog
 LDLIBS    += $(shell pkg-config --libs $(PKGS_LIBS) 2>/dev/null) -lboost_program_options $(XEN_LIBS) -pthread
 
 ifneq ($(SANITIZE),)
@@ -31,7 +31,8 @@ endif
 
 # One static library of the program-independent layers and shared pieces
 # (event loop, control protocol); every program links it.
-LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/queue src/devices src/xen
+LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/queue src/devices src/xen \
+             src/transport src/frontend
 LIB_SRCS  := $(shell find $(LIB_DIRS) -name '*.cpp' 2>/dev/null | sort)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/lib/libxenvhost.a
@@ -50,7 +51,15 @@ DAEMON_MAIN := $(BUILD)/obj/src/daemon/main.o
 DAEMON_LIB  := $(BUILD)/lib/libxenvhostd.a
 DAEMON      := $(BUILD)/bin/xenvhostd
 
-PROGRAMS := $(WORKER) $(if $(DAEMON_SRCS),$(DAEMON))
+# The device model: one per guest with a virtio transport (an ioreq server
+# that emulates virtio-pci / virtio-mmio and is the vhost-user front-end).
+DM_SRCS := $(shell find src/device_model -name '*.cpp' 2>/dev/null | sort)
+DM_OBJS := $(DM_SRCS:%.cpp=$(BUILD)/obj/%.o)
+DM_MAIN := $(BUILD)/obj/src/device_model/main.o
+DM_LIB  := $(BUILD)/lib/libxenvhost-dm.a
+DM      := $(BUILD)/bin/xenvhost-dm
+
+PROGRAMS := $(WORKER) $(if $(DAEMON_SRCS),$(DAEMON)) $(if $(DM_SRCS),$(DM))
 
 .PHONY: all
 all: $(PROGRAMS)
@@ -62,7 +71,8 @@ $(BUILD)/obj/%.o: %.cpp
 $(LIB): $(LIB_OBJS)
 $(WORKER_LIB): $(filter-out $(WORKER_MAIN),$(WORKER_OBJS))
 $(DAEMON_LIB): $(filter-out $(DAEMON_MAIN),$(DAEMON_OBJS))
-$(LIB) $(WORKER_LIB) $(DAEMON_LIB):
+$(DM_LIB): $(filter-out $(DM_MAIN),$(DM_OBJS))
+$(LIB) $(WORKER_LIB) $(DAEMON_LIB) $(DM_LIB):
 	@mkdir -p $(@D)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -76,15 +86,27 @@ $(DAEMON): $(DAEMON_MAIN) $(DAEMON_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
+$(DM): $(DM_MAIN) $(DM_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------- tests
 TEST_LEVELS :=
 include $(sort $(wildcard tests/*/rules.mk))
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
+# What the unit and component levels run, built in one go so that a
+# sanitizer tree compiles on every core before its tests run one by one.
+.PHONY: test-programs
+test-programs: $(PROGRAMS) $(UNIT_TESTS) $(COMPONENT_TESTS) $(ALLOC_TESTS) $(BUILD)/lib/libxendouble.so
+
 # The sanitizer build lives in its own tree so it never mixes objects.
 .PHONY: test-sanitize
 test-sanitize:
+	$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(BUILD)/asan SANITIZE=address,undefined test-programs
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined test-unit test-component
 ifeq ($(SANITIZE),)
 TEST_LEVELS += sanitize
@@ -96,6 +118,7 @@ ORDERED_LEVELS := $(filter $(TEST_LEVELS),$(LEVEL_ORDER)) $(filter-out $(LEVEL_O
 
 .PHONY: test
 test: all
+	@$(MAKE) --no-print-directory -j$(NPROC) test-programs
 	@bash tests/run-levels.sh $(ORDERED_LEVELS)
 
 # ---------------------------------------------------------------- deps

@@ -61,7 +61,8 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
 	@bash tests/fuzz/run-fuzz.sh run $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-test-fuzz-replay: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
+test-fuzz-replay:
+	@$(MAKE) --no-print-directory -j$(NPROC) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
 	@bash tests/fuzz/run-fuzz.sh replay $(FUZZ_DIR) 0 $(FUZZ_TARGETS)
 
 test-fuzz: test-fuzz-replay
@@ -118,7 +119,7 @@ tsan-programs: $(WORKER) $(TSAN_UNIT_TESTS)
 
 test-tsan: $(BUILD)/bin/component-tests $(BUILD)/lib/libxendouble.so
 	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
-	CXXFLAGS='$(TSAN_CXXFLAGS)' $(MAKE) --no-print-directory BUILD=$(TSAN_DIR) SANITIZE=thread tsan-programs
+	CXXFLAGS='$(TSAN_CXXFLAGS)' $(MAKE) --no-print-directory -j$(NPROC) BUILD=$(TSAN_DIR) SANITIZE=thread tsan-programs
 	@status=0; \
 	$(TSAN_ENV) $(TSAN_DIR)/bin/unit-tests-threaded --gtest_brief=1 || status=1; \
 	$(TSAN_ENV) XENVHOST_WORKER=$(abspath $(TSAN_DIR))/bin/xenvhost-worker \

@@ -33,6 +33,24 @@ void ForeignMapping::reset() {
     fm_.reset();
 }
 
+ResourceMapping& ResourceMapping::operator=(ResourceMapping&& o) noexcept {
+    if (this != &o) {
+        reset();
+        fm_ = std::move(o.fm_);
+        resource_ = std::exchange(o.resource_, nullptr);
+        addr_ = std::exchange(o.addr_, nullptr);
+    }
+    return *this;
+}
+
+void ResourceMapping::reset() {
+    if (resource_)
+        xenforeignmemory_unmap_resource(h(fm_->handle_), static_cast<xenforeignmemory_resource_handle*>(resource_));
+    resource_ = nullptr;
+    addr_ = nullptr;
+    fm_.reset();
+}
+
 Result<std::shared_ptr<ForeignMemory>> ForeignMemory::open() {
     xenforeignmemory_handle* handle = xenforeignmemory_open(nullptr, 0);
     if (!handle) return fail_errno("xenforeignmemory_open (/dev/xen/privcmd)");
@@ -45,6 +63,15 @@ Result<> ForeignMemory::restrict_to(uint32_t domid) {
     if (xenforeignmemory_restrict(h(handle_), static_cast<domid_t>(domid)) < 0)
         return fail_errno("restricting privcmd to domain {}", domid);
     return {};
+}
+
+Result<ResourceMapping> ForeignMemory::map_resource(uint32_t domid, unsigned type, unsigned id, unsigned long frame,
+                                                    unsigned long frames) {
+    void* addr = nullptr;
+    xenforeignmemory_resource_handle* res = xenforeignmemory_map_resource(
+        h(handle_), static_cast<domid_t>(domid), type, id, frame, frames, &addr, PROT_READ | PROT_WRITE, 0);
+    if (!res) return fail_errno("mapping resource {} id {} frame {} of domain {}", type, id, frame, domid);
+    return ResourceMapping(shared_from_this(), res, addr);
 }
 
 // The frame list goes to the library as it is, without a converted copy.

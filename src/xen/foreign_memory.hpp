@@ -33,6 +33,28 @@ private:
     size_t pages_ = 0;
 };
 
+// A hypervisor resource of a guest mapped into this process (an ioreq
+// server's page); unmapped with the object.
+class ResourceMapping {
+public:
+    ResourceMapping() = default;
+    ResourceMapping(std::shared_ptr<ForeignMemory> fm, void* resource, void* addr)
+        : fm_(std::move(fm)), resource_(resource), addr_(addr) {}
+    ResourceMapping(const ResourceMapping&) = delete;
+    ResourceMapping& operator=(const ResourceMapping&) = delete;
+    ResourceMapping(ResourceMapping&& o) noexcept { *this = std::move(o); }
+    ResourceMapping& operator=(ResourceMapping&& o) noexcept;
+    ~ResourceMapping() { reset(); }
+
+    void* data() const { return addr_; }
+    void reset();
+
+private:
+    std::shared_ptr<ForeignMemory> fm_;
+    void* resource_ = nullptr;  // xenforeignmemory_resource_handle*
+    void* addr_ = nullptr;
+};
+
 class ForeignMemory : public std::enable_shared_from_this<ForeignMemory> {
 public:
     static Result<std::shared_ptr<ForeignMemory>> open();
@@ -47,10 +69,16 @@ public:
     Result<ForeignMapping> map(uint32_t domid, std::span<const uint64_t> frames, bool writable,
                                std::span<int> errs);
 
+    // Maps `frames` frames of resource `type`/`id` of `domid` (for example an
+    // ioreq server's page), read-write.
+    Result<ResourceMapping> map_resource(uint32_t domid, unsigned type, unsigned id, unsigned long frame,
+                                         unsigned long frames);
+
     explicit ForeignMemory(void* handle) : handle_(handle) {}
 
 private:
     friend class ForeignMapping;
+    friend class ResourceMapping;
     void* handle_;  // xenforeignmemory_handle*
 };
 

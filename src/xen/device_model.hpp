@@ -1,0 +1,42 @@
+#pragma once
+// RAII over libxendevicemodel: the calls a device model makes for one guest
+// (ioreq servers, interrupt lines), restricted to that guest.
+
+#include "base/error.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace xenvhost::xen {
+
+struct PciSbdf {
+    uint16_t segment = 0;
+    uint8_t bus = 0;
+    uint8_t device = 0;  // slot, 0..31
+    uint8_t function = 0;
+};
+
+class DeviceModel {
+public:
+    static Result<std::shared_ptr<DeviceModel>> open(uint32_t domid);
+    explicit DeviceModel(void* handle, uint32_t domid) : handle_(handle), domid_(domid) {}
+    DeviceModel(const DeviceModel&) = delete;
+    DeviceModel& operator=(const DeviceModel&) = delete;
+    ~DeviceModel();
+
+    uint32_t domid() const { return domid_; }
+    // Later calls for any other domain fail in the kernel.
+    Result<> restrict_to_guest();
+
+    // INTx of a PCI function (pin 0 = INTA), or an IRQ line (GSI on x86, SPI on Arm).
+    Result<> set_pci_intx_level(const PciSbdf& sbdf, uint8_t pin, bool asserted);
+    Result<> set_irq_level(uint32_t irq, bool asserted);
+
+    void* handle() const { return handle_; }  // xendevicemodel_handle*, for IoreqServer
+
+private:
+    void* handle_;
+    uint32_t domid_;
+};
+
+}  // namespace xenvhost::xen

@@ -1,11 +1,11 @@
 #include "daemon/worker_process.hpp"
 
 #include "base/log.hpp"
+#include "daemon/child_process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -18,8 +18,6 @@
 #include <fstream>
 #include <sstream>
 
-extern char** environ;
-
 namespace xenvhost::daemon {
 namespace {
 
@@ -29,15 +27,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kConnectTimeout = 5s;
 constexpr auto kConnectRetryMax = 50ms;
 constexpr auto kStopGrace = 3s;
-
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-int pidfd_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
-
-std::string describe_status(int status) {
-    if (WIFEXITED(status)) return fmt::format("exited with status {}", WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    return "ended";
-}
 
 // Waits for a pidfd to become readable (the process exited).
 bool wait_exit(int pidfd, int timeout_ms) {
@@ -203,33 +192,10 @@ Result<> WorkerProcess::spawn() {
     ::unlink(control.c_str());  // so we never connect to a stale socket
     const char* argv[] = {options_.worker.c_str(), "--domid", domid.c_str(), "--control-socket", control.c_str(), nullptr};
 
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE}) sigaddset(&defaults, sig);
-    // We block signals for signalfd and ignore SIGPIPE; the worker starts clean.
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    // Whatever libxenstore left without O_CLOEXEC must not leak into a guest's worker.
-    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, options_.worker.c_str(), &actions, &attr, const_cast<char* const*>(argv), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) return fail("cannot start worker {}: {}", options_.worker, std::strerror(rc));
-
-    UniqueFd fd(pidfd_open(pid));
-    if (!fd) {
-        auto err = fail_errno("pidfd_open {}", pid);
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        return err;
-    }
+    auto child = spawn_child(options_.worker, {argv[1], argv[2], argv[3], argv[4]});
+    if (!child) return fail("worker: {}", child.error().message);
+    const pid_t pid = child->pid;
+    UniqueFd fd = std::move(child->pidfd);
     if (auto r = loop_.add(fd.get(), EPOLLIN, [this](uint32_t) { on_exit(); }); !r) {
         pidfd_signal(fd.get(), SIGKILL);
         ::waitpid(pid, nullptr, 0);
@@ -389,7 +355,7 @@ void WorkerProcess::on_exit() {
     ::unlink((dir() + "/worker.pid").c_str());
     std::string how = killed_for_timeout_ ? "did not answer on its control socket in time"
                       : unknown         ? "exited (not our child: its status went to its parent)"
-                                        : describe_status(status);
+                                        : describe_exit_status(status);
     auto alive = alive_;
     auto pending_removals = std::move(removing_);
     removing_.clear();

@@ -111,6 +111,8 @@ void Daemon::lose_xenstored(const std::string& why) {
                "exiting with status {}",
                why, count, count ? ": pid " : "", pids, kExitXenstoredLost);
     for (auto& [domid, w] : workers_) w->abandon();
+    for (auto& [domid, m] : models_)
+        if (m.process) m.process->abandon();
     loop_.stop();
 }
 
@@ -259,6 +261,7 @@ void Daemon::fail_device(Device& dev, const std::string& reason) {
 
 void Daemon::stop_device(Device& dev) {
     dev.phase = Phase::kClosing;
+    stop_model(dev.key.domid);
     log::info("{}: closing", dev.key.label());
     auto w = workers_.find(dev.key.domid);
     if (w == workers_.end()) return close_device(dev.key);
@@ -321,7 +324,12 @@ void Daemon::shutdown(std::function<void()> done) {
     if (shutting_down_) return;
     shutting_down_ = true;
     shutdown_done_ = std::move(done);
-    if (workers_.empty()) {
+    for (auto& [domid, m] : models_) {
+        if (m.gather) m.gather->cancel();
+        if (m.process) m.process->stop();
+    }
+    std::erase_if(models_, [](const auto& m) { return !m.second.process; });
+    if (workers_.empty() && models_.empty()) {
         loop_.defer([this] {
             if (shutdown_done_) {
                 auto d = std::move(shutdown_done_);

@@ -5,6 +5,7 @@
 
 #include "base/error.hpp"
 #include "daemon/device_entry.hpp"
+#include "daemon/device_model_process.hpp"
 #include "daemon/device_state.hpp"
 #include "daemon/discovery.hpp"
 #include "daemon/options.hpp"
@@ -48,6 +49,14 @@ private:
         bool adopting = false;
         bool connected = false;
         KeyValues inputs;  // what the last attempt was made with
+        bool awaiting_model = false;  // an HVM guest's device: state 2 once the device model has it
+        bool modelled = false;        // on the guest's bus through the running device model
+    };
+    enum class GuestType { kHvm, kPv, kUnknown };
+    struct GuestModel {
+        std::unique_ptr<DeviceModelProcess> process;
+        std::unique_ptr<event::Timer> gather;  // waits for the guest's other devices
+        bool restart = false;                  // start again once stopped (devices were added)
     };
 
     Daemon(const Options& options, event::EventLoop& loop, xen::Xenstore xs)
@@ -86,6 +95,20 @@ private:
     void on_worker_stopped(unsigned domid);
     void on_release_domain();
     void retire_worker_if_idle(unsigned domid);
+    void finish_shutdown_if_done();
+
+    // Device models (guest_models.cpp).
+    GuestType guest_type(unsigned domid);
+    bool needs_model(Device& dev, StatusUpdate& update);
+    void schedule_model(unsigned domid);
+    DeviceModelLaunch model_launch(unsigned domid);
+    void start_model(unsigned domid);
+    bool slot_overflow(const DeviceModelLaunch& launch) const;
+    void on_model_ready(unsigned domid, const DeviceModelReport& report);
+    void on_model_failed(unsigned domid, const std::string& reason);
+    void on_model_stopped(unsigned domid);
+    void drop_model(unsigned domid);
+    void stop_model(unsigned domid);
     void remove_guest_run_dir(unsigned domid);
 
     const Options& options_;
@@ -102,6 +125,7 @@ private:
     StatusPublisher publisher_;
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;
+    std::map<unsigned, GuestModel> models_;
     bool shutting_down_ = false;
     bool lost_ = false;
     std::function<void()> shutdown_done_;

@@ -146,6 +146,15 @@ void DeviceModelProcess::stop() {
     grace_->arm(kStopGrace);
 }
 
+void DeviceModelProcess::abandon() {
+    if (report_fd_) loop_.remove(report_fd_.get());
+    report_fd_.reset();
+    if (pidfd_) loop_.remove(pidfd_.get());
+    pidfd_.reset();
+    grace_->cancel();
+    hooks_ = {};
+}
+
 void DeviceModelProcess::destroy_left_over_server() {
     if (!report_.ioreq_server) return;
     auto dm = xen::DeviceModel::open(launch_.domid);

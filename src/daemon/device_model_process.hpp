@@ -54,6 +54,9 @@ public:
     // SIGTERM (the device model takes its devices off the bus and destroys
     // its server), SIGKILL after a grace period; `stopped` follows.
     void stop();
+    // Lets go of it without a signal (xenstored is gone and we exit): the
+    // guest keeps its devices.
+    void abandon();
     pid_t pid() const { return pid_; }
     bool ready() const { return report_.ready; }
     const DeviceModelReport& report() const { return report_; }

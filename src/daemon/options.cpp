@@ -20,6 +20,8 @@ po::options_description file_options() {
     d.add_options()
         ("run-dir", po::value<std::string>()->value_name("DIR"), "directory for sockets and runtime files (default /run/xenvhost)")
         ("worker", po::value<std::string>()->value_name("PATH"), "xenvhost-worker binary (default: next to xenvhostd)")
+        ("device-model", po::value<std::string>()->value_name("PATH"), "xenvhost-dm binary for HVM guests (default: next to xenvhostd)")
+        ("dm-first-pci-slot", po::value<unsigned>()->value_name("N"), "first PCI slot of bus 0 given to a guest's virtio-pci devices (default 16)")
         ("log-level", po::value<std::string>()->value_name("LEVEL"), "debug, info, warn or error (default info)")
         ("xenstored-path", po::value<std::string>()->value_name("PATH"), "xenstored socket; the default is $XENSTORED_PATH, then libxenstore's")
         ("max-restarts", po::value<unsigned>()->value_name("N"), "worker deaths tolerated within --restart-window (default 5)")
@@ -48,14 +50,16 @@ std::string usage() {
     return s.str();
 }
 
-std::string default_worker_path() {
+std::string program_next_to_us(const std::string& name) {
     char buf[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return "xenvhost-worker";
+    if (n <= 0) return name;
     std::string self(buf, static_cast<size_t>(n));
     auto slash = self.rfind('/');
-    return self.substr(0, slash + 1) + "xenvhost-worker";
+    return self.substr(0, slash + 1) + name;
 }
+
+std::string default_worker_path() { return program_next_to_us("xenvhost-worker"); }
 
 Result<Options> parse_options(int argc, const char* const* argv) {
     po::variables_map vm;
@@ -84,6 +88,13 @@ Result<Options> parse_options(int argc, const char* const* argv) {
     o.worker = vm.count("worker") ? vm["worker"].as<std::string>() : default_worker_path();
     if (::access(o.worker.c_str(), X_OK) != 0)
         return fail("worker {} is not executable: {}", o.worker, std::strerror(errno));
+    // Checked when a guest needs it: a host of PV guests runs without one.
+    o.device_model = vm.count("device-model") ? vm["device-model"].as<std::string>() : program_next_to_us("xenvhost-dm");
+    if (vm.count("dm-first-pci-slot")) {
+        o.dm_first_pci_slot = vm["dm-first-pci-slot"].as<unsigned>();
+        if (o.dm_first_pci_slot < 3 || o.dm_first_pci_slot > 31)
+            return fail("--dm-first-pci-slot {} is not a free slot of bus 0 (3..31)", o.dm_first_pci_slot);
+    }
     if (vm.count("log-level")) {
         auto text = vm["log-level"].as<std::string>();
         if (!log::parse_level(text, o.log_level))

@@ -12,6 +12,9 @@ struct Options {
     bool help = false;
     std::string run_dir = "/run/xenvhost";  // sockets and runtime files
     std::string worker;                     // the xenvhost-worker to run
+    std::string device_model;               // the xenvhost-dm to run for HVM guests
+    // hvmloader scans bus 0 once; qemu-xen's own devices sit in the low slots.
+    unsigned dm_first_pci_slot = 16;
     std::string config_file;
     log::Level log_level = log::Level::kInfo;
     // Supervision: a worker dying more than max_restarts times within
@@ -30,5 +33,7 @@ Result<Options> parse_options(int argc, const char* const* argv);
 
 // The worker binary next to our own executable.
 std::string default_worker_path();
+// A program installed beside xenvhostd.
+std::string program_next_to_us(const std::string& name);
 
 }  // namespace xenvhost::daemon

@@ -23,6 +23,10 @@ inline constexpr const char* kKeyConnected = "xenvhost-connected";
 inline constexpr const char* kKeyMapping = "xenvhost-mapping";
 inline constexpr const char* kKeyRestarts = "xenvhost-restarts";
 inline constexpr const char* kKeyError = "xenvhost-error";
+// Where the guest's driver finds the device ("pci 0000:00:10.0 intx A",
+// "mmio 0x2000000 irq 33"), or why it has no transport.
+inline constexpr const char* kKeyTransport = "xenvhost-transport";
+inline constexpr const char* kKeyModelPid = "xenvhost-dm-pid";
 
 // True for the keys the daemon itself writes (their watch events need no work).
 bool is_own_key(std::string_view key);

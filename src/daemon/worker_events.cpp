@@ -74,6 +74,12 @@ void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& r
             .set(kKeyConnected, "0")
             .set(kKeyMapping, "none")
             .erase(kKeyError);
+        if (!dev->adopting && needs_model(*dev, u)) {
+            log::info("{}: listening on {}; state 2 once the device model has it", dev->key.label(),
+                      socket_path(dev->key));
+            publish(dev->key, u);
+            return;
+        }
         if (!dev->adopting) u.state = {{kStateInitialising}, kStateInitWait};
         dev->phase = Phase::kReady;
         dev->connected = false;
@@ -136,12 +142,16 @@ void Daemon::on_worker_stopped(unsigned domid) {
         if (it == workers_.end() || it->second->state() != WorkerProcess::State::kStopped) return;
         workers_.erase(it);
         remove_guest_run_dir(domid);
-        if (shutting_down_ && workers_.empty() && shutdown_done_) {
-            auto done = std::move(shutdown_done_);
-            shutdown_done_ = nullptr;
-            done();
-        }
+        finish_shutdown_if_done();
     });
+}
+
+void Daemon::finish_shutdown_if_done() {
+    if (shutting_down_ && workers_.empty() && models_.empty() && shutdown_done_) {
+        auto done = std::move(shutdown_done_);
+        shutdown_done_ = nullptr;
+        done();
+    }
 }
 
 void Daemon::retire_worker_if_idle(unsigned domid) {

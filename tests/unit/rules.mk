@@ -5,7 +5,7 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/*.cpp))
 UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_TESTS := $(BUILD)/bin/unit-tests
 
-$(UNIT_TESTS): $(UNIT_OBJS) $(DAEMON_LIB) $(LIB)
+$(UNIT_TESTS): $(UNIT_OBJS) $(DAEMON_LIB) $(DM_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 

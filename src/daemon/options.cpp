@@ -21,7 +21,7 @@ po::options_description file_options() {
         ("run-dir", po::value<std::string>()->value_name("DIR"), "directory for sockets and runtime files (default /run/xenvhost)")
         ("worker", po::value<std::string>()->value_name("PATH"), "xenvhost-worker binary (default: next to xenvhostd)")
         ("device-model", po::value<std::string>()->value_name("PATH"), "xenvhost-dm binary for HVM guests (default: next to xenvhostd)")
-        ("dm-first-pci-slot", po::value<unsigned>()->value_name("N"), "first PCI slot of bus 0 given to a guest's virtio-pci devices (default 16)")
+        ("dm-first-pci-slot", po::value<unsigned>()->value_name("N"), "first PCI slot of bus 0 given to an HVM guest's virtio-pci devices (default 16)")
         ("log-level", po::value<std::string>()->value_name("LEVEL"), "debug, info, warn or error (default info)")
         ("xenstored-path", po::value<std::string>()->value_name("PATH"), "xenstored socket; the default is $XENSTORED_PATH, then libxenstore's")
         ("max-restarts", po::value<unsigned>()->value_name("N"), "worker deaths tolerated within --restart-window (default 5)")

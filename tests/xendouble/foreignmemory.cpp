@@ -2,14 +2,9 @@
 // guest frame N is page N of the memory file; a frame marked missing in
 // `frames` (or beyond the guest's memory) fails with a per-page error.
 
-#include "xendouble/page_mapper.hpp"
+#include "xendouble/foreign_handle.hpp"
 
 #include <fcntl.h>
-
-#define __XEN_TOOLS__ 1  // the public headers want it
-extern "C" {  // the header has no C++ guards
-#include <xenforeignmemory.h>
-}
 
 #include <cerrno>
 #include <memory>
@@ -19,13 +14,6 @@ extern "C" {  // the header has no C++ guards
 
 using xenvhost::UniqueFd;
 using namespace xenvhost::xendouble;
-
-struct xenforeignmemory_handle {
-    std::unique_ptr<PageMapper> mapper;
-    UniqueFd dev;  // /dev/zero stands in for privcmd
-    std::mutex mutex;
-    std::optional<uint32_t> restricted;  // privcmd's restriction, once set
-};
 
 namespace {
 

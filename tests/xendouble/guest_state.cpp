@@ -24,9 +24,6 @@ void note(bool always, const char* fmt, ...) {
     std::fprintf(stderr, "xendouble: %s\n", line);
 }
 
-namespace {
-
-// Opens and maps `name` in `dir`; it must hold at least `min_size` bytes.
 bool map_file(const std::string& dir, const char* name, size_t min_size, int prot, Mapping& out) {
     const std::string path = dir + "/" + name;
     UniqueFd fd(::open(path.c_str(), (prot & PROT_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC));
@@ -53,15 +50,13 @@ bool map_file(const std::string& dir, const char* name, size_t min_size, int pro
     return true;
 }
 
-}  // namespace
-
-std::shared_ptr<GuestState> GuestState::open_from_env(const char* caller) {
+bool dir_and_domid_from_env(const char* caller, std::string& dir_out, uint32_t& domid_out) {
     const char* dir = std::getenv(kDirEnv);
     const char* domid = std::getenv(kDomidEnv);
     if (!dir || !*dir || !domid || !*domid) {
         note(true, "%s: %s and %s must be set", caller, kDirEnv, kDomidEnv);
         errno = ENOENT;
-        return nullptr;
+        return false;
     }
     char* end = nullptr;
     errno = 0;
@@ -69,10 +64,19 @@ std::shared_ptr<GuestState> GuestState::open_from_env(const char* caller) {
     if (errno || *end || d >= 0x7ff0) {
         note(true, "%s: %s=%s is not a guest domain id", caller, kDomidEnv, domid);
         errno = EINVAL;
-        return nullptr;
+        return false;
     }
+    dir_out = dir;
+    domid_out = static_cast<uint32_t>(d);
+    return true;
+}
+
+std::shared_ptr<GuestState> GuestState::open_from_env(const char* caller) {
+    std::string dir;
+    uint32_t domid = 0;
+    if (!dir_and_domid_from_env(caller, dir, domid)) return nullptr;
     auto s = std::make_shared<GuestState>();
-    s->domid_ = static_cast<uint32_t>(d);
+    s->domid_ = domid;
     const std::string memory = std::string(dir) + "/" + kMemoryFile;
     s->memory_ = UniqueFd(::open(memory.c_str(), O_RDWR | O_CLOEXEC));
     struct stat st{};
@@ -94,7 +98,7 @@ std::shared_ptr<GuestState> GuestState::open_from_env(const char* caller) {
         !map_file(dir, kCountersFile, kCounterCount * sizeof(uint64_t), PROT_READ | PROT_WRITE, s->counters_) ||
         !map_file(dir, kMapCountFile, s->pages_ * sizeof(uint32_t), PROT_READ | PROT_WRITE, s->mapcount_))
         return nullptr;
-    note(false, "%s: %s, %llu pages, domain %u", caller, dir, static_cast<unsigned long long>(s->pages_), s->domid_);
+    note(false, "%s: %s, %llu pages, domain %u", caller, dir.c_str(), static_cast<unsigned long long>(s->pages_), s->domid_);
     return s;
 }
 

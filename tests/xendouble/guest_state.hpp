@@ -10,12 +10,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace xenvhost::xendouble {
 
 // Writes "xendouble: <message>" to stderr when $XENDOUBLE_DEBUG is set, and
 // always when `always` is true (configuration errors).
 void note(bool always, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// $XENDOUBLE_DIR and $XENDOUBLE_DOMID, checked. On failure: false, errno
+// set, and the reason on stderr.
+bool dir_and_domid_from_env(const char* caller, std::string& dir, uint32_t& domid);
+
+// Opens and maps (MAP_SHARED) `name` in `dir`; it must hold at least
+// `min_size` bytes. On failure: false, errno set, the reason on stderr.
+bool map_file(const std::string& dir, const char* name, size_t min_size, int prot, Mapping& out);
 
 class GuestState {
 public:

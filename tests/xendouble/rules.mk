@@ -3,6 +3,12 @@
 # libc stat() so grant and foreign mappings run for real without a
 # hypervisor (state in $XENDOUBLE_DIR, see tests/xendouble/state_layout.hpp).
 # Defines no test level; test-component depends on the library.
+# It also stands in for libxendevicemodel, libxenevtchn and the ioreq
+# server's page (xenforeignmemory_map_resource) for a device model; the
+# guest's vCPUs are tests/frontend/ioreq_guest.*.
+#
+# xendouble-mini-dm (tests/xendouble/mini_dm): a minimal device model on the
+# real libxen APIs, run under the double by the ioreq double's component test.
 #
 # xen-map-bench (not part of make test): requests per second on the grant
 # path with the worker's batched mapping, against per-access mapping.
@@ -25,6 +31,19 @@ $(XENDOUBLE_LIB): $(XENDOUBLE_OBJS)
 xendouble: $(XENDOUBLE_LIB)
 
 test-component: $(XENDOUBLE_LIB)
+
+MINI_DM      := $(BUILD)/bin/xendouble-mini-dm
+MINI_DM_SRCS := $(sort $(wildcard tests/xendouble/mini_dm/*.cpp))
+MINI_DM_OBJS := $(MINI_DM_SRCS:%.cpp=$(BUILD)/obj/%.o)
+
+$(MINI_DM_OBJS): CPPFLAGS += -Itests
+
+$(MINI_DM): $(MINI_DM_OBJS)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lxendevicemodel -lxenevtchn -lxenforeignmemory -pthread
+
+# The component tests run it; test-programs builds what they run.
+test-component test-programs: $(MINI_DM)
 
 XEN_MAP_BENCH      := $(BUILD)/bin/xen-map-bench
 XEN_MAP_BENCH_SRCS := $(sort $(wildcard tests/xendouble/bench_*.cpp))

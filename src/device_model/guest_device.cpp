@@ -7,13 +7,19 @@
 namespace xenvhost::device_model {
 namespace {
 
-frontend::FrontendConfig frontend_config(const DmOptions& o, const DmDevice& d) {
-    frontend::FrontendConfig c;
+// libxl's default max_grant_frames (64) of 512 version-1 entries each: the
+// grant references a guest can hand out, each naming one 4 KiB page.
+constexpr uint64_t kGrantSpaceBytes = uint64_t{64} * 512 * 4096;
+
+vhost_frontend::FrontendConfig frontend_config(const DmOptions& o, const DmDevice& d) {
+    vhost_frontend::FrontendConfig c;
     c.socket_path = d.socket_path;
     c.domid = o.domid;
     c.device_id = d.virtio_id;
     for (const auto& r : o.ram) c.ram.push_back({r.first, r.last - r.first + 1});
-    c.regions = d.regions == RegionKind::kGrant ? frontend::RegionKind::kGrant : frontend::RegionKind::kForeign;
+    c.region_kind =
+        d.regions == RegionKind::kGrant ? vhost_frontend::RegionKind::kGrant : vhost_frontend::RegionKind::kForeign;
+    if (d.regions == RegionKind::kGrant) c.grant_space_size = kGrantSpaceBytes;
     c.privcmd_path = o.privcmd_path;
     c.gntdev_path = o.gntdev_path;
     return c;
@@ -28,7 +34,7 @@ Result<std::unique_ptr<GuestDevice>> GuestDevice::create(const GuestContext& ctx
 }
 
 Result<> GuestDevice::attach(const GuestContext& ctx) {
-    auto fe = frontend::VhostUserFrontend::create(ctx.loop, frontend_config(ctx.options, spec_));
+    auto fe = vhost_frontend::VhostUserFrontend::create(ctx.loop, frontend_config(ctx.options, spec_));
     if (!fe) return pass(fe.error());
     frontend_ = std::move(*fe);
     IrqLine line;

@@ -43,7 +43,7 @@ private:
     DmDevice spec_;
     // Destroyed in reverse: the transport (which releases its ranges) before
     // the platform, the platform before the front-end it interrupts for.
-    std::unique_ptr<frontend::VhostUserFrontend> frontend_;
+    std::unique_ptr<vhost_frontend::VhostUserFrontend> frontend_;
     std::unique_ptr<XenPlatform> platform_;
     std::unique_ptr<transport::Transport> transport_;
     xen::IoreqServer* server_ = nullptr;

@@ -228,4 +228,75 @@ TEST(TransportPci, PciCfgCapabilityReachesTheBarWithoutDecoding) {
     EXPECT_TRUE(d.platform.claimed.empty());
 }
 
+TEST(TransportPci, HostileRegisterAccessesAreRefused) {
+    Driver d;
+    d.bring_up();
+    ASSERT_FALSE(d.pci->broken());
+    EXPECT_EQ(d.read(d.common + 0x12, 4), 0xffffffffu);  // 16-bit field read as 32
+    EXPECT_EQ(d.read(d.common + 0x13, 1), 0xffu);        // inside a field
+    d.write(d.common + 0x14, 2, 0);                     // status is one byte: no reset
+    EXPECT_EQ(d.device.resets, 1);
+    // 8 bytes: device_feature (window 0), then driver_feature_select (1)
+    EXPECT_EQ(d.read(d.common + 0x04, 8), uint64_t{1} << 32 | (d.device.features & 0xffffffff));
+    EXPECT_EQ(d.cfg_read(0x3e, 4), 0x50090000u);  // straddles two dwords: 0x3e..0x41
+    EXPECT_EQ(d.cfg_read(0xffe, 4), 0xffffffffu);  // past config space
+    EXPECT_EQ(d.pci->access({AccessKind::kPciConfig, 0, 3, false, 0}), 0xffffffu);
+    d.cfg_write(0x00, 4, 0);  // read-only identity
+    EXPECT_EQ(d.cfg_read(0x00, 2), 0x1af4u);
+    EXPECT_EQ(d.read(d.devcfg + 10, 4), 0xffffffffu);  // config past its end
+    d.write(d.devcfg + 12, 1, 5);
+    EXPECT_TRUE(d.device.config_writes.empty());
+    d.write(d.devcfg + 4, 8, 0x1122334455667788);
+    ASSERT_EQ(d.device.config_writes.size(), 1u);
+    EXPECT_EQ(d.device.config_writes[0].second.size(), 8u);
+    d.write(d.notify + 2, 2, 0);  // between two slots
+    d.write(d.notify + 4 * 5, 2, 5);  // queue 5 does not exist
+    d.write(d.notify, 8, 0);  // no 8-byte notify
+    EXPECT_TRUE(d.device.notified.empty());
+    EXPECT_FALSE(d.pci->broken());
+    d.write(d.common + 0x20, 4, 0x400000);  // a queue register after DRIVER_OK
+    EXPECT_TRUE(d.pci->broken());
+    EXPECT_EQ(d.read(d.isr, 1), 2u);
+}
+
+TEST(TransportPci, QueueSizesAndRingAlignment) {
+    Driver d;
+    d.make();
+    d.place_bar();
+    d.walk_caps();
+    d.add_status(0x03);
+    d.set_features(kVersion1);
+    d.add_status(0x08);
+    d.write(d.common + 0x16, 2, 0);
+    for (uint16_t bad : {0, 5, 384, 512}) {
+        d.write(d.common + 0x18, 2, bad);
+        EXPECT_EQ(d.read(d.common + 0x18, 2), 256u) << bad;
+    }
+    d.write(d.common + 0x20, 8, 0x100000);
+    d.write(d.common + 0x28, 8, 0x100801);  // avail ring not 2-aligned
+    d.write(d.common + 0x30, 8, 0x101000);
+    EXPECT_EQ(d.read(d.common + 0x20, 8), 0x100000u);
+    d.write(d.common + 0x1c, 2, 1);
+    d.add_status(0x04);
+    EXPECT_TRUE(d.pci->broken());
+    EXPECT_TRUE(d.device.started.empty());
+    EXPECT_TRUE(d.platform.irq);
+}
+
+TEST(TransportPci, AccessesAfterResetStartFromScratch) {
+    Driver d;
+    d.bring_up();
+    d.pci->queue_interrupt(0);
+    d.write(d.common + 0x14, 1, 0);
+    EXPECT_FALSE(d.platform.irq);
+    EXPECT_EQ(d.read(d.isr, 1), 0u);
+    d.write(d.notify, 2, 0);
+    EXPECT_TRUE(d.device.notified.empty());
+    d.add_status(0x04);  // DRIVER_OK straight after the reset
+    EXPECT_TRUE(d.pci->broken());
+    d.write(d.common + 0x14, 1, 0);
+    EXPECT_FALSE(d.pci->broken());
+    EXPECT_EQ(d.device.started.size(), 1u);
+}
+
 }  // namespace

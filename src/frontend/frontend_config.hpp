@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 // How the back-end is told to map guest memory (XEN_MMAP region flags).
 enum class RegionKind {
@@ -47,4 +47,4 @@ struct FrontendConfig {
     ReconnectPolicy reconnect;
 };
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

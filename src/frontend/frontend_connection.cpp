@@ -5,7 +5,7 @@
 
 #include <sys/epoll.h>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace pf = vhost_user::protocol_feature;
 
@@ -122,4 +122,4 @@ void VhostUserFrontend::on_config_changed() {
     if (sink_) sink_->config_interrupt();
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

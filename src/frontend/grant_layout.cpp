@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace {
 
@@ -52,4 +52,4 @@ std::vector<GrantSpan> grant_spans(std::span<const transport::QueueConfig> queue
     return out;
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 struct GrantSpan {
     uint64_t addr = 0;  // in the grant space (bit 63 set)
@@ -23,4 +23,4 @@ struct GrantSpan {
 // lie inside it.
 std::vector<GrantSpan> grant_spans(std::span<const transport::QueueConfig> queues, uint64_t space);
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -9,7 +9,7 @@
 
 #include <cstring>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace vu = vhost_user;
 
@@ -79,4 +79,4 @@ void InflightArea::clear() {
     if (mapping_.valid()) std::memset(mapping_.data(), 0, mapping_.size());
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <optional>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 class InflightArea {
 public:
@@ -40,4 +40,4 @@ private:
     uint16_t num_queues_ = 0, queue_size_ = 0;
 };
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

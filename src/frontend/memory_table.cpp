@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace vu = vhost_user;
 namespace flag = vhost_user::xen_mmap_flag;
@@ -105,4 +105,4 @@ Result<> MemoryTable::send(RequestClient& client) const {
     return client.send(vu::Request::kSetMemTable, payload, fds);
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

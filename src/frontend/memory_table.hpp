@@ -18,7 +18,7 @@
 #include <span>
 #include <vector>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 inline constexpr uint64_t kXenPageSize = 4096;
 inline constexpr uint64_t kGrantSpaceBase = uint64_t{1} << 63;
@@ -52,4 +52,4 @@ private:
     std::vector<UniqueFd> fds_;  // one per region, each its own open of the device
 };
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

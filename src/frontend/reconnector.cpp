@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 Result<std::unique_ptr<Reconnector>> Reconnector::create(event::EventLoop& loop, ReconnectPolicy policy,
                                                          std::function<bool()> attempt, std::function<void()> give_up) {
@@ -46,4 +46,4 @@ void Reconnector::fire() {
     timer_->arm(delay_);
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

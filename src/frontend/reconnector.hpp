@@ -12,7 +12,7 @@
 #include <functional>
 #include <memory>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 class Reconnector {
 public:
@@ -39,4 +39,4 @@ private:
     bool active_ = false;
 };
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

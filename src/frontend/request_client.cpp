@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace vu = vhost_user;
 
@@ -86,4 +86,4 @@ Result<vu::Message> RequestClient::await_reply(vu::Request id, ReplyShape shape)
     return m;
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -16,7 +16,7 @@
 #include <span>
 #include <string>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 // Bytes of a trivially copyable payload.
 template <typename T>
@@ -64,4 +64,4 @@ inline bool connection_lost(const Error& e) {
     return e.kind == ErrorKind::kProtocol || e.kind == ErrorKind::kPeerGone;
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

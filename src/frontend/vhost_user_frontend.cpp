@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace vu = vhost_user;
 namespace pf = vhost_user::protocol_feature;
@@ -165,4 +165,4 @@ void VhostUserFrontend::on_ring_error(uint16_t index) {
     if (sink_) sink_->device_broken();
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

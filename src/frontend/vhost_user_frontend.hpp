@@ -10,11 +10,11 @@
 
 #include "base/error.hpp"
 #include "event/event_loop.hpp"
-#include "frontend/backend_channel.hpp"
+#include "frontend/backend_requests.hpp"
 #include "frontend/frontend_config.hpp"
 #include "frontend/inflight_area.hpp"
 #include "frontend/memory_table.hpp"
-#include "frontend/negotiation.hpp"
+#include "frontend/feature_negotiation.hpp"
 #include "frontend/reconnector.hpp"
 #include "frontend/request_client.hpp"
 #include "frontend/vring_relay.hpp"
@@ -25,7 +25,7 @@
 #include <optional>
 #include <vector>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 class VhostUserFrontend final : public transport::VirtioDevice {
 public:
@@ -96,4 +96,4 @@ private:
     bool broken_ = false;
 };
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace vu = vhost_user;
 
@@ -42,4 +42,4 @@ Result<uint16_t> stop_ring(RequestClient& client, uint16_t index) {
     return static_cast<uint16_t>(got.num);
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 // NUM, ADDR, BASE, CALL, ERR, KICK, then ENABLE when the back-end takes it
 // (bit 30 negotiated): the call fd is in place before the ring can run.
@@ -20,4 +20,4 @@ Result<> start_ring(RequestClient& client, const Ring& ring, uint16_t base, bool
 // requests first) and returns where it stopped.
 Result<uint16_t> stop_ring(RequestClient& client, uint16_t index);
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -4,7 +4,7 @@
 
 #include <sys/epoll.h>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 Result<std::unique_ptr<VringRelay>> VringRelay::create(event::EventLoop& loop,
                                                        std::span<const transport::QueueConfig> queues,
@@ -55,4 +55,4 @@ bool VringRelay::kick(uint16_t index) {
     return false;
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

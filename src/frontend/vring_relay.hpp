@@ -16,7 +16,7 @@
 #include <span>
 #include <vector>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 struct Ring {
     transport::QueueConfig queue;
@@ -49,4 +49,4 @@ private:
     std::vector<Ring> rings_;
 };
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -1,4 +1,4 @@
-#include "frontend/negotiation.hpp"
+#include "frontend/feature_negotiation.hpp"
 
 #include "virtio/ring_layout.hpp"
 
@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace vu = vhost_user;
 namespace pf = vhost_user::protocol_feature;
@@ -111,4 +111,4 @@ Result<> send_features(RequestClient& client, const Negotiated& n, uint64_t driv
     return client.send_u64(vu::Request::kSetFeatures, f);
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -1,4 +1,4 @@
-#include "frontend/backend_channel.hpp"
+#include "frontend/backend_requests.hpp"
 
 #include "base/log.hpp"
 #include "vhost_user/messages.hpp"
@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 namespace vu = vhost_user;
 
@@ -74,4 +74,4 @@ Result<> BackendChannel::handle(const vu::Message& m) {
     }
 }
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 struct Negotiated {
     uint64_t backend_features = 0;  // GET_FEATURES as offered
@@ -41,4 +41,4 @@ Result<std::vector<uint8_t>> read_config(RequestClient& client, uint32_t size);
 // offered it (it then expects SET_VRING_ENABLE).
 Result<> send_features(RequestClient& client, const Negotiated& n, uint64_t driver_features);
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

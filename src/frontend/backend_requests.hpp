@@ -14,7 +14,7 @@
 #include <functional>
 #include <memory>
 
-namespace xenvhost::frontend {
+namespace xenvhost::vhost_frontend {
 
 class BackendChannel {
 public:
@@ -46,4 +46,4 @@ private:
     bool closed_ = false;
 };
 
-}  // namespace xenvhost::frontend
+}  // namespace xenvhost::vhost_frontend

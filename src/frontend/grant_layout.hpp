@@ -1,0 +1,26 @@
+#pragma once
+// Grant mode's split of the grant space into regions: each queue's rings in
+// one page-aligned span the back-end maps in advance (it finds rings through
+// such regions), every gap between them a "no advance map" span (buffers are
+// mapped per request). Linux lays a split ring out contiguously, so a queue
+// costs one span; queues whose spans touch share one.
+
+#include "transport/virtio_device.hpp"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace xenvhost::vhost_frontend {
+
+struct GrantSpan {
+    uint64_t addr = 0;  // in the grant space (bit 63 set)
+    uint64_t len = 0;
+    bool ring = false;  // holds rings: mapped in advance
+};
+
+// Covers [1<<63, 1<<63 + space) in order; rings must already be checked to
+// lie inside it.
+std::vector<GrantSpan> grant_spans(std::span<const transport::QueueConfig> queues, uint64_t space);
+
+}  // namespace xenvhost::vhost_frontend

@@ -23,7 +23,8 @@
 FUZZ_CXX      ?= clang++
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_SECONDS  ?= 60
-FUZZ_ALL      := fuzz_session fuzz_chain fuzz_queue_engine fuzz_blk_request fuzz_xen_regions fuzz_xenstore_entry
+FUZZ_ALL      := fuzz_session fuzz_chain fuzz_queue_engine fuzz_blk_request fuzz_xen_regions fuzz_xenstore_entry \
+                 fuzz_transport
 FUZZ_TARGETS  ?= $(FUZZ_ALL)
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CPPFLAGS := -Itests/fuzz/compat -Isrc -Itests/fuzz -MMD -MP

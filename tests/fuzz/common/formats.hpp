@@ -113,4 +113,30 @@ inline constexpr unsigned kXenMemfdPages = 64;
 //   str8 key), str8 value
 inline constexpr uint8_t kEntryCustomKey = 0x80;
 
+// ---------------------------------------------------------------- fuzz_transport
+// setup:   u8 config (bit0 virtio-pci, else virtio-mmio; bit1 set_features fails,
+//          bit2 start fails; bits 4-7 config size in 4-byte words), u8 queues (% 9),
+//          u8 log2 maximum queue size (% 16), u64 device features (VERSION_1 added)
+// records: u8 op, then by op:
+//   kConfig      u16 offset, u8 size (any value), u8 write, u64 data: a PCI config access
+//   kWindow      u16 offset, u8 size, u8 write, u64 data: an MMIO access at the
+//                transport's window (virtio-mmio) or where its BAR decodes now
+//                (virtio-pci; kTransportBarGuess while it decodes nowhere)
+//   kAbsolute    u64 address, u8 size, u8 write, u64 data: an MMIO access anywhere
+//   kQueueIrq    u16 queue index: the device has used buffers
+//   kConfigIrq   the device's config changed
+//   kBroken      the device can no longer work
+//   kRefuse      the platform refuses further claims (another device) or stops refusing
+namespace transport_op {
+inline constexpr uint8_t kConfig = 0, kWindow = 1, kAbsolute = 2, kQueueIrq = 3, kConfigIrq = 4, kBroken = 5,
+                         kRefuse = 6, kCount = 7;
+}
+namespace transport_cfg {
+inline constexpr uint8_t kPci = 1, kFeaturesFail = 2, kStartFail = 4;
+inline constexpr unsigned kConfigWordsShift = 4;
+}
+inline constexpr uint64_t kTransportMmioBase = 0xd0000000;
+inline constexpr uint64_t kTransportBarGuess = 0xe0000000;
+inline constexpr uint64_t kTransportRamEnd = 0x80000000;  // RAM is [0, 2 GiB)
+
 }  // namespace xenvhost::fuzz

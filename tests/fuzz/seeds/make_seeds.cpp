@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     seeds::blk_seeds();
     seeds::xen_seeds();
     seeds::entry_seeds();
+    seeds::transport_seeds();
     std::printf("make-seeds: %d seeds written under %s\n", seeds::seeds_written(), argv[1]);
     return 0;
 }

@@ -11,5 +11,6 @@ void engine_seeds();         // fuzz_queue_engine
 void blk_seeds();            // fuzz_blk_request
 void xen_seeds();            // fuzz_xen_regions
 void entry_seeds();          // fuzz_xenstore_entry
+void transport_seeds();      // fuzz_transport
 
 }  // namespace xenvhost::fuzz::seeds

@@ -30,9 +30,9 @@ void XenstoreLevel::TearDown() {
     env.reset();
 }
 
-void XenstoreLevel::start_daemon(const std::vector<std::string>& extra) {
+void XenstoreLevel::start_daemon(const std::vector<std::string>& extra, const std::vector<std::string>& extra_env) {
     if (daemon) stop_daemon();
-    auto d = DaemonProcess::start(*env, extra);
+    auto d = DaemonProcess::start(*env, extra, extra_env);
     ASSERT_TRUE(d.has_value()) << d.error().message;
     daemon = std::move(*d);
 }

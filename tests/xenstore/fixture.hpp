@@ -27,7 +27,7 @@ protected:
     void TearDown() override;
 
     // Starts (or restarts) xenvhostd; self is the backend domain it serves.
-    void start_daemon(const std::vector<std::string>& extra = {});
+    void start_daemon(const std::vector<std::string>& extra = {}, const std::vector<std::string>& extra_env = {});
     void stop_daemon(int sig = 15);
 
     std::string image(const std::string& name, uint64_t size = 8 << 20);

@@ -363,13 +363,14 @@ bool XenstoreEnv::wait_file(const std::string& path, bool exists, int timeout_ms
 // ---------------------------------------------------------------- DaemonProcess
 
 Result<std::unique_ptr<DaemonProcess>> DaemonProcess::start(const XenstoreEnv& env,
-                                                            const std::vector<std::string>& extra_args) {
+                                                            const std::vector<std::string>& extra_args,
+                                                            const std::vector<std::string>& extra_env) {
     std::vector<std::string> argv = {build_bin("xenvhostd"), "--run-dir", env.run_dir(), "--worker",
                                      build_bin("xenvhost-worker")};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     auto d = std::make_unique<DaemonProcess>();
     static int counter = 0;
-    auto p = Process::spawn(argv, fmt::format("{}/xenvhostd-{}.log", env.dir(), ++counter));
+    auto p = Process::spawn(argv, fmt::format("{}/xenvhostd-{}.log", env.dir(), ++counter), extra_env);
     if (!p) return std::unexpected(p.error());
     d->process_ = std::move(*p);
     return d;

@@ -108,8 +108,11 @@ private:
 // xenvhostd on the env's xenstored, with its run dir inside the env's directory.
 class DaemonProcess {
 public:
+    // `extra_env` ("NAME=value") is added to the daemon's environment; its
+    // workers and device models inherit it.
     static Result<std::unique_ptr<DaemonProcess>> start(const XenstoreEnv& env,
-                                                        const std::vector<std::string>& extra_args = {});
+                                                        const std::vector<std::string>& extra_args = {},
+                                                        const std::vector<std::string>& extra_env = {});
     Process& process() { return *process_; }
     pid_t pid() const { return process_->pid(); }
     std::string log() const { return process_->log(); }

@@ -1,13 +1,17 @@
 # xenstore level: xenvhostd against the real C xenstored 4.17, run without a
 # hypervisor behind the fakexen.so LD_PRELOAD shim, with the real worker and
-# the in-tree vhost-user front-end (tests/frontend) doing I/O.
+# the in-tree vhost-user front-end (tests/frontend) doing I/O. An HVM
+# guest's device model (the real xenvhost-dm, started by the daemon) runs
+# under the Xen double (libxendouble.so, preloaded into the daemon and so into
+# its children).
 XENSTORE_TEST_SRCS := $(sort $(filter-out %/fakexen.c,$(wildcard tests/xenstore/*.cpp)))
 XENSTORE_TEST_OBJS := $(XENSTORE_TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
 XENSTORE_TESTS     := $(BUILD)/bin/xenstore-tests
 FAKEXEN            := $(BUILD)/lib/fakexen.so
 
 $(XENSTORE_TEST_OBJS): CPPFLAGS += -I. -Itests -DXENVHOST_BUILD_BIN='"$(abspath $(BUILD)/bin)"' \
-  -DXENVHOST_FAKEXEN='"$(abspath $(FAKEXEN))"' -DXENVHOST_SOURCE_DIR='"$(abspath .)"'
+  -DXENVHOST_FAKEXEN='"$(abspath $(FAKEXEN))"' -DXENVHOST_SOURCE_DIR='"$(abspath .)"' \
+  -DXENVHOST_XENDOUBLE='"$(abspath $(BUILD)/lib/libxendouble.so)"'
 
 $(FAKEXEN): tests/xenstore/fakexen.c
 	@mkdir -p $(@D)
@@ -18,7 +22,7 @@ $(XENSTORE_TESTS): $(XENSTORE_TEST_OBJS) $(BUILD)/lib/libfrontend.a $(LIB)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 
 .PHONY: test-xenstore
-test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(DAEMON)
+test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(DAEMON) $(DM) $(BUILD)/lib/libxendouble.so
 	bash tests/xenstore/run.sh $(XENSTORE_TESTS) --gtest_brief=1
 
 TEST_LEVELS += xenstore

@@ -217,6 +217,7 @@ void Daemon::process_device(const DeviceKey& key) {
             log::info("{}: device directory removed; taking the device out of its worker", key.label());
             publisher_.forget(dir_of(key));
             devices_.erase(it);
+            stop_model(key.domid);
             if (auto w = workers_.find(key.domid); w != workers_.end()) w->second->remove(key.name());
             retire_worker_if_idle(key.domid);
             break;
@@ -301,6 +302,7 @@ void Daemon::on_release_domain() {
     std::set<unsigned> domids;
     for (auto& [d, _] : workers_) domids.insert(d);
     for (auto& [key, _] : devices_) domids.insert(key.domid);
+    for (auto& [d, _] : models_) domids.insert(d);
     for (unsigned d : domids) {
         auto introduced = xs_.is_domain_introduced(d);
         if (!introduced) return check_xenstore(introduced.error());
@@ -315,6 +317,7 @@ void Daemon::on_release_domain() {
             publisher_.forget(dir_of(it->first));
             it = devices_.erase(it);
         }
+        stop_model(d);
         if (auto w = workers_.find(d); w != workers_.end()) w->second->stop();
         else remove_guest_run_dir(d);
     }

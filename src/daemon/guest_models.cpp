@@ -158,6 +158,14 @@ void Daemon::on_model_stopped(unsigned domid) {
             return start_model(domid);
         }
         models_.erase(it);
+        // A device of the guest closed and took the device model along:
+        // its other devices are off the guest's bus now.
+        for (auto& [key, dev] : devices_) {
+            if (shutting_down_ || key.domid != domid || !(dev.modelled || dev.awaiting_model)) continue;
+            dev.modelled = dev.awaiting_model = false;
+            if (dev.phase == Phase::kStarting || dev.phase == Phase::kReady)
+                fail_device(dev, "device model stopped: another device of the guest was closed");
+        }
         finish_shutdown_if_done();
     });
 }

@@ -29,11 +29,12 @@ XEN_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs)
 HVM_MODULES=(virtio_pci virtio_blk xen-blkfront ext4 crc32c_generic)
 # The HVM device model libxl 4.17 starts (its built-in default path), the
 # firmware libxl loads into the guest (hvmloader, SeaBIOS) and the option
-# ROMs qemu-xen needs for direct kernel boot (linuxboot_dma.bin) or may probe.
+# ROMs qemu-xen needs for direct kernel boot (linuxboot_dma.bin) or may probe;
+# libxl passes -vnc none, and qemu-xen still reads its default keymap.
 HVM_DM=/usr/libexec/xen-qemu-system-i386
 HVM_FIRMWARE=(/usr/lib/xen-4.17/boot/hvmloader /usr/share/seabios/bios-256k.bin
     /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/linuxboot.bin /usr/share/qemu/pvh.bin
-    /usr/share/qemu/multiboot_dma.bin /usr/share/qemu/kvmvapic.bin)
+    /usr/share/qemu/multiboot_dma.bin /usr/share/qemu/kvmvapic.bin /usr/share/qemu/keymaps/en-us)
 SHARE=usr/share/xenvhost-tests/xen
 
 # The guest: its init, the static program that offers dom0 its pages, and

@@ -9,6 +9,7 @@
 # writer loop. dom0 then compares the image byte for byte with what the
 # guest reports writing, and checks nothing of the guest is left after it
 # powered off. Prints the boot times (create, unpause to init).
+# scenario-timeout: 900
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
@@ -25,10 +26,12 @@ serial=$work/serial.log
 cfg=$work/$name.cfg
 
 cleanup() {
+    local rc=$1
+    [ "$rc" -eq 0 ] || hvm_show_dm_log "$name"
     if xl domid "$name" >/dev/null 2>&1; then xl destroy "$name" || true; fi
     rm -rf "$work" "$pv_img"
 }
-trap cleanup EXIT
+trap 'cleanup $?' EXIT
 
 hvm_require_hap
 hvm_image "$pv_img" "$pv_mib" $((seed + 102))
@@ -46,7 +49,7 @@ domid=$(xl domid "$name")
 echo "xl create -p: domid $domid after $(since "$t0" "$t_created") s"
 xl unpause "$name"
 t_unpause=$(uptime_s)
-hvm_wait_for "$serial" '^GUEST-INIT ' 180
+hvm_wait_for "$serial" '^GUEST-INIT ' 600
 t_init=$(uptime_s)
 hvm_wait_for "$serial" '^GUEST-DONE ' 200
 t_done=$(uptime_s)

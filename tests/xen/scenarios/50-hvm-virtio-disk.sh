@@ -63,6 +63,7 @@ daemon_gone() { [ "$(cut -d' ' -f3 "/proc/$daemon_pid/stat" 2>/dev/null || echo 
 
 cleanup() {
     local rc=$1
+    [ "$rc" -eq 0 ] || hvm_show_dm_log "$name"
     if xl domid "$name" >/dev/null 2>&1; then xl destroy "$name" || true; fi
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
         kill -TERM "$daemon_pid" || true

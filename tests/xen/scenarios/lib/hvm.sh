@@ -14,10 +14,12 @@ HVM_MIB=$((1 << 20))
 hvm_require_hap() {
     local caps
     caps=$(xl info | sed -n 's/^virt_caps *: *//p')
-    case " $caps " in
-        *" hvm "*" hap "* | *" hap "*" hvm "*) echo "xl info virt_caps: $caps" ;;
-        *) die "Xen cannot run HVM guests (virt_caps: $caps); QEMU needs -cpu qemu64,+svm,+npt" ;;
+    case " $caps " in *" hvm "*) ;; *) caps+=" (no hvm)" ;; esac
+    case " $caps " in *" hap "*) ;; *) caps+=" (no hap)" ;; esac
+    case $caps in
+        *"(no "*) die "Xen cannot run HVM guests (virt_caps: $caps); QEMU needs -cpu qemu64,+svm,+npt" ;;
     esac
+    echo "xl info virt_caps: $caps"
 }
 
 # Makes IMAGE of MIB MiB whose first MiB holds the pattern SEED (the guest's
@@ -57,18 +59,33 @@ on_crash = "destroy"
 CFG
 }
 
+# Shows qemu-xen's log of guest NAME (libxl writes it there).
+hvm_show_dm_log() {
+    local log=/var/log/xen/qemu-dm-$1.log
+    if [ -s "$log" ]; then sed 's/^/  qemu-dm| /' "$log"; fi
+}
+
 # The guest's console lines, without the UART's carriage returns.
 hvm_lines() { tr -d '\r' <"$1" 2>/dev/null || true; }
 hvm_has() { grep -q "$2" "$1" 2>/dev/null; }
 
-# Waits up to LIMIT s for PATTERN in SERIAL; on a timeout shows the console.
+# Waits up to LIMIT s for PATTERN in SERIAL, saying every 30 s how far the
+# guest is (its CPU time, its console's size and last line); on a timeout
+# shows the console.
 hvm_wait_for() {
-    local serial=$1 pattern=$2 limit=$3
-    if ! wait_until "$limit" hvm_has "$serial" "$pattern"; then
-        echo "the guest's console so far:"
-        hvm_lines "$serial" | tail -n 60 | sed 's/^/  guest| /'
-        die "no '$pattern' on the guest's console within $limit s"
-    fi
+    local serial=$1 pattern=$2 limit=$3 t0 left
+    t0=$(uptime_s)
+    left=$limit
+    until wait_until "$((left < 30 ? left : 30))" hvm_has "$serial" "$pattern"; do
+        left=$(awk -v l="$limit" -v s="$(since "$t0")" 'BEGIN { printf "%d", l - s }')
+        if [ "$left" -le 0 ]; then
+            echo "the guest's console so far:"
+            hvm_lines "$serial" | tail -n 60 | sed 's/^/  guest| /'
+            die "no '$pattern' on the guest's console within $limit s"
+        fi
+        echo "waiting for '$pattern' $(since "$t0") s: guest cpu $(xl list | awk 'NR > 2 { t = $6 } END { print t }') s," \
+            "console $(wc -c <"$serial" 2>/dev/null || echo 0) bytes, last: $(hvm_lines "$serial" | tail -n 1 | cut -c1-100)"
+    done
 }
 
 # Uptime of the guest at the first line starting with WORD (its uptime= field).

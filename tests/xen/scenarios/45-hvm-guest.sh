@@ -15,6 +15,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/hvm.sh
 source "$(dirname "$0")/lib/hvm.sh"
+hvm_opt_in
 
 name=hvm-guest
 seed=45

@@ -124,7 +124,8 @@ test: all
 # ---------------------------------------------------------------- deps
 DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev \
-  qemu-system-x86 qemu-system-common qemu-utils linux-image-amd64 busybox-static \
+  qemu-system-x86 qemu-system-common qemu-system-data qemu-system-xen seabios qemu-utils \
+  linux-image-amd64 busybox-static \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
   shellcheck systemd clang libclang-rt-14-dev xz-utils jq groff-base man-db strace
 

@@ -4,7 +4,8 @@
 #
 #   make xen-images   build $(BUILD)/xen/: xen (the decompressed hypervisor),
 #                     vmlinux (the kernel of dom0 and the domU, uncompressed),
-#                     domU.cpio.gz, dom0.cpio.gz
+#                     domU.cpio.gz, hvm.cpio.gz (the HVM test guest, with
+#                     xen-hvm-blkio), dom0.cpio.gz
 #   make test-xen     boot them, run every scenario, print a transcript with
 #                     timings; fails if a scenario fails or the run times out
 #   make demo         the demo (tests/xen/demo.sh): checks the Debian packages
@@ -20,10 +21,14 @@
 #                          -nographic); add XEN_DOM0_ARGS=nodomu to skip the guest
 #                          and the scenarios. Quit with Ctrl-a x or `poweroff -f`.
 #                          e.g. make test-xen XEN_INTERACTIVE=1 XEN_DOM0_ARGS=nodomu
-#   XEN_DOM0_ARGS=...      extra words for dom0's kernel command line (nodomu, shell)
+#   XEN_DOM0_ARGS=...      extra words for dom0's kernel command line (nodomu, shell;
+#                          xenvhost.hvm runs the HVM guest scenarios 45 and 50,
+#                          which otherwise skip: see tests/xen/README.md)
 #   XEN_ARGS=...           Xen's own command line (serial console, dom0 1024M/1 vCPU)
-#   XEN_QEMU_CPU=qemu64,+svm  XEN_QEMU_MEM=3G  XEN_QEMU_SMP=2
-#                          (never -cpu max: dom0 crashes under TCG)
+#   XEN_QEMU_CPU=qemu64,+svm,+npt  XEN_QEMU_MEM=3G  XEN_QEMU_SMP=2
+#                          (+npt gives Xen HAP, which HVM guests need: Debian's
+#                          Xen has no shadow paging; never -cpu max: dom0
+#                          crashes under TCG)
 #   XEN_KVER=...           kernel for dom0 and the domU (default: newest in /lib/modules)
 #   XEN_INSTALL=           (empty) do not build and `make install` the project's
 #                          programs; put in dom0 only what $(BUILD)/bin holds already
@@ -44,7 +49,7 @@ XEN_INTERACTIVE ?= 0
 XEN_DOM0_ARGS  ?=
 # bootscrub=0: scrubbing 2 GB of free RAM in the idle loop only burns host CPU.
 XEN_ARGS       ?= console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all console_timestamps=boot bootscrub=0
-XEN_QEMU_CPU   ?= qemu64,+svm
+XEN_QEMU_CPU   ?= qemu64,+svm,+npt
 XEN_QEMU_MEM   ?= 3G
 XEN_QEMU_SMP   ?= 2
 
@@ -92,9 +97,24 @@ $(XEN_DIR)/vmlinux: /boot/vmlinuz-$(XEN_KVER) $(XEN_SRC)/image/mkimage.sh
 $(XEN_DIR)/domU.cpio.gz: $(XEN_SRC)/domU/init $(XEN_GUEST_PAGES) $(XEN_IMAGE_TOOLS)
 	bash $(XEN_SRC)/image/mkimage.sh domU $@ $< $(XEN_GUEST_PAGES) $(XEN_KVER)
 
-$(XEN_DIR)/dom0-base.cpio.gz: $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg $(XEN_IMAGE_TOOLS)
+# The HVM test guest: Debian's kernel as it is (a bzImage, which qemu-xen's
+# direct kernel boot loads) and an initramfs whose init runs the guest's
+# disk checks with xen-hvm-blkio (statically linked; dom0 gets it too, to
+# prepare and compare the images).
+XEN_HVM_BLKIO := $(XEN_DIR)/xen-hvm-blkio
+XEN_HVM_KERNEL := /boot/vmlinuz-$(XEN_KVER)
+$(XEN_HVM_BLKIO): $(XEN_SRC)/hvm-guest/blkio.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -static $< -o $@
+
+$(XEN_DIR)/hvm.cpio.gz: $(XEN_SRC)/hvm-guest/init $(XEN_HVM_BLKIO) $(XEN_IMAGE_TOOLS)
+	bash $(XEN_SRC)/image/mkimage.sh hvm $@ $< $(XEN_HVM_BLKIO) $(XEN_KVER)
+
+$(XEN_DIR)/dom0-base.cpio.gz: $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg \
+    $(XEN_HVM_KERNEL) $(XEN_DIR)/hvm.cpio.gz $(XEN_HVM_BLKIO) $(XEN_IMAGE_TOOLS)
 	bash $(XEN_SRC)/image/mkimage.sh dom0-base $@ $(XEN_KVER) \
-	  $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg
+	  $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg \
+	  $(XEN_HVM_KERNEL) $(XEN_DIR)/hvm.cpio.gz $(XEN_HVM_BLKIO)
 
 $(XEN_DIR)/dom0-project.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_PROJECT_INPUTS) $(XEN_BIN_STAMP) $(XEN_IMAGE_TOOLS)
 	@mkdir -p $(XEN_DIR)

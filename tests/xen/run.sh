@@ -15,8 +15,9 @@ set -euo pipefail
 images=$1
 scenario_dir=$2
 timeout_s=${XEN_TIMEOUT:-900}
-# Under TCG only qemu64,+svm runs Xen's PV dom0; -cpu max crashes it.
-cpu=${XEN_QEMU_CPU:-qemu64,+svm}
+# Under TCG only qemu64,+svm runs Xen's PV dom0; -cpu max crashes it. +npt
+# gives Xen hardware-assisted paging, without which it cannot run HVM guests.
+cpu=${XEN_QEMU_CPU:-qemu64,+svm,+npt}
 mem=${XEN_QEMU_MEM:-3G}
 smp=${XEN_QEMU_SMP:-2}
 xen_args=${XEN_ARGS:-console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all console_timestamps=boot bootscrub=0}

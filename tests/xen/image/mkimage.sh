@@ -2,7 +2,8 @@
 # Builds the initramfs images of the Xen test level (called by tests/xen/rules.mk).
 #
 #   mkimage.sh domU         OUT INIT GUEST_PAGES KVER
-#   mkimage.sh dom0-base    OUT KVER KERNEL DOMU_CPIO DOMU_CFG
+#   mkimage.sh hvm          OUT INIT BLKIO KVER
+#   mkimage.sh dom0-base    OUT KVER KERNEL DOMU_CPIO DOMU_CFG HVM_KERNEL HVM_CPIO BLKIO
 #   mkimage.sh dom0-project OUT STAGE BASE_LIST XEN_TEST_DIR BIN_DIR
 #   mkimage.sh vmlinux      OUT BZIMAGE
 #
@@ -20,6 +21,20 @@ source "$here/lib.sh"
 
 XEN_TOOLS=/usr/lib/xen-4.17/bin
 XEN_MODULES=(xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs)
+# What the HVM test guest loads: the virtio PCI transport and block driver
+# (modinfo's depends brings virtio, virtio_ring, virtio_pci_modern_dev and
+# virtio_pci_legacy_dev), the PV disk driver for comparison, ext4 (which
+# mounts ext2; jbd2, mbcache, crc16 come as its depends) and the crc32c
+# implementation ext4 asks the crypto API for.
+HVM_MODULES=(virtio_pci virtio_blk xen-blkfront ext4 crc32c_generic)
+# The HVM device model libxl 4.17 starts (its built-in default path), the
+# firmware libxl loads into the guest (hvmloader, SeaBIOS) and the option
+# ROMs qemu-xen needs for direct kernel boot (linuxboot_dma.bin) or may probe;
+# libxl passes -vnc none, and qemu-xen still reads its default keymap.
+HVM_DM=/usr/libexec/xen-qemu-system-i386
+HVM_FIRMWARE=(/usr/lib/xen-4.17/boot/hvmloader /usr/share/seabios/bios-256k.bin
+    /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/linuxboot.bin /usr/share/qemu/pvh.bin
+    /usr/share/qemu/multiboot_dma.bin /usr/share/qemu/kvmvapic.bin /usr/share/qemu/keymaps/en-us)
 SHARE=usr/share/xenvhost-tests/xen
 
 # The guest: its init, the static program that offers dom0 its pages, and
@@ -33,8 +48,20 @@ build_domu() {
     img_pack "$stage" "$out"
 }
 
+# The HVM guest: bash runs its checks (its init), xen-hvm-blkio does their
+# O_DIRECT I/O, and the stock modules above, resolved from their depends.
+build_hvm() {
+    local out=$1 init=$2 blkio=$3 kver=$4
+    img_skeleton "$stage"
+    install -m 0755 "$init" "$stage/init"
+    install -D -m 0755 "$blkio" "$stage/usr/bin/xen-hvm-blkio"
+    img_add "$stage" /bin/bash
+    img_add_modules "$stage" "$kver" "${HVM_MODULES[@]}"
+    img_pack "$stage" "$out"
+}
+
 build_dom0_base() {
-    local out=$1 kver=$2 kernel=$3 domu_cpio=$4 domu_cfg=$5
+    local out=$1 kver=$2 kernel=$3 domu_cpio=$4 domu_cfg=$5 hvm_kernel=$6 hvm_cpio=$7 blkio=$8
     img_skeleton "$stage"
     local -a tools=()
     local t
@@ -59,6 +86,13 @@ build_dom0_base() {
     install -m 0644 "$kernel" "$stage/root/vmlinux"
     install -m 0644 "$domu_cpio" "$stage/root/domU.cpio.gz"
     install -m 0644 "$domu_cfg" "$stage/root/domU.cfg"
+    # HVM guests: the device model with its libraries, the firmware, the
+    # guest's kernel (the bzImage: qemu-xen's direct boot loads a bzImage)
+    # and initramfs, and the pattern tool for preparing and comparing images.
+    img_add "$stage" "$HVM_DM" "${HVM_FIRMWARE[@]}"
+    install -m 0644 "$hvm_kernel" "$stage/root/hvm-vmlinuz"
+    install -m 0644 "$hvm_cpio" "$stage/root/hvm.cpio.gz"
+    install -m 0755 "$blkio" "$stage/usr/bin/xen-hvm-blkio"
     img_pack "$stage" "$out"
 }
 
@@ -124,7 +158,8 @@ main() {
     shift || true
     case $what in
         domU) (($# == 4)) || usage; new_stage "$1"; build_domu "$@" ;;
-        dom0-base) (($# == 5)) || usage; new_stage "$1"; build_dom0_base "$@" ;;
+        hvm) (($# == 4)) || usage; new_stage "$1"; build_hvm "$@" ;;
+        dom0-base) (($# == 8)) || usage; new_stage "$1"; build_dom0_base "$@" ;;
         dom0-project)
             (($# == 5)) || usage
             stage=$2
@@ -137,7 +172,7 @@ main() {
 }
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 

@@ -1,0 +1,183 @@
+# shellcheck shell=bash
+# Helpers for the scenarios with an HVM test guest (sourced after common.sh).
+# The guest (tests/xen/hvm-guest/init) is Debian's kernel booted directly by
+# qemu-xen (hvmloader, SeaBIOS, linuxboot), its console on an emulated UART
+# that qemu-xen writes to a file; it checks its disks, prints GUEST-* lines
+# there and powers off.
+
+# Skips (exit 0) unless dom0's kernel command line has `xenvhost.hvm`
+# (make test-xen XEN_DOM0_ARGS=xenvhost.hvm): qemu-xen loads a directly
+# booted kernel through its fw_cfg port a byte at a time (linuxboot.bin; no
+# fw_cfg DMA on Xen), and under TCG the guest did not reach its init within
+# 10 minutes, which the level's time budget cannot carry.
+hvm_opt_in() {
+    if ! grep -qw 'xenvhost\.hvm' /proc/cmdline; then
+        echo "SKIP: HVM guest scenarios run only with dom0 word xenvhost.hvm (make test-xen XEN_DOM0_ARGS=xenvhost.hvm)"
+        exit 0
+    fi
+}
+
+HVM_KERNEL=/root/hvm-vmlinuz
+HVM_RAMDISK=/root/hvm.cpio.gz
+HVM_MIB=$((1 << 20))
+
+# Fails unless Xen can run HVM guests (hardware-assisted paging: QEMU's
+# -cpu needs +svm,+npt; Debian's Xen has no shadow paging).
+hvm_require_hap() {
+    local caps
+    caps=$(xl info | sed -n 's/^virt_caps *: *//p')
+    case " $caps " in *" hvm "*) ;; *) caps+=" (no hvm)" ;; esac
+    case " $caps " in *" hap "*) ;; *) caps+=" (no hap)" ;; esac
+    case $caps in
+        *"(no "*) die "Xen cannot run HVM guests (virt_caps: $caps); QEMU needs -cpu qemu64,+svm,+npt" ;;
+    esac
+    echo "xl info virt_caps: $caps"
+}
+
+# Makes IMAGE of MIB MiB whose first MiB holds the pattern SEED (the guest's
+# `read` check reads it back through its driver).
+hvm_image() {
+    local image=$1 mib=$2 seed=$3
+    rm -f "$image"
+    truncate -s "${mib}M" "$image"
+    xen-hvm-blkio fill "$image" 0 "$HVM_MIB" "$seed" >/dev/null || die "could not fill $image"
+}
+
+# Writes the xl config CFG of HVM guest NAME: direct kernel boot, console
+# to SERIAL, no graphics, qemu-xen; the guest's kernel words EXTRA; each
+# further argument is one disk specification.
+hvm_config() {
+    local cfg=$1 name=$2 serial=$3 extra=$4 disks='' d
+    shift 4
+    for d in "$@"; do disks+="${disks:+, }'$d'"; done
+    cat >"$cfg" <<CFG
+name = "$name"
+type = "hvm"
+memory = 256
+vcpus = 1
+kernel = "$HVM_KERNEL"
+ramdisk = "$HVM_RAMDISK"
+extra = "console=ttyS0 rdinit=/init quiet loglevel=3 $extra"
+serial = "file:$serial"
+vga = "none"
+vnc = 0
+sdl = 0
+nographic = 1
+device_model_version = "qemu-xen"
+disk = [ $disks ]
+on_poweroff = "destroy"
+on_reboot = "destroy"
+on_crash = "destroy"
+CFG
+}
+
+# Shows qemu-xen's log of guest NAME (libxl writes it there).
+hvm_show_dm_log() {
+    local log=/var/log/xen/qemu-dm-$1.log
+    if [ -s "$log" ]; then sed 's/^/  qemu-dm| /' "$log"; fi
+}
+
+# The guest's console lines, without the UART's carriage returns.
+hvm_lines() { tr -d '\r' <"$1" 2>/dev/null || true; }
+hvm_has() { grep -q "$2" "$1" 2>/dev/null; }
+
+# Waits up to LIMIT s for PATTERN in SERIAL, saying every 30 s how far the
+# guest is (its CPU time, its console's size and last line); on a timeout
+# shows the console.
+hvm_wait_for() {
+    local serial=$1 pattern=$2 limit=$3 t0 left
+    t0=$(uptime_s)
+    left=$limit
+    until wait_until "$((left < 30 ? left : 30))" hvm_has "$serial" "$pattern"; do
+        left=$(awk -v l="$limit" -v s="$(since "$t0")" 'BEGIN { printf "%d", l - s }')
+        if [ "$left" -le 0 ]; then
+            echo "the guest's console so far:"
+            hvm_lines "$serial" | tail -n 60 | sed 's/^/  guest| /'
+            die "no '$pattern' on the guest's console within $limit s"
+        fi
+        echo "waiting for '$pattern' $(since "$t0") s: guest cpu $(xl list | awk 'NR > 2 { t = $6 } END { print t }') s," \
+            "console $(wc -c <"$serial" 2>/dev/null || echo 0) bytes, last: $(hvm_lines "$serial" | tail -n 1 | cut -c1-100)"
+    done
+}
+
+# Uptime of the guest at the first line starting with WORD (its uptime= field).
+hvm_guest_uptime() { hvm_lines "$1" | sed -n "s/^$2 .*uptime=\\([0-9.]*\\).*/\\1/p" | head -n 1; }
+
+# Shows the guest's console: the kernel's lines about disks, the PCI bus,
+# the checks, the figures.
+hvm_show_console() {
+    hvm_lines "$1" | grep -E '^GUEST-' | sed 's/^/  guest| /'
+}
+
+# Fails unless every GUEST-CHECK passed and each named check is there.
+hvm_require_pass() {
+    local serial=$1 lines name failed
+    shift
+    lines=$(hvm_lines "$serial" | grep '^GUEST-CHECK ' || true)
+    failed=$(grep -v '^GUEST-CHECK [^ ]* PASS' <<<"$lines" || true)
+    [ -z "$failed" ] || die "guest checks failed: $(tr '\n' '|' <<<"$failed")"
+    for name in "$@"; do
+        grep -q "^GUEST-CHECK $name PASS" <<<"$lines" || die "the guest did not report check $name"
+    done
+    echo "guest checks: $(grep -c . <<<"$lines") PASS (required: $*)"
+}
+
+# Compares IMAGE with what the guest says it left on disk ROLE: each
+# "GUEST-WROTE ROLE OFFSET LENGTH seed=N" range must hold pattern N byte
+# for byte, each "... md5=X" range must have that md5.
+hvm_compare_image() {
+    local serial=$1 role=$2 image=$3 line off len what n=0 sum
+    local -a f
+    while IFS= read -r line; do
+        read -r -a f <<<"$line"
+        off=${f[2]}
+        len=${f[3]}
+        what=${f[4]}
+        case $what in
+            seed=*)
+                xen-hvm-blkio check "$image" "$off" "$len" "${what#seed=}" >/dev/null ||
+                    die "$image at $off+$len does not hold the guest's pattern ${what#seed=}"
+                ;;
+            md5=*)
+                sum=$(dd if="$image" bs="$HVM_MIB" skip=$((off / HVM_MIB)) count=$((len / HVM_MIB)) 2>/dev/null |
+                    md5sum | cut -d' ' -f1)
+                [ "$sum" = "${what#md5=}" ] || die "$image at $off+$len has md5 $sum, the guest read ${what#md5=}"
+                ;;
+            *) die "unreadable GUEST-WROTE line: $line" ;;
+        esac
+        n=$((n + 1))
+    done <<<"$(hvm_lines "$serial" | grep "^GUEST-WROTE $role " || true)"
+    [ "$n" -gt 0 ] || die "the guest reported nothing written on its $role disk"
+    echo "$image: the $n range(s) the guest reported writing on $role match byte for byte"
+}
+
+# Prints the guest's figures (GUEST-PERF) and, with two roles, their ratio.
+hvm_show_perf() {
+    hvm_lines "$1" | grep '^GUEST-PERF ' | sed 's/^GUEST-PERF /FIGURES guest /' || true
+}
+
+hvm_domain_gone() { ! xl domid "$1"; }
+hvm_domid_unlisted() { ! xl list | awk 'NR > 1 { print $2 }' | grep -qx "$1"; }
+
+# Waits up to LIMIT s for the domain NAME to be gone (the guest powers off
+# itself: on_poweroff = destroy); destroys it after that.
+hvm_wait_gone() {
+    local name=$1 limit=$2
+    if ! wait_until "$limit" hvm_domain_gone "$name"; then
+        echo "domain $name still there after $limit s: destroying it"
+        xl destroy "$name" || true
+    fi
+}
+
+# Fails if anything of guest DOMID is left: the domain (also as a dying
+# domain, which is what foreign mappings kept by a process would leave), its
+# xenstore directory, or a qemu-xen device model for it.
+hvm_require_nothing_left() {
+    local domid=$1
+    wait_until 20 hvm_domid_unlisted "$domid" || die "domain $domid is still listed by xl list: $(xl list | tr '\n' '|')"
+    if xenstore-exists "/local/domain/$domid"; then die "/local/domain/$domid is still there"; fi
+    # One pgrep: a process start per /proc entry costs seconds under TCG.
+    if pgrep -f "qemu-system-i386 .*-xen-domid $domid " >/dev/null; then
+        die "qemu-xen of domid $domid is still running"
+    fi
+}

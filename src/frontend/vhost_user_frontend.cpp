@@ -157,6 +157,8 @@ Result<> VhostUserFrontend::start_on_backend(bool resume) {
 }
 
 void VhostUserFrontend::on_call(uint16_t index) {
+    // In-band calls name their queue: one the guest does not have is dropped.
+    if (index >= num_queues_) return log::warn("back-end signalled queue {} of {}", index, num_queues_);
     if (sink_) sink_->queue_interrupt(index);
 }
 

@@ -10,10 +10,12 @@ namespace xenvhost::device_model {
 
 Result<std::unique_ptr<GuestDeviceModel>> GuestDeviceModel::create(event::EventLoop& loop, const DmOptions& options) {
     auto model = std::make_unique<GuestDeviceModel>(loop, options);
-    for (auto step : {&GuestDeviceModel::open_xen, &GuestDeviceModel::bind_vcpus, &GuestDeviceModel::add_devices})
-        if (auto ok = (model.get()->*step)(); !ok) return pass(ok.error());
-    // Enabled last: from here on the guest's accesses reach us.
+    if (auto ok = model->open_xen(); !ok) return pass(ok.error());
+    // Xen writes each vCPU's event channel into the ioreq page only when the
+    // server is enabled. Nothing is routed to it yet; the guest is paused.
     if (auto ok = model->server_->set_enabled(true); !ok) return pass(ok.error());
+    if (auto ok = model->bind_vcpus(); !ok) return pass(ok.error());
+    if (auto ok = model->add_devices(); !ok) return pass(ok.error());
     if (auto ok = loop.add(model->channels_->fd(), EPOLLIN, [m = model.get()](uint32_t) { m->on_event_channel(); }); !ok)
         return pass(ok.error());
     model->watching_ = true;

@@ -110,10 +110,9 @@ int xendevicemodel_create_ioreq_server(xendevicemodel_handle* dmod, domid_t domi
     if (dm.server_exists) return refuse(s, ENOSPC, "create_ioreq_server: the double has one server a domain");
     release_all(dm);
     for (unsigned v = 0; v < s.vcpus(); ++v) {
-        // Xen allocates the vCPUs' unbound ports and resets their slots.
+        // Xen allocates the vCPUs' unbound ports and resets their slots;
+        // the ports appear in the slots only once the server is enabled.
         std::memset(s.slot(v), 0, kIoreqSize);
-        std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(s.slot(v) + kIoreqPort))
-            .store(kGuestPortBase + v, std::memory_order_release);
         IoreqState::publish(dm.bindings[v].state, static_cast<uint32_t>(kPortUnbound));
     }
     IoreqState::publish(dm.server_id, static_cast<uint32_t>(kServerId));
@@ -167,7 +166,14 @@ int xendevicemodel_unmap_pcidev_from_ioreq_server(xendevicemodel_handle* dmod, d
 }
 
 int xendevicemodel_set_ioreq_server_state(xendevicemodel_handle* dmod, domid_t domid, ioservid_t id, int enabled) {
+    const IoreqState& s = *dmod->state;
     return on_server(dmod, domid, id, enabled ? "enable server" : "disable server", [&](DmState& dm) {
+        // As Xen's ioreq_server_enable(): each vCPU's port is written into
+        // its slot when the server is enabled, not when it is created.
+        if (enabled)
+            for (unsigned v = 0; v < s.vcpus(); ++v)
+                std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(s.slot(v) + kIoreqPort))
+                    .store(kGuestPortBase + v, std::memory_order_release);
         IoreqState::publish(dm.server_enabled, enabled ? 1u : 0u);
         return 0;
     });

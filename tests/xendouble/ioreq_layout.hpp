@@ -42,7 +42,7 @@ inline constexpr unsigned kMaxRanges = 64;
 inline constexpr unsigned kMaxPcidevs = 32;
 // The guest's port of vCPU n is kGuestPortBase + n: Xen allocates these
 // unbound ports (remote: the device model's domain) when the server is
-// created and writes them into the slots' vp_eport.
+// created and writes them into the slots' vp_eport when it is enabled.
 inline constexpr uint32_t kGuestPortBase = 16;
 // The single ioreq server's id (Xen gives the lowest free id).
 inline constexpr uint16_t kServerId = 0;

@@ -58,6 +58,8 @@ bool Server::setup(uint32_t domid, unsigned vcpus) {
     ok &= expect("other-domain-irq", xendevicemodel_set_irq_level(dm_, domid_ + 1, 1, 1), EPERM);
     ok &= expect("other-domain-bind", xenevtchn_bind_interdomain(xce_, domid_ + 1, 16), EPERM);
     ok &= expect("restrict-dm-other", xendevicemodel_restrict(dm_, domid_ + 1), EINVAL);
+    // Xen writes the vCPUs' ports into the page when the server is enabled.
+    ok &= expect("enable", xendevicemodel_set_ioreq_server_state(dm_, domid_, id_, 1), 0);
     for (unsigned v = 0; page_ && v < vcpus; ++v) {
         int port = xenevtchn_bind_interdomain(xce_, domid_, page_->vcpu_ioreq[v].vp_eport);
         ok &= expect("bind", port, 0);
@@ -65,7 +67,6 @@ bool Server::setup(uint32_t domid, unsigned vcpus) {
     }
     if (page_)
         ok &= expect("bind-twice", xenevtchn_bind_interdomain(xce_, domid_, page_->vcpu_ioreq[0].vp_eport), EINVAL);
-    ok &= expect("enable", xendevicemodel_set_ioreq_server_state(dm_, domid_, id_, 1), 0);
     std::printf("%s\n", ok ? "checks passed" : "checks FAILED");
     return page_ != nullptr;
 }

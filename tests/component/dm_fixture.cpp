@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sstream>
 
 namespace xenvhost::component {
 
@@ -89,8 +91,10 @@ void DmTest::TearDown() {
 std::string DmTest::logs() const {
     std::string out = "---- xenvhost-dm log ----\n" + (dm_ ? dm_->log() : std::string("(not started)\n"));
     for (const auto& path : worker_logs_) {
-        auto bytes = pread_file(path, 0, 1 << 20);
-        out += "---- " + path + " ----\n" + (bytes ? std::string(bytes->begin(), bytes->end()) : "(none)\n");
+        std::ifstream in(path);
+        std::stringstream text;
+        text << in.rdbuf();
+        out += "---- " + path + " ----\n" + text.str();
     }
     if (guest_) out += "---- double: " + guest_->server().describe() + "\n";
     return out + "----\n";

@@ -50,6 +50,10 @@ TEST_F(DmReconnect, WorkerKilledWithRequestsInFlight) {
     EXPECT_EQ(g->interrupt_bits(), 0x1) << "a config interrupt: the guest was told something broke";
     EXPECT_EQ(p->status(), kAcknowledge | kDriver | kFeaturesOk | kDriverOk);
     ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{7, 4096}, {9000, 65536}}, 0x900));
+    const std::string log = dm_->log();
+    size_t backs = 0;
+    for (size_t at = log.find(" is back"); at != std::string::npos; at = log.find(" is back", at + 1)) ++backs;
+    EXPECT_EQ(backs, 2u) << "the front-end reconnected after each crash";
 }
 
 }  // namespace

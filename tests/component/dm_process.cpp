@@ -99,7 +99,11 @@ Result<std::string> DmProcess::ready_report(int timeout_ms) {
         char buf[512];
         const ssize_t got = ::read(ready_.get(), buf, sizeof buf);
         if (got < 0 && errno != EINTR) return fail_errno("read the ready pipe");
-        if (got == 0) return report;  // closed: the report is whole
+        if (got == 0) {  // closed: the report is whole, unless the program ended
+            if (!report.ends_with("ready\n") && !alive())
+                return fail("xenvhost-dm exited (status {:#x}) with the report '{}'", status_, report);
+            return report;
+        }
         if (got > 0) report.append(buf, static_cast<size_t>(got));
     }
 }

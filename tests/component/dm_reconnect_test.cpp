@@ -4,11 +4,30 @@
 // DEVICE_NEEDS_RESET, and the interrupt arrives.
 #include "dm_fixture.hpp"
 
+#include "frontend/clock.hpp"
+
+#include <unistd.h>
+
 namespace xenvhost::component {
 namespace {
 
 using namespace vstatus;
-class DmReconnect : public DmTest {};
+class DmReconnect : public DmTest {
+protected:
+    size_t reconnects() const {
+        const std::string log = dm_->log();
+        size_t n = 0;
+        for (size_t at = log.find(" is back"); at != std::string::npos; at = log.find(" is back", at + 1)) ++n;
+        return n;
+    }
+    // A restart the device model has not reached yet would fold into the
+    // next one: the test waits (bounded) until it says it is back.
+    void wait_reconnects(size_t n) {
+        const int64_t deadline = frontend::now_ms() + 15000;
+        while (reconnects() < n && frontend::now_ms() < deadline) ::usleep(5000);
+        ASSERT_EQ(reconnects(), n) << "the front-end did not reconnect";
+    }
+};
 
 TEST_F(DmReconnect, WorkerKilledWithRequestsInFlight) {
     auto p = pci_device(0, kBarAddress);
@@ -30,6 +49,7 @@ TEST_F(DmReconnect, WorkerKilledWithRequestsInFlight) {
     ASSERT_OK(g->submit(writes));
     ASSERT_NO_FATAL_FAILURE(kill_worker(0));
     ASSERT_NO_FATAL_FAILURE(start_worker(0));
+    ASSERT_NO_FATAL_FAILURE(wait_reconnects(1));
     ASSERT_OK_AND_ASSIGN(auto written, g->collect(kRequests, 30000));
     ASSERT_EQ(written.size(), kRequests);
     for (const auto& c : written) EXPECT_EQ(c.status, VIRTIO_BLK_S_OK) << "write " << c.tag;
@@ -40,6 +60,7 @@ TEST_F(DmReconnect, WorkerKilledWithRequestsInFlight) {
     ASSERT_OK(g->submit(reads));
     ASSERT_NO_FATAL_FAILURE(kill_worker(0));
     ASSERT_NO_FATAL_FAILURE(start_worker(0));
+    ASSERT_NO_FATAL_FAILURE(wait_reconnects(2));
     ASSERT_OK_AND_ASSIGN(auto read, g->collect(kRequests, 30000));
     ASSERT_EQ(read.size(), kRequests);
     for (const auto& c : read) {
@@ -50,10 +71,6 @@ TEST_F(DmReconnect, WorkerKilledWithRequestsInFlight) {
     EXPECT_EQ(g->interrupt_bits(), 0x1) << "a config interrupt: the guest was told something broke";
     EXPECT_EQ(p->status(), kAcknowledge | kDriver | kFeaturesOk | kDriverOk);
     ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{7, 4096}, {9000, 65536}}, 0x900));
-    const std::string log = dm_->log();
-    size_t backs = 0;
-    for (size_t at = log.find(" is back"); at != std::string::npos; at = log.find(" is back", at + 1)) ++backs;
-    EXPECT_EQ(backs, 2u) << "the front-end reconnected after each crash";
 }
 
 }  // namespace

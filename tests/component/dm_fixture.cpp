@@ -141,7 +141,7 @@ std::unique_ptr<PciGuest> DmTest::pci_device(size_t i, uint64_t bar) {
 }
 
 std::unique_ptr<MmioGuest> DmTest::mmio_device(size_t i) {
-    const auto& d = devices().at(i);
+    const DmDeviceSpec d = devices().at(i);  // a copy: devices() returns a temporary
     return std::make_unique<MmioGuest>(*guest_, d.base, d.irq);
 }
 

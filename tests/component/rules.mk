@@ -13,7 +13,7 @@ $(COMPONENT_TESTS): $(COMPONENT_OBJS) $(BUILD)/lib/libfrontend.a $(LIB)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 
 .PHONY: test-component
-test-component: $(COMPONENT_TESTS) $(WORKER)
+test-component: $(COMPONENT_TESTS) $(WORKER) $(DM)
 	$(COMPONENT_TESTS) --gtest_brief=1
 
 TEST_LEVELS += component

@@ -1,0 +1,80 @@
+// Two vCPUs of the guest at once: one reads the device's config and common
+// registers in a loop while the other does I/O; then invalidates (a
+// mapcache flush Xen sends to every server) on both.
+#include "dm_fixture.hpp"
+
+#include <atomic>
+#include <thread>
+
+namespace xenvhost::component {
+namespace {
+
+namespace xd = xendouble;
+class DmVcpus : public DmTest {};
+
+TEST_F(DmVcpus, ConfigReadsOnOneVcpuWhileTheOtherDoesIo) {
+    auto p0 = pci_device(0, kBarAddress);
+    auto g = driver(*p0);
+    ASSERT_OK(g->bring_up());
+    // vCPU 1 has its own view of the same function (no selector writes:
+    // only what a config read touches, so vCPU 0's queue setup stays).
+    PciGuest p1(*guest_, 16);
+    p1.vcpu = 1;
+    p1.walk_capabilities();
+    std::atomic<bool> stop{false};
+    std::atomic<unsigned> reads{0};
+    std::string error;
+    std::thread reader([&] {
+        try {
+            while (!stop.load()) {
+                const uint64_t cap = p1.config_read(0, 4);  // PCI IDs through config cycles
+                if (cap != 0x10421af4u) throw GuestHang(fmt::format("vendor/device {:#x}", cap));
+                const uint64_t lo = mmio_read(*guest_, kBarAddress + p1.caps().device, 4, 1);
+                const uint64_t hi = mmio_read(*guest_, kBarAddress + p1.caps().device + 4, 4, 1);
+                if ((hi << 32 | lo) != kImageSize / 512) throw GuestHang(fmt::format("capacity {}", hi << 32 | lo));
+                reads.fetch_add(1);
+            }
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
+    });
+    // Stopped and joined however the I/O below ends.
+    struct Join {
+        std::atomic<bool>& stop;
+        std::thread& t;
+        void now() {
+            stop = true;
+            if (t.joinable()) t.join();
+        }
+        ~Join() { now(); }
+    } join{stop, reader};
+    for (int round = 0; round < 8 && error.empty(); ++round)
+        ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{round * 256ull, 65536}, {round * 256ull + 200, 4096}},
+                                               0x400 + round * 2));
+    while (reads.load() == 0 && error.empty() && dm_->alive()) std::this_thread::yield();
+    join.now();
+    EXPECT_EQ(error, "");
+    EXPECT_GT(reads.load(), 0u);
+    const auto st = guest_->server();
+    EXPECT_EQ(st.counter(xd::kGuestRequests), st.counter(xd::kIoreqsAnswered)) << st.describe();
+}
+
+TEST_F(DmVcpus, InvalidateIsAnsweredOnEveryVcpu) {
+    const uint64_t before = guest_->server().counter(xd::kIoreqsAnswered);
+    ASSERT_OK(guest_->invalidate(0));
+    ASSERT_OK(guest_->invalidate(1));
+    EXPECT_EQ(guest_->server().counter(xd::kIoreqsAnswered), before + 2);
+    // And the device still answers on both.
+    PciGuest p(*guest_, 16);
+    EXPECT_EQ(p.config_read(0, 2), 0x1af4u);
+    p.vcpu = 1;
+    EXPECT_EQ(p.config_read(2, 2), 0x1042u);
+    ASSERT_OK(guest_->invalidate(1));
+    auto p0 = pci_device(0, kBarAddress);
+    auto g = driver(*p0);
+    ASSERT_OK(g->bring_up());
+    ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{0, 4096}}, 0x500));
+}
+
+}  // namespace
+}  // namespace xenvhost::component

@@ -38,6 +38,7 @@ expected_tree() {  # PREFIX (without the leading /), UNITDIR (likewise)
         echo "755 d $p/sbin"
         echo "755 f $p/sbin/xenvhostd"
         echo "755 f $p/sbin/xenvhost-worker"
+        echo "755 f $p/sbin/xenvhost-dm"
         echo "755 d $p/share"
         echo "755 d $p/share/man"
         echo "755 d $p/share/man/man1"
@@ -47,6 +48,7 @@ expected_tree() {  # PREFIX (without the leading /), UNITDIR (likewise)
         echo "644 f $p/share/man/man5/xenvhost.conf.5"
         echo "755 d $p/share/man/man8"
         echo "644 f $p/share/man/man8/xenvhost-worker.8"
+        echo "644 f $p/share/man/man8/xenvhost-dm.8"
         echo "644 f $p/share/man/man8/xenvhostd.8"
     } | sort -u -k3
 }
@@ -97,7 +99,7 @@ echo "make install PREFIX=/usr"
 d=$work/usr-root
 install_into "$d" /usr
 check_tree "$d" /usr /lib/systemd/system
-for prog in xenvhostd xenvhost-worker; do
+for prog in xenvhostd xenvhost-worker xenvhost-dm; do
     cmp -s "$BUILD/bin/$prog" "$d/usr/sbin/$prog" || fail "$prog differs from $BUILD/bin/$prog"
 done
 for s in xenvhost-create xenvhost-status; do
@@ -141,6 +143,7 @@ for unit in xenvhostd.service xenvhostd-driverdomain.service; do
     contains "$d/usr/local/lib/systemd/system/$unit" "ExecStart=/usr/local/sbin/xenvhostd --config /etc/xenvhost/xenvhost.conf"
 done
 contains "$d/etc/xenvhost/xenvhost.conf" "#worker = /usr/local/sbin/xenvhost-worker"
+contains "$d/etc/xenvhost/xenvhost.conf" "#device-model = /usr/local/sbin/xenvhost-dm"
 ok "units and configuration name /usr/local/sbin"
 verify_units "$d" /usr/local/lib/systemd/system
 check_man_links "$d" /usr/local /usr/local/lib/systemd/system

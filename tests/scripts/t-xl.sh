@@ -181,13 +181,14 @@ run 0 status-help xenvhost-status --help
 contains "$work/status-help.out" "Usage: xenvhost-status"
 run 2 status-bad xenvhost-status --backend x
 run 0 status xenvhost-status
-head -n 1 "$work/status.out" | grep -qE '^GUEST +DOMID +BACKEND +DEVICE +STATE +CONNECTED +MAPPING +WORKER +RESTARTS +SOCKET +ERROR$' ||
+head -n 1 "$work/status.out" | grep -qE '^GUEST +DOMID +BACKEND +DEVICE +STATE +CONNECTED +MAPPING +TRANSPORT +WORKER +RESTARTS +SOCKET +ERROR$' ||
     fail "table header: $(head -n 1 "$work/status.out")"
 equals "$(grep -c . "$work/status.out")" 3 "lines of the table (header + 2 served devices)"
 row=$(grep "^pv-virtio-disk " "$work/status.out") || fail "no row for pv-virtio-disk: $(cat "$work/status.out")"
 read -r -a f <<<"$row"
 equals "${f[1]} ${f[2]} ${f[3]} ${f[4]} ${f[5]} ${f[6]}" "$d_disk 0 virtio_disk/51712 (xvda) 2 InitWait" "pv-virtio-disk: domid, backend, device, state"
-equals "${f[7]} ${f[8]} ${f[9]} ${f[10]} ${f[11]} ${f[12]}" "no none $pid 0 $sock -" "pv-virtio-disk: connected, mapping, worker, restarts, socket, error"
+equals "${f[7]} ${f[8]} ${f[9]} ${f[10]} ${f[11]} ${f[12]} ${f[13]}" "no none none $pid 0 $sock -" \
+    "pv-virtio-disk: connected, mapping, transport, worker, restarts, socket, error"
 grep -q "^virtio-generic  *$d_gen  *0  *virtio/0  *2 InitWait " "$work/status.out" || fail "virtio-generic row: $(cat "$work/status.out")"
 ok "table: header, one row per served device with state, socket, worker pid, restarts"
 
@@ -196,6 +197,8 @@ jq -e . "$work/status-json.out" >/dev/null || fail "--json is not JSON: $(cat "$
 equals "$(jq length "$work/status-json.out")" 2 "devices in --json"
 equals "$(jq -c ".[] | select(.guest == \"pv-virtio-disk\") | [.domid, .backend, .kind, .devid, .dev, .state, .state_name, .online, .connected, .mapping, .restarts, .error]" "$work/status-json.out")" \
     "[$d_disk,0,\"virtio_disk\",51712,\"xvda\",2,\"InitWait\",true,false,\"none\",0,null]" "pv-virtio-disk in --json"
+equals "$(jq -r '.[] | select(.guest == "pv-virtio-disk") | .transport' "$work/status-json.out" | cut -d: -f1)" none \
+    "pv-virtio-disk has no transport in --json (the reason after 'none:')"
 equals "$(jq -r '.[] | select(.guest == "pv-virtio-disk") | "\(.worker_pid) \(.socket) \(.params)"' "$work/status-json.out")" \
     "$pid $sock $work/disk.img" "pv-virtio-disk worker, socket, params in --json"
 ok "--json: valid, numbers as numbers, booleans, null for absent keys"

@@ -127,7 +127,8 @@ DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   qemu-system-x86 qemu-system-common qemu-system-data qemu-system-xen seabios qemu-utils \
   linux-image-amd64 busybox-static \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
-  shellcheck systemd clang libclang-rt-14-dev xz-utils jq groff-base man-db strace
+  shellcheck systemd clang libclang-rt-14-dev xz-utils jq groff-base man-db strace \
+  syslinux syslinux-common mtools dosfstools
 
 # A shell command printing the packages of DEB_PACKAGES not installed yet.
 MISSING_PACKAGES = for p in $(DEB_PACKAGES); do \

@@ -6,8 +6,11 @@
 
 namespace xenvhost::daemon {
 namespace {
-constexpr uint64_t kLegacyHoleStart = 0xa0000;  // VGA window, option ROMs, BIOS
-constexpr uint64_t kLowRamRestart = 0x100000;
+// Only the legacy VGA window is not RAM. 0xc0000-0xfffff is RAM that holds
+// the option ROMs and SeaBIOS, which puts its virtio rings there (seen on
+// real Xen: SeaBIOS's first request at 0xe9418).
+constexpr uint64_t kLegacyHoleStart = 0xa0000;
+constexpr uint64_t kLowRamRestart = 0xc0000;
 constexpr uint64_t kMmioHoleStart = 0xf0000000;
 constexpr uint64_t k4GiB = 0x100000000;
 }  // namespace

@@ -11,8 +11,9 @@
 
 namespace xenvhost::daemon {
 
-// hvmloader's x86 layout for `kib` of RAM: low RAM below the legacy VGA and
-// ROM hole, then up to the PCI MMIO hole (which starts at 0xf0000000 unless
+// hvmloader's x86 layout for `kib` of RAM: low RAM below the legacy VGA
+// window, then from the ROM area (RAM, where SeaBIOS keeps its own virtio
+// rings) up to the PCI MMIO hole (which starts at 0xf0000000 unless
 // the guest's config enlarges it), and what does not fit above 4 GiB.
 // As xenvhost-dm's --ram text.
 std::string hvm_ram_ranges(uint64_t kib);

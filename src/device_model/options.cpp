@@ -132,7 +132,7 @@ po::options_description describe(Given& g, DmOptions& o) {
         ("help,h", "print this help and exit")
         ("domid", po::value(&g.domid), "the guest")
         ("vcpus", po::value(&g.vcpus), "the guest's vCPUs (event channels bound, one per vCPU; default 1)")
-        ("ram", po::value(&g.ram), "the guest's RAM as inclusive first-last ranges, e.g. 0x0-0x9ffff,0x100000-0xfffffff")
+        ("ram", po::value(&g.ram), "the guest's RAM as inclusive first-last ranges, e.g. 0x0-0x9ffff,0xc0000-0xfffffff")
         ("device", po::value(&g.devices),
          "name=N,socket=PATH[,virtio-id=2][,transport=pci,slot=S | transport=mmio,base=B,irq=I][,regions=foreign|grant]")
         ("ready-fd", po::value(&o.ready_fd), "write the ready report here once every device is on the guest's bus")

@@ -75,9 +75,9 @@ TEST(DeviceModelOptions, RamRangesMustBeOrderedAndDisjoint) {
 }
 
 TEST(DeviceModelLayout, HvmRamAroundTheHoles) {
-    EXPECT_EQ(daemon::hvm_ram_ranges(256 * 1024), "0x0-0x9ffff,0x100000-0xfffffff");
+    EXPECT_EQ(daemon::hvm_ram_ranges(256 * 1024), "0x0-0x9ffff,0xc0000-0xfffffff");
     // 4 GiB of RAM: the MMIO hole's share goes above 4 GiB.
-    EXPECT_EQ(daemon::hvm_ram_ranges(4ull * 1024 * 1024), "0x0-0x9ffff,0x100000-0xefffffff,0x100000000-0x10fffffff");
+    EXPECT_EQ(daemon::hvm_ram_ranges(4ull * 1024 * 1024), "0x0-0x9ffff,0xc0000-0xefffffff,0x100000000-0x10fffffff");
 }
 
 TEST(DeviceModelReport, ParsesAndRefuses) {

@@ -21,7 +21,7 @@ namespace xenvhost::xstest {
 inline constexpr unsigned kGuest = 5;
 inline constexpr unsigned kGuestVcpus = 2;
 inline constexpr uint64_t kGuestRamKib = 32 * 1024;  // static-max: RAM 0-0x9ffff, 0x100000-0x1ffffff
-inline constexpr const char* kGuestRam = "0x0-0x9ffff,0x100000-0x1ffffff";
+inline constexpr const char* kGuestRam = "0x0-0x9ffff,0xc0000-0x1ffffff";
 
 // One guest domain under the double: the mapping files sized to its RAM and
 // the ioreq state (dm-state, the page, the vCPUs' event channels).

@@ -32,6 +32,8 @@ source "$(dirname "$0")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/hvm.sh
 source "$(dirname "$0")/lib/hvm.sh"
 hvm_opt_in
+# SeaBIOS boots the guest from its first virtio disk (see hvm_boot_disk).
+HVM_BOOT=disk
 
 name=hvm-virtio
 seed=50
@@ -40,12 +42,17 @@ seed=50
 vd_mib=64
 ro_mib=16
 pv_mib=72
-# xvde/xvdf, not xvda: libxl also hands disks xvda-xvdd to qemu-xen as IDE
-# disks (qemu-xen opens and locks the image), and refuses a read-only one.
-vd_vdev=xvde
-ro_vdev=xvdf
-vd_devid=$(((202 << 8) | (4 << 4)))  # xvde = 51776
-ro_devid=$(((202 << 8) | (5 << 4)))  # xvdf = 51792
+# From xvde up, not xvda: libxl also hands disks xvda-xvdd to qemu-xen as
+# IDE disks (qemu-xen opens and locks the image; SeaBIOS would try to boot
+# the first of them), and refuses a read-only one. The boot disk has the
+# lowest devid, so xenvhostd puts it in the first PCI slot and SeaBIOS
+# makes it drive 0x80.
+boot_vdev=xvde
+vd_vdev=xvdf
+ro_vdev=xvdg
+pv_vdev=xvdh
+vd_devid=$(((202 << 8) | (5 << 4)))  # xvdf = 51792
+ro_devid=$(((202 << 8) | (6 << 4)))  # xvdg = 51808
 writer_s=45       # the guest's writer loop
 kills=3           # SIGKILLs of the worker during it
 kill_gap=6        # seconds between two kills
@@ -55,6 +62,7 @@ run_dir=$work/run
 vd_img=/root/hvm-vd.img
 ro_img=/root/hvm-ro.img
 pv_img=/root/hvm-pv.img
+boot_img=/root/hvm-boot-50.img
 serial=$work/serial.log
 cfg=$work/$name.cfg
 daemon_pid=
@@ -72,7 +80,7 @@ cleanup() {
         wait "$daemon_pid" 2>/dev/null || true
     fi
     if [ "$rc" -ne 0 ] && [ -s "$work/daemon.log" ]; then tail -n 80 "$work/daemon.log" | sed 's/^/  xenvhostd: /'; fi
-    rm -rf "$work" "$vd_img" "$ro_img" "$pv_img"
+    rm -rf "$work" "$vd_img" "$ro_img" "$pv_img" "$boot_img"
 }
 trap 'cleanup $?' EXIT
 
@@ -103,10 +111,12 @@ create_guest() {
     extra="xenvhost.disks=vd,ro,pv xenvhost.seed=$seed xenvhost.stay"
     extra+=" xenvhost.vd_size=$((vd_mib * HVM_MIB)) xenvhost.ro_size=$((ro_mib * HVM_MIB)) xenvhost.pv_size=$((pv_mib * HVM_MIB))"
     extra+=" xenvhost.checks=read,pattern,fs,flush,discard,perf xenvhost.perf=2 xenvhost.writer=$writer_s"
+    hvm_boot_disk "$boot_img" "$extra"
     hvm_config "$cfg" "$name" "$serial" "$extra" \
+        "backendtype=standalone,specification=virtio,vdev=$boot_vdev,access=ro,target=$boot_img" \
         "backendtype=standalone,specification=virtio,vdev=$vd_vdev,target=$vd_img" \
         "backendtype=standalone,specification=virtio,vdev=$ro_vdev,access=ro,target=$ro_img" \
-        "format=raw,vdev=xvdb,access=rw,backendtype=qdisk,target=$pv_img"
+        "format=raw,vdev=$pv_vdev,access=rw,backendtype=qdisk,target=$pv_img"
     t0=$(uptime_s)
     xenvhost-create --timeout 60 "$cfg" >"$work/create.log" 2>&1 || rc=$?
     t_unpause=$(uptime_s)

@@ -187,6 +187,14 @@ TEST_F(XenDoubleIoreq, ClaimsAndRefusalsAsXen) {
     ASSERT_EQ(st.mmio.size(), 1u) << st.describe();
     EXPECT_EQ(st.mmio[0], (IoreqServerState::Range{md::kMmioBase, md::kMmioBase + md::kMmioSize - 1}));
     EXPECT_EQ(st.pcidevs, std::vector<uint32_t>{kSbdf});
+    // The device model checks a second bind after the ones wait_ready()
+    // saw, then writes its verdict: wait for the verdict line.
+    ASSERT_OK(guest_->wait_for(
+        [this](const IoreqServerState&) {
+            const std::string l = log();
+            return l.find("checks passed") != std::string::npos || l.find("checks FAILED") != std::string::npos;
+        },
+        "the device model's verdict on its checks", 10000));
     const std::string l = log();
     EXPECT_NE(l.find("checks passed"), std::string::npos);
     EXPECT_EQ(l.find("FAILED"), std::string::npos);

@@ -74,7 +74,15 @@ GuestDevice::~GuestDevice() {
 
 uint64_t GuestDevice::access(const transport::IoAccess& access) {
     if (!transport_) return ~uint64_t{0};
+    ++accesses_;
     return transport_->access(access);
+}
+
+std::string GuestDevice::counters() const {
+    const vhost_frontend::FrontendCounters none;
+    const auto& f = frontend_ ? frontend_->counters() : none;
+    return fmt::format("device {}: {} ioreqs, {} kicks, {} calls, {} interrupts, {} reconnects", spec_.name, accesses_,
+                       f.kicks, f.calls, platform_ ? platform_->assertions() : 0, f.reconnects);
 }
 
 std::string GuestDevice::describe() const {

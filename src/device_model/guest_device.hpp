@@ -34,6 +34,9 @@ public:
     uint64_t access(const transport::IoAccess& access) override;
     std::string describe() const override;
     const std::string& name() const { return spec_.name; }
+    // One line: ioreqs the device answered, kicks, calls, interrupt lines
+    // asserted, back-end reconnects.
+    std::string counters() const;
 
     explicit GuestDevice(const DmDevice& spec) : spec_(spec) {}
 
@@ -48,6 +51,7 @@ private:
     std::unique_ptr<transport::Transport> transport_;
     xen::IoreqServer* server_ = nullptr;
     std::optional<xen::PciSbdf> pci_;
+    uint64_t accesses_ = 0;
 };
 
 }  // namespace xenvhost::device_model

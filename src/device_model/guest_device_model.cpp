@@ -97,8 +97,10 @@ std::string GuestDeviceModel::ready_report() const {
 
 std::string GuestDeviceModel::counters() const {
     const auto& c = handler_.counters();
-    return fmt::format("ioreqs: {} mmio, {} pci-config, {} invalidate, {} other, {} refused, {} unclaimed", c.mmio,
+    std::string line = fmt::format("ioreqs: {} mmio, {} pci-config, {} invalidate, {} other, {} refused, {} unclaimed", c.mmio,
                        c.pci_config, c.invalidate, c.other, c.refused, router_.unclaimed_accesses());
+    for (const auto& d : devices_) line += "; " + d->counters();
+    return line;
 }
 
 }  // namespace xenvhost::device_model

@@ -31,7 +31,7 @@ void report_ready(int fd, const std::string& report) {
 int serve(const device_model::DmOptions& opts) {
     // A back-end that goes away mid-message must not kill the device model.
     std::signal(SIGPIPE, SIG_IGN);
-    auto signals = event::block_into_signalfd({SIGTERM, SIGINT, SIGHUP});
+    auto signals = event::block_into_signalfd({SIGTERM, SIGINT, SIGHUP, SIGUSR1});
     if (!signals) {
         log::error("{}", signals.error().message);
         return 1;
@@ -50,6 +50,7 @@ int serve(const device_model::DmOptions& opts) {
     (void)(*loop)->add(signals->get(), EPOLLIN, [&](uint32_t) {
         signalfd_siginfo info;
         if (::read(signals->get(), &info, sizeof info) != sizeof info || info.ssi_signo == SIGHUP) return;
+        if (info.ssi_signo == SIGUSR1) return log::info("{}", (*model)->counters());  // an operator asks
         log::info("signal {}: taking the devices off domain {}'s bus", info.ssi_signo, opts.domid);
         (*loop)->stop();
     });

@@ -88,6 +88,12 @@ bool VhostUserFrontend::try_reconnect() {
         fail_device(r.error());
         return false;
     }
+    ++counters_.reconnects;
+    // The old back-end may have published completions and died before its
+    // call: an interrupt per ring lets the driver look (a spurious one costs
+    // it a used-index read).
+    if (rings_ && rings_ran_ && sink_)
+        for (const Ring& ring : rings_->rings()) sink_->queue_interrupt(ring.queue.index);
     return true;
 }
 

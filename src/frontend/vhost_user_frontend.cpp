@@ -100,7 +100,8 @@ Result<> VhostUserFrontend::start(std::span<const transport::QueueConfig> queues
 }
 
 void VhostUserFrontend::notify(uint16_t index) {
-    if (!rings_ || !rings_->kick(index)) log::debug("notify of queue {} that was not started", index);
+    if (!rings_ || !rings_->kick(index)) return log::debug("notify of queue {} that was not started", index);
+    ++counters_.kicks;
 }
 
 void VhostUserFrontend::stop_rings() {
@@ -159,6 +160,7 @@ Result<> VhostUserFrontend::start_on_backend(bool resume) {
 void VhostUserFrontend::on_call(uint16_t index) {
     // In-band calls name their queue: one the guest does not have is dropped.
     if (index >= num_queues_) return log::warn("back-end signalled queue {} of {}", index, num_queues_);
+    ++counters_.calls;
     if (sink_) sink_->queue_interrupt(index);
 }
 

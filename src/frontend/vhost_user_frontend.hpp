@@ -27,6 +27,14 @@
 
 namespace xenvhost::vhost_frontend {
 
+// What the front-end relayed, for an operator asking how many kicks and
+// interrupts each guest request costs.
+struct FrontendCounters {
+    uint64_t kicks = 0;       // notify writes passed to the back-end
+    uint64_t calls = 0;       // back-end signals passed to the guest
+    uint64_t reconnects = 0;  // back-ends that came back with the driver's state
+};
+
 class VhostUserFrontend final : public transport::VirtioDevice {
 public:
     // Connects and negotiates; fails if the back-end is not there or cannot
@@ -39,6 +47,7 @@ public:
     void set_interrupt_sink(transport::InterruptSink* sink) { sink_ = sink; }
     bool connected() const { return client_.has_value(); }
     bool broken() const { return broken_; }
+    const FrontendCounters& counters() const { return counters_; }
 
     uint32_t device_id() const override { return cfg_.device_id; }
     uint64_t device_features() const override { return device_features_; }
@@ -94,6 +103,7 @@ private:
     std::optional<InflightArea> inflight_;  // kept for the device's life
     bool rings_ran_ = false;                // some back-end started the rings
     bool broken_ = false;
+    FrontendCounters counters_;
 };
 
 }  // namespace xenvhost::vhost_frontend

@@ -66,6 +66,7 @@ boot_img=/root/hvm-boot-50.img
 serial=$work/serial.log
 cfg=$work/$name.cfg
 daemon_pid=
+dm_pid=
 domid=
 
 daemon_gone() { [ "$(cut -d' ' -f3 "/proc/$daemon_pid/stat" 2>/dev/null || echo Z)" = Z ]; }
@@ -79,7 +80,7 @@ cleanup() {
         wait_until 10 daemon_gone || kill -KILL "$daemon_pid" || true
         wait "$daemon_pid" 2>/dev/null || true
     fi
-    if [ "$rc" -ne 0 ] && [ -s "$work/daemon.log" ]; then tail -n 80 "$work/daemon.log" | sed 's/^/  xenvhostd: /'; fi
+    if [ "$rc" -ne 0 ] && [ -s "$work/daemon.log" ]; then tail -n 250 "$work/daemon.log" | sed 's/^/  xenvhostd: /'; fi
     rm -rf "$work" "$vd_img" "$ro_img" "$pv_img" "$boot_img"
 }
 trap 'cleanup $?' EXIT
@@ -135,6 +136,7 @@ check_device_model() {
         esac
     done
     [ -n "$found" ] || die "no xenvhost-dm process names domid $domid (running: $(pidof xenvhost-dm || echo none))"
+    dm_pid=$found
     echo "xenvhost-dm pid $found: $(tr '\0' ' ' <"/proc/$found/cmdline")"
     for devid in "$vd_devid" "$ro_devid"; do
         xenstore-exists "$be_root/$domid/$devid" || die "no back-end directory $be_root/$domid/$devid"
@@ -184,6 +186,29 @@ show_status_keys() {
     done
 }
 
+# Per request of the read-write virtio disk over the guest's life: the
+# device model's ioreqs, kicks and interrupts (its SIGUSR1 line) against
+# the requests and interrupts the guest's kernel counted (GUEST-STAT).
+show_per_request() {
+    local pid=$1 line stat requests irqs ioreqs kicks ints reconnects
+    kill -USR1 "$pid"
+    counted() { grep -q "xenvhost-dm\[$pid\].*ioreqs: .*device virtio_disk-$vd_devid:" "$work/daemon.log"; }
+    wait_until 10 counted || die "xenvhost-dm pid $pid logged no counters after SIGUSR1"
+    line=$(grep "xenvhost-dm\[$pid\].*ioreqs: " "$work/daemon.log" | tail -n 1)
+    echo "  xenvhost-dm| ${line#*ioreqs: }" | tr ';' '\n'
+    line=$(sed -n "s/.*device virtio_disk-$vd_devid: \([0-9]*\) ioreqs, \([0-9]*\) kicks, [0-9]* calls, \([0-9]*\) interrupts, \([0-9]*\) reconnects.*/\1 \2 \3 \4/p" <<<"$line")
+    read -r ioreqs kicks ints reconnects <<<"$line"
+    stat=$(hvm_lines "$serial" | grep '^GUEST-STAT vd ' | tail -n 1)
+    requests=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$stat")
+    irqs=$(sed -n 's/.* interrupts=\([0-9-]*\).*/\1/p' <<<"$stat")
+    [ -n "$ioreqs" ] && [ -n "$requests" ] && [ "$requests" -gt 0 ] || die "no counts to divide: dm '$line', guest '$stat'"
+    echo "FIGURES per request of the virtio disk ($requests requests, guest's own count):" \
+        "$(awk -v i="$ioreqs" -v k="$kicks" -v n="$ints" -v r="$requests" -v g="$irqs" 'BEGIN {
+            printf "%.2f ioreq round trips, %.2f kicks, %.2f interrupts asserted by the device model, guest saw %s interrupts (%.2f)",
+                i / r, k / r, n / r, g, (g ~ /^[0-9]+$/ ? g / r : 0) }')"
+    echo "FIGURES back-end reconnects of the virtio disk: $reconnects"
+}
+
 none_running() { ! pidof "$1" >/dev/null; }
 
 # After xl destroy: nothing of the guest may be left.
@@ -227,6 +252,7 @@ hvm_wait_for "$serial" '^GUEST-DONE ' 120
 echo "FIGURES init to GUEST-DONE $(since "$t_init") s"
 hvm_show_console "$serial"
 show_status_keys
+show_per_request "$dm_pid"
 hvm_require_pass "$serial" vd-find vd-driver vd-read vd-pattern vd-fs vd-flush vd-perf vd-writer \
     ro-find ro-driver ro-read ro-flag ro-refuses-write \
     pv-find pv-driver pv-read pv-pattern pv-fs pv-flush pv-perf

@@ -81,8 +81,10 @@ uint64_t GuestDevice::access(const transport::IoAccess& access) {
 std::string GuestDevice::counters() const {
     const vhost_frontend::FrontendCounters none;
     const auto& f = frontend_ ? frontend_->counters() : none;
-    return fmt::format("device {}: {} ioreqs, {} kicks, {} calls, {} interrupts, {} reconnects", spec_.name, accesses_,
-                       f.kicks, f.calls, platform_ ? platform_->assertions() : 0, f.reconnects);
+    return fmt::format("device {}: {} ioreqs, {} kicks, {} calls, {} interrupts, {} reconnects (line {}, back-end {})",
+                       spec_.name, accesses_, f.kicks, f.calls, platform_ ? platform_->assertions() : 0, f.reconnects,
+                       platform_ && platform_->asserted() ? "high" : "low",
+                       !frontend_ ? "none" : frontend_->broken() ? "broken" : frontend_->connected() ? "connected" : "away");
 }
 
 std::string GuestDevice::describe() const {

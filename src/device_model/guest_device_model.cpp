@@ -99,6 +99,10 @@ std::string GuestDeviceModel::counters() const {
     const auto& c = handler_.counters();
     std::string line = fmt::format("ioreqs: {} mmio, {} pci-config, {} invalidate, {} other, {} refused, {} unclaimed", c.mmio,
                        c.pci_config, c.invalidate, c.other, c.refused, router_.unclaimed_accesses());
+    // A slot left READY while the loop idles would be a request never answered.
+    for (unsigned v = 0; v < port_of_vcpu_.size(); ++v)
+        line += fmt::format("; vCPU {} port {} slot state {}", v, port_of_vcpu_[v],
+                            unsigned{static_cast<const volatile ioreq&>(server_->slot(v)).state});
     for (const auto& d : devices_) line += "; " + d->counters();
     return line;
 }

@@ -39,6 +39,7 @@ public:
     void set_irq_level(bool asserted) override;
 
     uint64_t level_changes() const { return level_changes_; }
+    bool asserted() const { return level_; }
     uint64_t assertions() const { return (level_changes_ + 1) / 2; }  // the line starts low
 
 private:

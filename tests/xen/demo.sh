@@ -1,32 +1,34 @@
 #!/usr/bin/env bash
 # make demo: the real Xen 4.17 hypervisor boots under QEMU with xenvhost
 # installed in dom0 (`make install`), and dom0 runs the Xen level's scenario
-# 40-installed-service alone (kernel word xenvhost.demo: no test guest):
-# xenvhostd.service started as systemd would, a guest with a virtio disk
-# created through xenvhost-create, xenvhost-status and the status keys, data
-# through the worker's grant mappings of the guest's own pages, xl destroy,
-# the worker gone, the service stopped. Prints each step with its duration;
+# 60-hvm-guest-demo alone (kernel word xenvhost.demo: no PV test guest):
+# xenvhostd started, a stock Debian HVM guest created through
+# xenvhost-create with two virtio disks that xenvhost serves, SeaBIOS booting
+# it from the first, the guest's own virtio_blk driver writing and reading
+# the second, xenvhost-status and the status keys while it runs, xl destroy
+# and nothing left, the image checked. Prints each step with its duration;
 # the full transcript and dom0's serial console go to files under IMAGES_DIR.
 #
 #   demo.sh IMAGES_DIR SCENARIO_DIR
 #
 # Knobs as for run.sh (XEN_TIMEOUT, XEN_QEMU_*, XEN_ARGS); tests/xen/rules.mk
-# builds the images first.
+# builds the images first. DEMO_SCENARIO=40-installed-service shows the
+# installed systemd service with a PV guest instead.
 set -euo pipefail
 
-(($# == 2)) || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+(($# == 2)) || { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 images=$1
 scenario_dir=$2
 here=$(dirname "${BASH_SOURCE[0]}")
-scenario=40-installed-service
+scenario=${DEMO_SCENARIO:-60-hvm-guest-demo}
 transcript=$images/demo-transcript.log
 serial=$images/demo-serial.log
 [[ -x $scenario_dir/$scenario.sh ]] || { echo "demo: $scenario_dir/$scenario.sh is missing" >&2; exit 2; }
 
 cat <<INTRO
 xenvhost demo: the real Xen hypervisor under $(qemu-system-x86_64 --version | head -n 1 | cut -d'(' -f1)(TCG, no KVM),
-a Debian PV dom0 with xenvhost installed by \`make install\` and started from its systemd
-unit the way systemd would; a PV guest gets a virtio disk that xenvhostd serves.
+a Debian PV dom0 with xenvhost installed by \`make install\`; a stock Debian HVM guest
+boots from a virtio disk that xenvhost serves and its own virtio_blk driver uses a second one.
   left column: host seconds since QEMU started; then each step's own duration.
 
 INTRO
@@ -34,6 +36,9 @@ INTRO
 # ---------------------------------------------------------------- transcript
 declare -A label=(
     [service]="xenvhostd started, ready"
+    [boot]="guest booted"
+    [guest]="guest's own driver"
+    [image]="image checked"
     [create]="xenvhost-create"
     [status]="xenvhost-status"
     [keys]="status keys (xenstore)"

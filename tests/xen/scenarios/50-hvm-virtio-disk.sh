@@ -22,6 +22,8 @@
 #    changes, xenvhost-restarts counts up) and the device model reconnects
 #    and completes the guest's requests without an error to the guest;
 #  - after xl destroy the device model exits by itself.
+#
+# scenario-timeout: 900
 set -euo pipefail
 if [ ! -x /usr/sbin/xenvhost-dm ]; then
     echo "SKIP: no xenvhost-dm in /usr/sbin"
@@ -71,8 +73,18 @@ domid=
 
 daemon_gone() { [ "$(cut -d' ' -f3 "/proc/$daemon_pid/stat" 2>/dev/null || echo Z)" = Z ]; }
 
+# On a failure: the device model's counters and ioreq slot states (its
+# SIGUSR1 line, in the daemon's log) and Xen's view of the event channels.
+diagnose() {
+    if [ -n "$dm_pid" ] && kill -USR1 "$dm_pid" 2>/dev/null; then sleep 1; fi
+    xl debug-keys e >/dev/null 2>&1 || true
+    xl dmesg 2>/dev/null | tail -n 40 | sed 's/^/  xen| /' || true
+    hvm_lines "$serial" | tail -n 20 | sed 's/^/  guest| /'
+}
+
 cleanup() {
     local rc=$1
+    [ "$rc" -eq 0 ] || diagnose
     [ "$rc" -eq 0 ] || hvm_show_dm_log "$name"
     if xl domid "$name" >/dev/null 2>&1; then xl destroy "$name" || true; fi
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
@@ -84,6 +96,7 @@ cleanup() {
     rm -rf "$work" "$vd_img" "$ro_img" "$pv_img" "$boot_img"
 }
 trap 'cleanup $?' EXIT
+trap 'exit 143' TERM  # dom0's scenario timeout: clean up and show why
 
 start_daemon() {
     local prog t0

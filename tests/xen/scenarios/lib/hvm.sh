@@ -203,8 +203,18 @@ hvm_require_nothing_left() {
     local domid=$1
     wait_until 20 hvm_domid_unlisted "$domid" || die "domain $domid is still listed by xl list: $(xl list | tr '\n' '|')"
     if xenstore-exists "/local/domain/$domid"; then die "/local/domain/$domid is still there"; fi
-    # One pgrep: a process start per /proc entry costs seconds under TCG.
-    if pgrep -f "qemu-system-i386 .*-xen-domid $domid " >/dev/null; then
-        die "qemu-xen of domid $domid is still running"
-    fi
+    wait_until 20 hvm_no_qemu_for "$domid" || die "qemu-xen of domid $domid is still running"
+}
+
+# No qemu-xen runs for DOMID. Bash builtins only (dom0 has no pgrep, and a
+# process start per /proc entry costs seconds under TCG).
+hvm_no_qemu_for() {
+    local f
+    local -a args
+    for f in /proc/[0-9]*/cmdline; do
+        mapfile -d '' -t args <"$f" 2>/dev/null || continue
+        case "${args[0]:-}" in *qemu-system-i386*) ;; *) continue ;; esac
+        case " ${args[*]} " in *" -xen-domid $1 "*) return 1 ;; esac
+    done
+    return 0
 }

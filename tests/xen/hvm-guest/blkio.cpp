@@ -251,10 +251,12 @@ int perf(const char* dev, uint64_t off, uint64_t len, double seconds) {
     return result(true, "perf done");
 }
 
-// Writes block b of pass p (pattern SEED + p) until SECONDS have passed; a
-// failed write is counted and the loop goes on (a back-end restart may fail
-// a request only if the device model gives up on it). Then every block is
-// read back and compared with the pattern of the last pass that wrote it.
+// Writes block b of pass p (pattern SEED + p) until SECONDS have passed and
+// every block was written once (on a slow host that takes longer; at most 4
+// times SECONDS); a failed write is counted and the loop goes on (a back-end
+// restart may fail a request only if the device model gives up on it). Then
+// every block is read back and compared with the pattern of the last pass
+// that wrote it.
 int writer(const char* dev, uint64_t off, uint64_t len, double seconds, uint64_t seed) {
     int fd = open_dev(dev, O_RDWR);
     if (fd < 0) return result(false, "open " + errno_text(errno));
@@ -263,7 +265,7 @@ int writer(const char* dev, uint64_t off, uint64_t len, double seconds, uint64_t
     std::vector<uint64_t> last(blocks, 0);  // 0: never written
     uint64_t writes = 0, errors = 0, first_err = 0;
     double worst = 0, start = now(), t = start;
-    for (uint64_t i = 0; t - start < seconds; ++i) {
+    for (uint64_t i = 0; t - start < seconds || (i < blocks && t - start < 4 * seconds); ++i) {
         uint64_t b = i % blocks, pass = i / blocks + 1, at = off + b * kBlock;
         fill_pattern(buf.p, kBlock, at, seed + pass);
         double t1 = now();

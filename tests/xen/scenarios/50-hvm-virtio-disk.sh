@@ -122,7 +122,7 @@ make_images() {
 # xenvhost-create: paused, every virtio back-end in state 2, unpaused.
 create_guest() {
     local extra t0 rc=0
-    extra="xenvhost.disks=vd,ro,pv xenvhost.seed=$seed xenvhost.stay"
+    extra="xenvhost.disks=vd,ro,pv xenvhost.seed=$seed xenvhost.stay xenvhost.busy"
     extra+=" xenvhost.vd_size=$((vd_mib * HVM_MIB)) xenvhost.ro_size=$((ro_mib * HVM_MIB)) xenvhost.pv_size=$((pv_mib * HVM_MIB))"
     extra+=" xenvhost.checks=read,pattern,fs,flush,discard,perf xenvhost.perf=2 xenvhost.writer=$writer_s"
     hvm_boot_disk "$boot_img" "$extra"
@@ -178,7 +178,7 @@ kill_worker_under_io() {
     done
     restarts=$(xenstore-read "$be_root/$domid/$vd_devid/xenvhost-restarts")
     [ "$restarts" -ge "$kills" ] || die "xenvhost-restarts is $restarts after $kills kills"
-    hvm_wait_for "$serial" '^GUEST-CHECK vd-writer ' $((writer_s + 120))
+    hvm_wait_for "$serial" '^GUEST-CHECK vd-writer ' $((4 * writer_s + 60))
     hvm_lines "$serial" | grep '^GUEST-CHECK vd-writer ' | sed 's/^/  guest| /'
 }
 
@@ -224,9 +224,23 @@ show_per_request() {
 
 none_running() { ! pidof "$1" >/dev/null; }
 
-# After xl destroy: nothing of the guest may be left.
+# The read-only disk's kicks, from the device model's SIGUSR1 line.
+ro_kicks() {
+    local line
+    kill -USR1 "$dm_pid" || return 1
+    sleep 1
+    line=$(grep "xenvhost-dm\[$dm_pid\].*ioreqs: " "$work/daemon.log" | tail -n 1)
+    sed -n "s/.*device virtio_disk-$ro_devid: [0-9]* ioreqs, \([0-9]*\) kicks.*/\1/p" <<<"$line"
+}
+
+# After xl destroy during the guest's reads: nothing of the guest may be left.
 destroy_and_check() {
-    local t0 left
+    local t0 left k0 k1
+    hvm_wait_for "$serial" '^GUEST-BUSY ' 60
+    k0=$(ro_kicks)
+    k1=$(ro_kicks)
+    [ -n "$k0" ] && [ -n "$k1" ] && [ "$k1" -gt "$k0" ] || die "the guest's reads do not reach the read-only disk (kicks $k0, then $k1)"
+    echo "the guest reads its read-only disk (kicks $k0, then $k1 a second later): destroying it during I/O"
     t0=$(uptime_s)
     xl destroy "$name" >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; die "xl destroy failed"; }
     echo "FIGURES xl destroy: $(since "$t0") s"

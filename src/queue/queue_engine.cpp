@@ -48,6 +48,13 @@ void QueueEngine::setup_inflight() {
     }
 }
 
+std::string QueueEngine::describe() const {
+    if (!ring_.attached()) return fmt::format("queue {}: not attached{}", index_, broken_ ? ", broken" : "");
+    return fmt::format("queue {}: driver's avail idx {}, taken up to {}, used idx {} (published {}), {} in flight{}{}",
+                       index_, ring_.avail_idx(), ring_.last_avail(), ring_.used_idx(), ring_.published_used(),
+                       handler_->in_flight(), broken_ ? ", broken" : "", stopped_ ? ", stopped" : "");
+}
+
 void QueueEngine::mark_broken(std::string_view why) {
     if (broken_) return;
     broken_ = true;

@@ -57,6 +57,8 @@ public:
     int completion_fd() const { return handler_->completion_fd(); }
     unsigned in_flight() const { return handler_->in_flight(); }
     bool broken() const { return broken_; }
+    // Where the ring stands, for an operator's report (ring thread only).
+    std::string describe() const;
 
 private:
     void setup_inflight();

@@ -99,6 +99,8 @@ Result<> SplitRing::remap(const memory::GuestMemory& mem) {
     return {};
 }
 
+uint16_t SplitRing::avail_idx() const { return load_acquire(&avail_->idx); }
+
 Result<uint16_t> SplitRing::available() const {
     uint16_t n = static_cast<uint16_t>(load_acquire(&avail_->idx) - last_avail_);
     if (n > size_) return fail("avail index moved by {} on a ring of {}", n, size_);

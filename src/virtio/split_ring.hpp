@@ -43,6 +43,9 @@ public:
     uint16_t size() const { return size_; }
     uint16_t last_avail() const { return last_avail_; }
     uint16_t used_idx() const { return used_idx_; }
+    uint16_t published_used() const { return published_used_; }
+    // The driver's avail index now (attached rings only).
+    uint16_t avail_idx() const;
     const Desc* desc_table() const { return desc_; }
 
     // Number of heads the driver has made available and we have not taken.

@@ -103,6 +103,11 @@ void DeviceHost::refresh_config() {
         log::info("device {}: front-end told of the config change", name_);
 }
 
+void DeviceHost::report_queues() {
+    if (queues_.empty()) log::info("device {}: no running rings", name_);
+    for (auto& [index, q] : queues_) q->report(fmt::format("device {}: ", name_));
+}
+
 control::DeviceStatus DeviceHost::status() const {
     control::DeviceStatus s;
     s.name = name_;

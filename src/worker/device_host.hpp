@@ -39,6 +39,8 @@ public:
 
     const std::string& name() const { return name_; }
     control::DeviceStatus status() const;
+    // Each running ring logs where it stands (SIGUSR1).
+    void report_queues();
     void on_status_change(StatusCallback cb) { status_cb_ = std::move(cb); }
 
 private:

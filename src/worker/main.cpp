@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     log::set_level(opts->log_level);
     // A front-end that goes away mid-reply must not kill the worker.
     std::signal(SIGPIPE, SIG_IGN);
-    auto signals = event::block_into_signalfd({SIGTERM, SIGINT, SIGHUP});
+    auto signals = event::block_into_signalfd({SIGTERM, SIGINT, SIGHUP, SIGUSR1});
     if (!signals) {
         log::error("{}", signals.error().message);
         return 1;
@@ -82,6 +82,12 @@ int main(int argc, char** argv) {
         if (info.ssi_signo == SIGHUP) {
             // The conventional "reload": pick up images that grew.
             w.refresh_config();
+            return;
+        }
+        if (info.ssi_signo == SIGUSR1) {
+            // An operator asks where each device stands.
+            print_counters(w);
+            w.report_queues();
             return;
         }
         log::info("signal {}: shutting down", info.ssi_signo);

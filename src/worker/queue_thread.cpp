@@ -91,8 +91,20 @@ Result<> QueueThread::set_memory(std::shared_ptr<const memory::GuestMemory> memo
     return {};
 }
 
+void QueueThread::report(std::string prefix) {
+    {
+        std::lock_guard lock(cmd_mutex_);
+        report_prefix_ = std::move(prefix);
+    }
+    eventfd_signal(wake_.get());
+}
+
 void QueueThread::handle_commands() {
     std::lock_guard lock(cmd_mutex_);
+    if (report_prefix_) {
+        log::info("{}{}", *report_prefix_, engine_.describe());
+        report_prefix_.reset();
+    }
     if (memory_pending_) {
         memory_pending_ = false;
         if (auto r = engine_.set_memory(std::move(new_memory_)); !r) memory_result_ = r.error();

@@ -24,6 +24,8 @@ public:
     // Finishes in-flight requests, publishes them, joins; returns the next avail index.
     uint16_t stop();
     void set_call(std::shared_ptr<UniqueFd> call);
+    // Logs where the ring stands, from the ring's thread (which owns it).
+    void report(std::string prefix);
     // Moves the ring to new guest memory; waits until the thread has done so.
     Result<> set_memory(std::shared_ptr<const memory::GuestMemory> memory);
 
@@ -55,6 +57,7 @@ private:
     bool stopped_ = false;
     std::shared_ptr<const memory::GuestMemory> new_memory_;
     bool memory_pending_ = false;
+    std::optional<std::string> report_prefix_;
     std::optional<Error> memory_result_;
     uint64_t memory_generation_ = 0;
     uint64_t memory_applied_ = 0;

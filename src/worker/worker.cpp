@@ -55,6 +55,10 @@ std::vector<control::DeviceStatus> Worker::status() const {
     return out;
 }
 
+void Worker::report_queues() {
+    for (auto& [name, host] : devices_) host->report_queues();
+}
+
 void Worker::refresh_config() {
     for (auto& [name, host] : devices_) host->refresh_config();
 }

@@ -27,6 +27,8 @@ public:
     void shutdown();
     // Re-reads every device's config (on SIGHUP): a grown image reaches the guest.
     void refresh_config();
+    // Every device's rings log where they stand (SIGUSR1).
+    void report_queues();
 
 private:
     event::EventLoop& loop_;

@@ -23,7 +23,7 @@
 #    and completes the guest's requests without an error to the guest;
 #  - after xl destroy the device model exits by itself.
 #
-# scenario-timeout: 900
+# scenario-timeout: 1200
 set -euo pipefail
 if [ ! -x /usr/sbin/xenvhost-dm ]; then
     echo "SKIP: no xenvhost-dm in /usr/sbin"
@@ -73,10 +73,14 @@ domid=
 
 daemon_gone() { [ "$(cut -d' ' -f3 "/proc/$daemon_pid/stat" 2>/dev/null || echo Z)" = Z ]; }
 
-# On a failure: the device model's counters and ioreq slot states (its
-# SIGUSR1 line, in the daemon's log) and Xen's view of the event channels.
+# On a failure: the device model's counters and ioreq slot states and the
+# worker's rings (their SIGUSR1 lines, in the daemon's log), Xen's view of
+# the event channels.
 diagnose() {
+    local w
     if [ -n "$dm_pid" ] && kill -USR1 "$dm_pid" 2>/dev/null; then sleep 1; fi
+    w=$(worker_of "$vd_devid")
+    if [ -n "$w" ] && kill -USR1 "$w" 2>/dev/null; then sleep 1; fi
     xl debug-keys e >/dev/null 2>&1 || true
     xl dmesg 2>/dev/null | tail -n 40 | sed 's/^/  xen| /' || true
     hvm_lines "$serial" | tail -n 20 | sed 's/^/  guest| /'
@@ -165,7 +169,7 @@ new_worker() { local p; p=$(worker_of "$1"); [ -n "$p" ] && [ "$p" != "$2" ] && 
 # whether any write failed and whether every block reads back right.
 kill_worker_under_io() {
     local i pid t0 restarts
-    hvm_wait_for "$serial" '^GUEST-WRITER-START vd ' 240
+    hvm_wait_for "$serial" '^GUEST-WRITER-START vd ' 360
     echo "the guest's writer loop runs ($writer_s s); killing its worker $kills times, $kill_gap s apart"
     for ((i = 1; i <= kills; i++)); do
         sleep "$kill_gap"
@@ -270,12 +274,12 @@ start_daemon
 make_images
 create_guest
 check_device_model
-hvm_wait_for "$serial" '^GUEST-INIT ' 180
+hvm_wait_for "$serial" '^GUEST-INIT ' 360
 t_init=$(uptime_s)
 echo "FIGURES hvm boot: unpause to the guest's init $(since "$t_unpause" "$t_init") s" \
     "(its kernel's uptime then $(hvm_guest_uptime "$serial" GUEST-INIT) s)"
 kill_worker_under_io
-hvm_wait_for "$serial" '^GUEST-DONE ' 120
+hvm_wait_for "$serial" '^GUEST-DONE ' 240
 echo "FIGURES init to GUEST-DONE $(since "$t_init") s"
 hvm_show_console "$serial"
 show_status_keys

@@ -56,8 +56,11 @@ HVM_BOOT_IMAGE=/root/hvm-boot.img
 hvm_boot_disk() {
     local img=$1 extra=$2
     cp "$HVM_BOOT_IMAGE" "$img" || die "no boot disk $HVM_BOOT_IMAGE"
-    printf 'DEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL vmlinuz\n  APPEND initrd=initrd %s\n' \
-        "console=ttyS0 rdinit=/init quiet loglevel=3 $extra" >"$img.cfg"
+    # SERIAL: syslinux says on the console what it loads (a stall while
+    # SeaBIOS reads the disk shows there); no `quiet`: the kernel's stub
+    # says when it decompresses and boots.
+    printf 'SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL vmlinuz\n  APPEND initrd=initrd %s\n' \
+        "console=ttyS0 rdinit=/init loglevel=3 $extra" >"$img.cfg"
     mcopy -o -i "$img" "$img.cfg" ::syslinux.cfg || die "cannot write the boot disk's syslinux.cfg"
     rm -f "$img.cfg"
 }

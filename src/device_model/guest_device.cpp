@@ -81,9 +81,9 @@ uint64_t GuestDevice::access(const transport::IoAccess& access) {
 std::string GuestDevice::counters() const {
     const vhost_frontend::FrontendCounters none;
     const auto& f = frontend_ ? frontend_->counters() : none;
-    return fmt::format("device {}: {} ioreqs, {} kicks, {} calls, {} interrupts, {} reconnects (line {}, back-end {})",
+    return fmt::format("device {}: {} ioreqs, {} kicks, {} calls, {} interrupts, {} reconnects (line {}, {} remaps, back-end {})",
                        spec_.name, accesses_, f.kicks, f.calls, platform_ ? platform_->assertions() : 0, f.reconnects,
-                       platform_ && platform_->asserted() ? "high" : "low",
+                       platform_ && platform_->asserted() ? "high" : "low", f.remaps,
                        !frontend_ ? "none" : frontend_->broken() ? "broken" : frontend_->connected() ? "connected" : "away");
 }
 

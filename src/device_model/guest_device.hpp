@@ -37,6 +37,9 @@ public:
     // One line: ioreqs the device answered, kicks, calls, interrupt lines
     // asserted, back-end reconnects.
     std::string counters() const;
+    void remap_memory() {
+        if (frontend_) frontend_->remap_memory();
+    }
 
     explicit GuestDevice(const DmDevice& spec) : spec_(spec) {}
 

@@ -81,6 +81,11 @@ void GuestDeviceModel::on_event_channel() {
     }
 }
 
+void GuestDeviceModel::on_invalidate() {
+    log::info("domain {} gave memory back to Xen: its back-ends map its memory again", options_.domid);
+    for (const auto& d : devices_) d->remap_memory();
+}
+
 GuestDeviceModel::~GuestDeviceModel() {
     if (watching_) loop_.remove(channels_->fd());
     if (server_) (void)server_->set_enabled(false);

@@ -40,6 +40,7 @@ private:
     Result<> bind_vcpus();
     Result<> add_devices();
     void on_event_channel();
+    void on_invalidate();
 
     event::EventLoop& loop_;
     const DmOptions& options_;
@@ -50,7 +51,7 @@ private:
     std::map<uint32_t, unsigned> vcpu_of_port_;
     std::vector<uint32_t> port_of_vcpu_;
     IoRouter router_;
-    IoreqHandler handler_{router_};
+    IoreqHandler handler_{router_, [this] { on_invalidate(); }};
     std::vector<std::unique_ptr<GuestDevice>> devices_;
     bool watching_ = false;
 };

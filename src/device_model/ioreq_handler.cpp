@@ -47,8 +47,11 @@ bool IoreqHandler::handle(ioreq& slot) {
         }
         break;
     case IOREQ_TYPE_INVALIDATE:
-        // A map-cache flush: this device model keeps no guest mappings.
+        // The guest released memory (XENMEM_decrease_reservation): QEMU
+        // flushes its map cache here. This device model maps no guest RAM,
+        // but its back-ends do: they are told to map again.
         ++counters_.invalidate;
+        if (on_invalidate_) on_invalidate_();
         break;
     default:
         ++counters_.other;

@@ -6,6 +6,7 @@
 #include "device_model/io_router.hpp"
 
 #include <cstdint>
+#include <functional>
 
 struct ioreq;  // <xen/hvm/ioreq.h>
 
@@ -17,7 +18,10 @@ struct IoreqCounters {
 
 class IoreqHandler {
 public:
-    explicit IoreqHandler(IoRouter& router) : router_(router) {}
+    // `on_invalidate` runs before an INVALIDATE is answered: the guest's
+    // vCPU waits until every mapping of memory it gave back is gone.
+    IoreqHandler(IoRouter& router, std::function<void()> on_invalidate)
+        : router_(router), on_invalidate_(std::move(on_invalidate)) {}
     // Handles the request in `slot` if one is ready; true when an answer was
     // published (the caller then notifies the vCPU's event channel).
     bool handle(ioreq& slot);
@@ -25,6 +29,7 @@ public:
 
 private:
     IoRouter& router_;
+    std::function<void()> on_invalidate_;
     IoreqCounters counters_;
 };
 

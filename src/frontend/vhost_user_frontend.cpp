@@ -104,6 +104,14 @@ void VhostUserFrontend::notify(uint16_t index) {
     ++counters_.kicks;
 }
 
+void VhostUserFrontend::remap_memory() {
+    // Before the rings start the back-end holds no mapping; a back-end that
+    // is away gets the table when it comes back.
+    if (!client_ || !memory_ || !rings_ran_) return;
+    ++counters_.remaps;
+    if (auto r = settle(memory_->send(*client_)); !r) log::warn("memory table after an invalidate: {}", r.error().message);
+}
+
 void VhostUserFrontend::stop_rings() {
     rings_.reset();
     memory_.reset();

@@ -33,6 +33,7 @@ struct FrontendCounters {
     uint64_t kicks = 0;       // notify writes passed to the back-end
     uint64_t calls = 0;       // back-end signals passed to the guest
     uint64_t reconnects = 0;  // back-ends that came back with the driver's state
+    uint64_t remaps = 0;      // memory tables sent again after an INVALIDATE
 };
 
 class VhostUserFrontend final : public transport::VirtioDevice {
@@ -47,6 +48,11 @@ public:
     void set_interrupt_sink(transport::InterruptSink* sink) { sink_ = sink; }
     bool connected() const { return client_.has_value(); }
     bool broken() const { return broken_; }
+    // The guest gave memory back to Xen (an INVALIDATE ioreq): mappings the
+    // back-end made earlier may name frames that are no longer the guest's.
+    // Sends the memory table again, so the back-end maps what the guest has
+    // now, and returns once the back-end has (REPLY_ACK).
+    void remap_memory();
     const FrontendCounters& counters() const { return counters_; }
 
     uint32_t device_id() const override { return cfg_.device_id; }

@@ -121,7 +121,8 @@ TEST(DeviceModelIoreq, AnswersEachTypeAndPublishesTheResponse) {
     RecordingTarget dev;
     ASSERT_TRUE(router.add_mmio(0xf0000000, 0xf0000fff, dev));
     ASSERT_TRUE(router.add_pci({0, 0, 16, 0}, dev));
-    IoreqHandler handler(router);
+    unsigned invalidated = 0;
+    IoreqHandler handler(router, [&] { ++invalidated; });
 
     ioreq idle{};
     EXPECT_FALSE(handler.handle(idle));  // nothing ready: no answer
@@ -129,6 +130,7 @@ TEST(DeviceModelIoreq, AnswersEachTypeAndPublishesTheResponse) {
     ioreq invalidate = ready_request(IOREQ_TYPE_INVALIDATE, 0, 0, false);
     EXPECT_TRUE(handler.handle(invalidate));
     EXPECT_EQ(invalidate.state, STATE_IORESP_READY);
+    EXPECT_EQ(invalidated, 1u);  // the back-ends were told before the answer
 
     ioreq read = ready_request(IOREQ_TYPE_COPY, 0xf0000100, 2, true);
     ASSERT_TRUE(handler.handle(read));
@@ -152,7 +154,7 @@ TEST(DeviceModelIoreq, RefusesWhatItCannotDoSafely) {
     IoRouter router;
     RecordingTarget dev;
     ASSERT_TRUE(router.add_mmio(0xf0000000, 0xf0000fff, dev));
-    IoreqHandler handler(router);
+    IoreqHandler handler(router, {});
     ioreq rep = ready_request(IOREQ_TYPE_COPY, 0xf0000000, 4, true);
     rep.count = 16;  // rep movs into the device
     ASSERT_TRUE(handler.handle(rep));

@@ -3,6 +3,9 @@
 // mapcache flush Xen sends to every server) on both.
 #include "dm_fixture.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -74,6 +77,28 @@ TEST_F(DmVcpus, InvalidateIsAnsweredOnEveryVcpu) {
     auto g = driver(*p0);
     ASSERT_OK(g->bring_up());
     ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{0, 4096}}, 0x500));
+}
+
+// Once the rings run, the back-end maps the guest's RAM: an invalidate
+// (the guest gave memory back) makes the device model send the memory
+// table again before it answers, and the rings go on in the new mapping.
+TEST_F(DmVcpus, InvalidateMakesTheBackendMapAgain) {
+    auto p0 = pci_device(0, kBarAddress);
+    auto g = driver(*p0);
+    ASSERT_OK(g->bring_up());
+    ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{0, 4096}}, 0x600));
+    ASSERT_OK(guest_->invalidate(0));
+    ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{8, 8192}, {64, 4096}}, 0x601));
+    ASSERT_OK(guest_->invalidate(1));
+    ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{128, 4096}}, 0x602));
+    ::kill(dm_->pid(), SIGUSR1);
+    bool counted = false;
+    for (int i = 0; i < 200 && !counted; ++i) {
+        counted = dm_->log().find("(line low, 2 remaps,") != std::string::npos;
+        if (!counted) ::usleep(10000);
+    }
+    EXPECT_TRUE(counted) << logs();
+    EXPECT_NE(dm_->log().find("gave memory back to Xen"), std::string::npos);
 }
 
 }  // namespace

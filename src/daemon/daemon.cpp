@@ -219,8 +219,8 @@ void Daemon::process_device(const DeviceKey& key) {
         case Action::kClose: close_device(key); break;
         case Action::kStopForget: {
             const bool external = !dev.external.empty();
-            log::info("{}: device directory removed; taking the device out of its {}", key.label(),
-                      external ? "device model (its external back-end is left running)" : "worker");
+            log::info("{}: device directory removed; {}", key.label(),
+                      external ? "its external back-end is left running" : "taking the device out of its worker");
             publisher_.forget(dir_of(key));
             devices_.erase(it);
             stop_model(key.domid);

@@ -64,12 +64,13 @@ void Daemon::publish(const DeviceKey& key, const StatusUpdate& update) {
 void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& result) {
     Device* dev = find(domid, name);
     if (!dev) return;
+    // An answer for a device whose type got an external back-end since.
+    if (!dev->external.empty()) return retire_worker_if_idle(domid);
     if (!result) {
         if (dev->phase == Phase::kStarting || dev->phase == Phase::kReady) fail_device(*dev, result.error().message);
         retire_worker_if_idle(domid);
         return;
     }
-    if (!dev->external.empty()) return;  // not the worker's device (any more)
     auto& w = workers_.at(domid);
     if (dev->phase == Phase::kStarting) {
         StatusUpdate u;

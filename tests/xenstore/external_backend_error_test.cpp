@@ -97,8 +97,13 @@ TEST_F(ExternalBackendLevel, SecondDeviceOnTheSameSocketIsRefused) {
     EXPECT_EQ(env->read(first + "/state"), "2");
     EXPECT_FALSE(env->read(first + "/xenvhost-error").has_value());
     // Once the first is closed, the socket is free: rewriting the second's keys serves it.
+    const pid_t dm = model_pid(first);
     XS_ASSERT_OK(env->close_backend(first));
     ASSERT_TRUE(wait_state(first, "6"));
+    // A device that arrives while the guest's device model is still stopping
+    // is failed with it ("another device of the guest was closed"), whoever
+    // serves it: wait until that one is gone.
+    ASSERT_TRUE(wait_for([&] { return process_gone(dm); }, kWaitMs));
     XS_ASSERT_OK(env->xs().write(second + "/grant_usage", "1"));
     ASSERT_TRUE(wait_state(second, "2")) << error_of(*env, second);
     EXPECT_FALSE(env->read(second + "/xenvhost-error").has_value());

@@ -37,6 +37,7 @@ Result<> Daemon::start() {
     }
     log::info("serving virtio devices of backend domain {}{} (run dir {}, worker {})", self_,
               self_ ? " (driver domain)" : "", options_.run_dir, options_.worker);
+    log_external_backends();
     discovery_ = std::make_unique<Discovery>(xs_, self_);
     if (auto r = discovery_->watch(); !r) return r;
     auto fd = xs_.watch_fd();
@@ -205,8 +206,11 @@ void Daemon::process_device(const DeviceKey& key) {
             publisher_.forget(dir_of(key));
             auto* w = workers_.contains(key.domid) ? workers_[key.domid].get() : nullptr;
             StatusUpdate u;
-            u.set(kKeySocket, socket_path(key)).set(kKeyConnected, dev.connected ? "1" : "0");
-            if (w) u.set(kKeyWorkerPid, std::to_string(w->pid())).set(kKeyRestarts, std::to_string(w->restarts()));
+            u.set(kKeySocket, served_socket(dev));
+            if (!dev.external.empty()) u.set(kKeyBackend, "external " + dev.external);
+            else u.set(kKeyConnected, dev.connected ? "1" : "0");
+            if (w && dev.external.empty())
+                u.set(kKeyWorkerPid, std::to_string(w->pid())).set(kKeyRestarts, std::to_string(w->restarts()));
             u.state = {{kStateInitialising}, kStateInitWait};
             publish(key, u);
             break;
@@ -214,11 +218,13 @@ void Daemon::process_device(const DeviceKey& key) {
         case Action::kStop: stop_device(dev); break;
         case Action::kClose: close_device(key); break;
         case Action::kStopForget: {
-            log::info("{}: device directory removed; taking the device out of its worker", key.label());
+            const bool external = !dev.external.empty();
+            log::info("{}: device directory removed; {}", key.label(),
+                      external ? "its external back-end is left running" : "taking the device out of its worker");
             publisher_.forget(dir_of(key));
             devices_.erase(it);
             stop_model(key.domid);
-            if (auto w = workers_.find(key.domid); w != workers_.end()) w->second->remove(key.name());
+            if (auto w = workers_.find(key.domid); w != workers_.end() && !external) w->second->remove(key.name());
             retire_worker_if_idle(key.domid);
             break;
         }
@@ -235,7 +241,8 @@ void Daemon::start_device(Device& dev, Action action) {
     if (!inputs) return check_xenstore(inputs.error());
     if (action == Action::kRetry && *inputs == dev.inputs) return;  // nothing changed since it failed
     dev.inputs = std::move(*inputs);
-    auto entry = parse_entry(dev.key, dev.inputs);
+    dev.external.clear();
+    auto entry = entry_of(dev);
     if (!entry) return fail_device(dev, entry.error().message);
     if (auto r = check_image(*entry); !r) return fail_device(dev, r.error().message);
     auto introduced = xs_.is_domain_introduced(dev.key.domid);
@@ -245,6 +252,7 @@ void Daemon::start_device(Device& dev, Action action) {
         dev.phase = Phase::kIdle;
         return;
     }
+    if (!entry->external_socket.empty()) return start_external(dev, *entry, action);
     auto worker = worker_for(dev.key.domid);
     if (!worker) return fail_device(dev, worker.error().message);
     dev.phase = Phase::kStarting;
@@ -254,17 +262,29 @@ void Daemon::start_device(Device& dev, Action action) {
     (*worker)->add(spec_for(*entry));  // may answer at once (on_added)
 }
 
+Result<DeviceEntry> Daemon::entry_of(const Device& dev) const {
+    return parse_entry(dev.key, dev.inputs, options_.external_backends);
+}
+
 void Daemon::fail_device(Device& dev, const std::string& reason) {
     dev.phase = Phase::kFailed;
     log::error("{}: cannot be served: {}", dev.key.label(), reason);
-    publish(dev.key, StatusUpdate{}.set(kKeyError, reason).set(kKeyConnected, "0"));
+    StatusUpdate u;
+    u.set(kKeyError, reason);
+    // Whether an external back-end has a front-end is not ours to know.
+    if (dev.external.empty()) u.set(kKeyConnected, "0");
+    publish(dev.key, u);
 }
 
 void Daemon::stop_device(Device& dev) {
     dev.phase = Phase::kClosing;
     stop_model(dev.key.domid);
-    log::info("{}: closing", dev.key.label());
     auto w = workers_.find(dev.key.domid);
+    if (!dev.external.empty()) {
+        log::info("{}: closing; its external back-end on {} is left running", dev.key.label(), dev.external);
+        return close_device(dev.key);
+    }
+    log::info("{}: closing", dev.key.label());
     if (w == workers_.end()) return close_device(dev.key);
     w->second->remove(dev.key.name());  // on_removed() closes it, possibly at once
 }
@@ -276,7 +296,7 @@ void Daemon::close_device(const DeviceKey& key) {
     dev.phase = Phase::kClosed;
     dev.connected = false;
     StatusUpdate u;
-    u.set(kKeyConnected, "0");
+    if (dev.external.empty()) u.set(kKeyConnected, "0");
     u.state = {std::nullopt, kStateClosed};
     std::string dir = dir_of(key);
     auto r = publisher_.apply(dir, u);

@@ -51,6 +51,7 @@ private:
         KeyValues inputs;  // what the last attempt was made with
         bool awaiting_model = false;  // an HVM guest's device: state 2 once the device model has it
         bool modelled = false;        // on the guest's bus through the running device model
+        std::string external;         // its external back-end's socket; empty: the guest's worker serves it
     };
     enum class GuestType { kHvm, kPv, kUnknown };
     struct GuestModel {
@@ -67,14 +68,18 @@ private:
     void process_device(const DeviceKey& key);
     Result<Observed> observe(const std::string& dir) const;
     Result<KeyValues> read_inputs(const DeviceKey& key) const;
+    Result<DeviceEntry> entry_of(const Device& dev) const;
     void start_device(Device& dev, Action action);
+    // Its socket is listening: state 2 now, or once the device model has it.
+    void device_listening(Device& dev, StatusUpdate update);
     void fail_device(Device& dev, const std::string& reason);
     void stop_device(Device& dev);
     void close_device(const DeviceKey& key);
     void report_malformed(const std::string& dir, const std::string& reason);
     Result<WorkerProcess*> worker_for(unsigned domid);
     control::DeviceSpec spec_for(const DeviceEntry& entry) const;
-    std::string socket_path(const DeviceKey& key) const;
+    std::string socket_path(const DeviceKey& key) const;  // a worker's socket for the device
+    std::string served_socket(const Device& dev) const;   // where the device model connects
     std::string dir_of(const DeviceKey& key) const { return device_dir(self_, key); }
     Device* find(unsigned domid, const std::string& name);
     void publish(const DeviceKey& key, const StatusUpdate& update);
@@ -96,6 +101,13 @@ private:
     void on_release_domain();
     void retire_worker_if_idle(unsigned domid);
     void finish_shutdown_if_done();
+
+    // Devices of the operator's back-ends (external_devices.cpp).
+    void log_external_backends() const;
+    void start_external(Device& dev, const DeviceEntry& entry, Action action);
+    Result<> check_external(const DeviceKey& key, const std::string& socket) const;
+    void fail_missing_external(unsigned domid);
+    std::string model_failure(const Device& dev, const std::string& reason) const;
 
     // Device models (guest_models.cpp).
     GuestType guest_type(unsigned domid);

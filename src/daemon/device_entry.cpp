@@ -66,7 +66,8 @@ Result<std::string> image_path(const KeyValues& v, DeviceKind kind) {
     auto* params = get(v, "params");
     if (!params || params->empty()) {
         if (kind == DeviceKind::kVirtio)
-            return fail("params (image path) is missing: a virtio,device2 device needs one written by the operator");
+            return fail("params (image path) is missing: a virtio,device2 device needs one written by the operator, "
+                        "unless '{} = virtio,device2 SOCKET' is configured", kExternalBackendKey);
         return fail("params (image path) is missing or empty");
     }
     if ((*params)[0] != '/') return fail("params '{}' is not an absolute path", *params);
@@ -85,7 +86,7 @@ std::span<const std::string_view> entry_keys(DeviceKind kind) {
     return kVirtioKeys;
 }
 
-Result<DeviceEntry> parse_entry(const DeviceKey& key, const KeyValues& v) {
+Result<DeviceEntry> parse_entry(const DeviceKey& key, const KeyValues& v, const ExternalBackends& external) {
     DeviceEntry e;
     e.key = key;
     if (auto* fid = get(v, "frontend-id")) {
@@ -121,12 +122,18 @@ Result<DeviceEntry> parse_entry(const DeviceKey& key, const KeyValues& v) {
     }
 
     auto* type = get(v, "type");
-    if (!type) return fail("type is missing (expected virtio,device2)");
-    constexpr std::string_view prefix = "virtio,device";
-    if (!type->starts_with(prefix)) return fail("type '{}' is not a virtio device type", *type);
-    auto id = parse_number("0x" + type->substr(prefix.size()));  // the device number is hex without 0x
-    if (!id) return fail("type '{}' has no hexadecimal device number", *type);
-    if (*id != 2) return fail("type '{}' is not served (only virtio,device2, block)", *type);
+    if (!type) return fail("type is missing (expected virtio,device<N>)");
+    XV_TRY(id, parse_virtio_type(*type));
+    e.virtio_id = *id;
+    if (auto* backend = find_external_backend(external, *id)) {
+        // Its back-end is the operator's: no image, nothing for the worker.
+        e.external_socket = external_socket(*backend, key.domid);
+        return e;
+    }
+    if (*id != 2)
+        return fail("type '{}' is not served: xenvhost-worker serves only virtio,device2 (block), and no "
+                    "'{} = {} SOCKET' is configured",
+                    *type, kExternalBackendKey, *type);
     XV_TRY(image, image_path(v, key.kind));
     e.image = std::move(*image);
     XV_TRY(ro, read_only_mode(v, false));
@@ -136,6 +143,7 @@ Result<DeviceEntry> parse_entry(const DeviceKey& key, const KeyValues& v) {
 }
 
 Result<> check_image(const DeviceEntry& entry) {
+    if (!entry.external_socket.empty()) return {};
     struct stat st{};
     if (::stat(entry.image.c_str(), &st) < 0) return fail_errno("image {}", entry.image);
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))

@@ -77,9 +77,10 @@ DeviceModelLaunch Daemon::model_launch(unsigned domid) {
     unsigned slot = options_.dm_first_pci_slot;
     for (auto& [key, dev] : devices_) {
         if (key.domid != domid || !dev.awaiting_model) continue;
-        auto entry = parse_entry(key, dev.inputs);
+        auto entry = entry_of(dev);
         if (!entry) continue;
-        std::string spec = fmt::format("name={},socket={},virtio-id=2", key.name(), socket_path(key));
+        std::string spec =
+            fmt::format("name={},socket={},virtio-id={}", key.name(), served_socket(dev), entry->virtio_id);
         if (entry->base != 0 && entry->irq != 0) spec += fmt::format(",transport=mmio,base={:#x},irq={}", entry->base, entry->irq);
         else spec += fmt::format(",transport=pci,slot={}", slot++);
         if (entry->grant_usage.value_or(false)) spec += ",regions=grant";
@@ -96,6 +97,7 @@ void Daemon::start_model(unsigned domid) {
         m.process->stop();
         return;
     }
+    fail_missing_external(domid);
     DeviceModelLaunch launch = model_launch(domid);
     if (launch.devices.empty()) return;
     if (slot_overflow(launch)) return on_model_failed(domid, "more virtio-pci devices than free PCI slots");
@@ -138,8 +140,9 @@ void Daemon::on_model_ready(unsigned domid, const DeviceModelReport& report) {
 void Daemon::on_model_failed(unsigned domid, const std::string& reason) {
     for (auto& [key, dev] : devices_) {
         if (key.domid != domid || !(dev.awaiting_model || dev.modelled)) continue;
+        const std::string why = model_failure(dev, reason);
         dev.awaiting_model = dev.modelled = false;
-        if (dev.phase == Phase::kStarting || dev.phase == Phase::kReady) fail_device(dev, reason);
+        if (dev.phase == Phase::kStarting || dev.phase == Phase::kReady) fail_device(dev, why);
     }
     auto it = models_.find(domid);
     if (it != models_.end() && it->second.process) loop_.defer([this, domid] { drop_model(domid); });

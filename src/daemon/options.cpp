@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace po = boost::program_options;
 
@@ -27,7 +28,10 @@ po::options_description file_options() {
         ("max-restarts", po::value<unsigned>()->value_name("N"), "worker deaths tolerated within --restart-window (default 5)")
         ("restart-window", po::value<unsigned>()->value_name("SECONDS"), "window for --max-restarts (default 60)")
         ("restart-backoff", po::value<unsigned>()->value_name("MS"), "first restart delay, doubled per death up to --restart-backoff-max (default 100)")
-        ("restart-backoff-max", po::value<unsigned>()->value_name("MS"), "longest restart delay (default 5000)");
+        ("restart-backoff-max", po::value<unsigned>()->value_name("MS"), "longest restart delay (default 5000)")
+        ("external-backend", po::value<std::vector<std::string>>()->value_name("'TYPE SOCKET'"),
+         "serve generic virtio devices of TYPE (virtio,device<N>, N in hex) with the vhost-user back-end already "
+         "listening on SOCKET (absolute; %d is the guest's domid) instead of a worker; repeatable");
     return d;
 }
 
@@ -111,6 +115,11 @@ Result<Options> parse_options(int argc, const char* const* argv) {
     if (o.restart_window_s == 0) return fail("--restart-window must be at least 1 second");
     if (o.backoff_initial_ms == 0 || o.backoff_max_ms < o.backoff_initial_ms)
         return fail("--restart-backoff must be at least 1 and no more than --restart-backoff-max");
+    if (vm.count("external-backend")) {
+        auto backends = parse_external_backends(vm["external-backend"].as<std::vector<std::string>>(), o.run_dir);
+        if (!backends) return std::unexpected(backends.error());
+        o.external_backends = std::move(*backends);
+    }
     return o;
 }
 

@@ -3,6 +3,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "daemon/external_backend.hpp"
 
 #include <string>
 
@@ -23,6 +24,8 @@ struct Options {
     unsigned restart_window_s = 60;
     unsigned backoff_initial_ms = 100;
     unsigned backoff_max_ms = 5000;
+    // Generic virtio device types served by the operator's own back-ends.
+    ExternalBackends external_backends;
 };
 
 std::string usage();

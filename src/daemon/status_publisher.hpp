@@ -27,6 +27,8 @@ inline constexpr const char* kKeyError = "xenvhost-error";
 // "mmio 0x2000000 irq 33"), or why it has no transport.
 inline constexpr const char* kKeyTransport = "xenvhost-transport";
 inline constexpr const char* kKeyModelPid = "xenvhost-dm-pid";
+// "external <socket>" when the operator's own back-end serves the device.
+inline constexpr const char* kKeyBackend = "xenvhost-backend";
 
 // True for the keys the daemon itself writes (their watch events need no work).
 bool is_own_key(std::string_view key);

@@ -28,6 +28,10 @@ std::string Daemon::socket_path(const DeviceKey& key) const {
     return fmt::format("{}/dom{}/{}.sock", options_.run_dir, key.domid, key.name());
 }
 
+std::string Daemon::served_socket(const Device& dev) const {
+    return dev.external.empty() ? socket_path(dev.key) : dev.external;
+}
+
 control::DeviceSpec Daemon::spec_for(const DeviceEntry& e) const {
     control::DeviceSpec s;
     s.name = e.key.name();
@@ -60,6 +64,8 @@ void Daemon::publish(const DeviceKey& key, const StatusUpdate& update) {
 void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& result) {
     Device* dev = find(domid, name);
     if (!dev) return;
+    // An answer for a device whose type got an external back-end since.
+    if (!dev->external.empty()) return retire_worker_if_idle(domid);
     if (!result) {
         if (dev->phase == Phase::kStarting || dev->phase == Phase::kReady) fail_device(*dev, result.error().message);
         retire_worker_if_idle(domid);
@@ -73,25 +79,29 @@ void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& r
             .set(kKeyRestarts, std::to_string(w->restarts()))
             .set(kKeyConnected, "0")
             .set(kKeyMapping, "none")
+            .erase(kKeyBackend)
             .erase(kKeyError);
-        if (!dev->adopting && needs_model(*dev, u)) {
-            log::info("{}: listening on {}; state 2 once the device model has it", dev->key.label(),
-                      socket_path(dev->key));
-            publish(dev->key, u);
-            return;
-        }
-        if (!dev->adopting) u.state = {{kStateInitialising}, kStateInitWait};
-        dev->phase = Phase::kReady;
-        dev->connected = false;
-        log::info("{}: ready on {}{}", dev->key.label(), socket_path(dev->key),
-                  dev->adopting ? " (adopted at state 2)" : ", state 2");
-        publish(dev->key, u);
+        device_listening(*dev, std::move(u));
     } else if (dev->phase == Phase::kReady) {
         log::info("{}: served again by worker pid {} (restart {})", dev->key.label(), w->pid(), w->restarts());
         publish(dev->key, StatusUpdate{}
                               .set(kKeyWorkerPid, std::to_string(w->pid()))
                               .set(kKeyRestarts, std::to_string(w->restarts())));
     }
+}
+
+void Daemon::device_listening(Device& dev, StatusUpdate u) {
+    const std::string socket = served_socket(dev);
+    if (!dev.adopting && needs_model(dev, u)) {
+        log::info("{}: listening on {}; state 2 once the device model has it", dev.key.label(), socket);
+        publish(dev.key, u);
+        return;
+    }
+    if (!dev.adopting) u.state = {{kStateInitialising}, kStateInitWait};
+    dev.phase = Phase::kReady;
+    dev.connected = false;
+    log::info("{}: ready on {}{}", dev.key.label(), socket, dev.adopting ? " (adopted at state 2)" : ", state 2");
+    publish(dev.key, u);
 }
 
 void Daemon::on_removed(unsigned domid, const std::string& name) {
@@ -102,7 +112,7 @@ void Daemon::on_removed(unsigned domid, const std::string& name) {
 
 void Daemon::on_device_event(unsigned domid, const control::DeviceStatus& s) {
     Device* dev = find(domid, s.name);
-    if (!dev || dev->phase != Phase::kReady) return;
+    if (!dev || dev->phase != Phase::kReady || !dev->external.empty()) return;
     if (dev->connected != s.connected)
         log::info("{}: front-end {} (mapping {})", dev->key.label(), s.connected ? "connected" : "disconnected",
                   s.mapping);
@@ -112,7 +122,7 @@ void Daemon::on_device_event(unsigned domid, const control::DeviceStatus& s) {
 
 void Daemon::on_worker_up(unsigned domid, pid_t pid, unsigned restarts) {
     for (auto& [key, dev] : devices_) {
-        if (key.domid != domid || dev.phase != Phase::kReady) continue;
+        if (key.domid != domid || dev.phase != Phase::kReady || !dev.external.empty()) continue;
         publish(key, StatusUpdate{}.set(kKeyWorkerPid, std::to_string(pid)).set(kKeyRestarts, std::to_string(restarts)));
     }
     // An adopted worker may serve nothing that is still declared.
@@ -121,7 +131,7 @@ void Daemon::on_worker_up(unsigned domid, pid_t pid, unsigned restarts) {
 
 void Daemon::on_worker_died(unsigned domid, unsigned restarts) {
     for (auto& [key, dev] : devices_) {
-        if (key.domid != domid || dev.phase != Phase::kReady) continue;
+        if (key.domid != domid || dev.phase != Phase::kReady || !dev.external.empty()) continue;
         dev.connected = false;
         log::warn("{}: its worker died; it is re-added once the worker restarts", key.label());
         publish(key, StatusUpdate{}.set(kKeyConnected, "0").set(kKeyRestarts, std::to_string(restarts)));
@@ -130,7 +140,7 @@ void Daemon::on_worker_died(unsigned domid, unsigned restarts) {
 
 void Daemon::on_worker_given_up(unsigned domid, const std::string& reason) {
     for (auto& [key, dev] : devices_) {
-        if (key.domid != domid) continue;
+        if (key.domid != domid || !dev.external.empty()) continue;
         if (dev.phase == Phase::kStarting || dev.phase == Phase::kReady) fail_device(dev, reason);
     }
 }
@@ -159,7 +169,7 @@ void Daemon::retire_worker_if_idle(unsigned domid) {
     auto it = workers_.find(domid);
     if (it == workers_.end() || it->second->device_count() != 0) return;
     for (auto& [key, dev] : devices_)
-        if (key.domid == domid && (dev.phase == Phase::kStarting || dev.phase == Phase::kReady || dev.phase == Phase::kClosing))
+        if (key.domid == domid && dev.external.empty() && (dev.phase == Phase::kStarting || dev.phase == Phase::kReady || dev.phase == Phase::kClosing))
             return;
     log::info("dom{}: no device left to serve; stopping its worker", domid);
     it->second->stop();

@@ -32,7 +32,7 @@ FUZZ_CXXFLAGS := -std=c++2b -O1 -g -Wall -Wextra -Werror -pthread $(FUZZ_SAN) \
   $(shell pkg-config --cflags fmt liburing 2>/dev/null)
 
 # Everything the targets reach: the layer library plus the daemon's xenstore entry parser.
-FUZZ_SRC_SRCS    := $(LIB_SRCS) src/daemon/device_entry.cpp src/daemon/backend_path.cpp
+FUZZ_SRC_SRCS    := $(LIB_SRCS) src/daemon/device_entry.cpp src/daemon/backend_path.cpp src/daemon/external_backend.cpp
 FUZZ_SRC_OBJS    := $(FUZZ_SRC_SRCS:%.cpp=$(FUZZ_DIR)/obj/%.o)
 FUZZ_COMMON_OBJS := $(patsubst %.cpp,$(FUZZ_DIR)/obj/%.o,$(sort $(wildcard tests/fuzz/common/*.cpp)))
 FUZZ_LIB         := $(FUZZ_DIR)/lib/libxenvhost-fuzz.a

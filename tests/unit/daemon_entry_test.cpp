@@ -153,6 +153,66 @@ TEST(DaemonEntry, GenericVirtioOfOtherTypesIsRefused) {
     EXPECT_NE(reason(kVirtio, v).find("base"), std::string::npos);
 }
 
+TEST(DaemonEntry, UnservedTypeNamesTheKeyThatWouldServeIt) {
+    auto v = virtio418();
+    v["type"] = "virtio,device22";
+    std::string why = reason(kVirtio, v);
+    EXPECT_NE(why.find("external-backend = virtio,device22 SOCKET"), std::string::npos) << why;
+    // A back-end for another type does not serve this one.
+    auto gpio = parse_external_backends({"virtio,device29 /run/gpio/%d.sock"}, "/run/xenvhost");
+    ASSERT_TRUE(gpio.has_value());
+    EXPECT_FALSE(parse_entry(kVirtio, v, *gpio).has_value());
+    v.erase("params");
+    v["type"] = "virtio,device2";
+    EXPECT_NE(reason(kVirtio, v).find("external-backend = virtio,device2 SOCKET"), std::string::npos);
+}
+
+TEST(DaemonEntry, GenericVirtioOfAConfiguredTypeGoesToItsExternalBackend) {
+    auto ext = parse_external_backends({"virtio,device22 /run/i2c/dom%d.sock", "virtio,device2 /srv/blk-%d.sock"},
+                                       "/run/xenvhost");
+    ASSERT_TRUE(ext.has_value()) << ext.error().message;
+    auto v = virtio418();
+    v["type"] = "virtio,device22";
+    v.erase("params");  // nothing for the operator to write
+    const DeviceKey guest7{DeviceKind::kVirtio, 7, 3};
+    v["frontend-id"] = "7";
+    auto e = parse_entry(guest7, v, *ext);
+    ASSERT_TRUE(e.has_value()) << e.error().message;
+    EXPECT_EQ(e->virtio_id, 0x22u);
+    EXPECT_EQ(e->external_socket, "/run/i2c/dom7.sock");
+    EXPECT_TRUE(e->image.empty());
+    EXPECT_EQ(e->base, 0x2000000u) << "the transport keys are read as for any device";
+    EXPECT_EQ(e->grant_usage, true);
+    EXPECT_TRUE(check_image(*e).has_value()) << "no image to check";
+
+    // virtio,device2 with a back-end of the operator's replaces the worker, params or not.
+    auto blk = virtio418();
+    blk["frontend-id"] = "7";
+    auto b = parse_entry(guest7, blk, *ext);
+    ASSERT_TRUE(b.has_value()) << b.error().message;
+    EXPECT_EQ(b->virtio_id, 2u);
+    EXPECT_EQ(b->external_socket, "/srv/blk-7.sock");
+    EXPECT_TRUE(b->image.empty()) << "params is not ours to serve";
+    // Without one, the worker serves it from params.
+    auto w = parse_entry(guest7, blk);
+    ASSERT_TRUE(w.has_value()) << w.error().message;
+    EXPECT_TRUE(w->external_socket.empty());
+    EXPECT_EQ(w->image, "/srv/v.img");
+
+    // Bad transport keys still refuse it.
+    v["transport"] = "pci";
+    EXPECT_FALSE(parse_entry(guest7, v, *ext).has_value());
+    v = virtio418();
+    v["type"] = "virtio,device22";
+    v["grant_usage"] = "yes";
+    EXPECT_FALSE(parse_entry(guest7, v, *ext).has_value());
+    // Disks never go to an external back-end.
+    auto d = parse_entry(kDisk, disk417(), *ext);
+    ASSERT_TRUE(d.has_value()) << d.error().message;
+    EXPECT_TRUE(d->external_socket.empty());
+    EXPECT_EQ(d->virtio_id, 2u);
+}
+
 TEST(DaemonEntry, EntryKeysCoverWhatTheParserReads) {
     for (auto k : {"params", "mode", "type", "device-type", "discard-enable", "grant_usage", "base", "irq", "frontend-id"}) {
         bool found = false;

@@ -72,6 +72,46 @@ TEST_F(DaemonOptions, ConfigFileFillsWhatTheCommandLineLeaves) {
     EXPECT_EQ(o->config_file, cfg);
 }
 
+TEST_F(DaemonOptions, ExternalBackendsFromTheCommandLine) {
+    EXPECT_TRUE(parse({"--worker", worker})->external_backends.empty()) << "none by default";
+    auto o = parse({"--worker", worker, "--external-backend", "virtio,device22 /run/i2c/dom%d.sock",
+                    "--external-backend", "virtio,device2 /run/blk/%d.sock"});
+    ASSERT_TRUE(o.has_value()) << o.error().message;
+    ASSERT_EQ(o->external_backends.size(), 2u);
+    EXPECT_EQ(o->external_backends[0].virtio_id, 0x22u);
+    EXPECT_EQ(o->external_backends[0].socket, "/run/i2c/dom%d.sock");
+    EXPECT_EQ(o->external_backends[1].virtio_id, 2u);
+    EXPECT_EQ(o->external_backends[1].type, "virtio,device2");
+}
+
+TEST_F(DaemonOptions, ExternalBackendIsRepeatableInTheConfigFile) {
+    auto cfg = config("worker = /bin/true\n"
+                      "external-backend = virtio,device22 /run/vhost-device-i2c/dom%d.sock\n"
+                      "# a comment between them\n"
+                      "external-backend =   virtio,device29    /run/vhost-device-gpio/dom%d.sock  \n");
+    auto o = parse({"--config", cfg});
+    ASSERT_TRUE(o.has_value()) << o.error().message;
+    ASSERT_EQ(o->external_backends.size(), 2u);
+    EXPECT_EQ(o->external_backends[0].type, "virtio,device22");
+    EXPECT_EQ(o->external_backends[1].virtio_id, 0x29u);
+    EXPECT_EQ(o->external_backends[1].socket, "/run/vhost-device-gpio/dom%d.sock");
+    // As for every key, the command line wins: its list replaces the file's.
+    auto over = parse({"--config", cfg, "--external-backend", "virtio,device2 /srv/blk-%d.sock"});
+    ASSERT_TRUE(over.has_value()) << over.error().message;
+    ASSERT_EQ(over->external_backends.size(), 1u);
+    EXPECT_EQ(over->external_backends[0].virtio_id, 2u);
+}
+
+TEST_F(DaemonOptions, ExternalBackendChecksTheRunDirectoryGiven) {
+    auto o = parse({"--worker", worker, "--run-dir", dir + "/run/", "--external-backend",
+                    "virtio,device22 " + dir + "/run/dom%d/i2c.sock"});
+    ASSERT_FALSE(o.has_value());
+    EXPECT_NE(o.error().message.find("run directory"), std::string::npos) << o.error().message;
+    EXPECT_TRUE(parse({"--worker", worker, "--external-backend", "virtio,device22 " + dir + "/run/dom%d/i2c.sock"})
+                    .has_value())
+        << "under the default run directory it is not";
+}
+
 TEST_F(DaemonOptions, XenstoredPathSetsTheEnvironment) {
     ASSERT_TRUE(parse({"--worker", worker, "--xenstored-path", dir + "/xs.sock"}).has_value());
     ASSERT_NE(std::getenv("XENSTORED_PATH"), nullptr);
@@ -96,6 +136,13 @@ TEST_F(DaemonOptions, ErrorsAreOneClearLine) {
         {{"--worker", worker, "--config", config("unknown-key = 1\n")}, "unknown-key"},
         {{"--worker", worker, "--config", config("this is not an option line\n")}, "this is not"},
         {{"--worker"}, "worker"},
+        {{"--worker", worker, "--external-backend", "virtio,device22 dom%d.sock"}, "absolute"},
+        {{"--worker", worker, "--external-backend", "virtio,device22 /run/%x.sock"}, "'%x'"},
+        {{"--worker", worker, "--external-backend", "i2c /run/%d.sock"}, "not a virtio device type"},
+        {{"--worker", worker, "--external-backend", "virtio,device22"}, "SOCKET"},
+        {{"--worker", worker, "--config", config("external-backend = virtio,device22 /a/%d\n"
+                                                 "external-backend = virtio,device22 /b/%d\n")},
+         "configured twice"},
     };
     for (auto& c : cases) {
         auto o = parse(c.args);

@@ -1,5 +1,6 @@
 // fuzz_xenstore_entry seeds: the backend trees libxl 4.17 to 4.19 writes for
-// disks and generic virtio devices, and one with malformed values.
+// disks and generic virtio devices (some of types with external back-ends),
+// and one with malformed values.
 
 #include "common/bytes.hpp"
 #include "common/formats.hpp"
@@ -39,6 +40,14 @@ void entry_seeds() {
     entry_seed("virtio-no-params", 1, 9, 1,
                {{"frontend-id", "9"}, {"type", "virtio,device1a"}, {"transport", "mmio"}, {"base", "0x2000200"},
                 {"irq", "034"}});
+    // The target configures an external back-end for virtio,device22, and
+    // for virtio,device2 when the devid is odd: neither needs params.
+    entry_seed("virtio-external-i2c", 1, 7, 2,
+               {{"frontend-id", "7"}, {"type", "virtio,device22"}, {"transport", "mmio"}, {"grant_usage", "1"},
+                {"base", "0x2000400"}, {"irq", "35"}});
+    entry_seed("virtio-external-blk", 1, 7, 3,
+               {{"frontend-id", "7"}, {"type", "virtio,device2"}, {"transport", "mmio"}, {"grant_usage", "0"},
+                {"base", "0"}, {"irq", "0"}});
     entry_seed("disk-bad-values", 0, 3, 51728,
                {{"params", "srv/relative.img"}, {"frontend-id", "03"}, {"mode", "rw"}, {"base", "0x"}, {"irq", "4294967296"}});
 }

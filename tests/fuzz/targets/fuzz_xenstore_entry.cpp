@@ -5,7 +5,9 @@
 // fuzzed values; some are arbitrary.
 // Oracles: an accepted entry says exactly what its keys say (image, mode,
 // cdrom, discard, serial, base, irq, grant_usage, frontend-id), per the
-// rules in daemon/device_entry.hpp and xenstore/; the number parsers agree
+// rules in daemon/device_entry.hpp and xenstore/; a generic device of a type
+// with an external back-end (virtio,device22 always, virtio,device2 for odd
+// devids) gets that back-end's socket for its guest and no image; the number parsers agree
 // with a reference reading of their contracts; a device path classifies back
 // to its device. Layout: common/formats.hpp.
 
@@ -73,10 +75,35 @@ const std::string* get(const KeyValues& v, std::string_view key) {
 
 bool is_flag(const std::string* s) { return !s || *s == "0" || *s == "1"; }
 
+// The device number of a generic type as libxl writes it, else nullopt.
+std::optional<uint64_t> type_id(const std::string* type) {
+    constexpr std::string_view prefix = "virtio,device";
+    if (!type || !type->starts_with(prefix)) return std::nullopt;
+    return digits_value(std::string_view(*type).substr(prefix.size()), 16);
+}
+
+const ExternalBackends& external_backends(bool with_block) {
+    static const ExternalBackends i2c = *parse_external_backends({"virtio,device22 /run/i2c/dom%d.sock"}, "/run/x");
+    static const ExternalBackends both =
+        *parse_external_backends({"virtio,device22 /run/i2c/dom%d.sock", "virtio,device2 /srv/%%blk-%d"}, "/run/x");
+    return with_block ? both : i2c;
+}
+
 void check_entry(const DeviceKey& key, const KeyValues& v, const DeviceEntry& e) {
     FUZZ_CHECK(e.key == key, "entry of another key");
     const std::string* params = get(v, "params");
-    FUZZ_CHECK(params && !params->empty() && (*params)[0] == '/' && e.image == *params, "image '{}' from params", e.image);
+    const auto id = key.kind == DeviceKind::kVirtio ? type_id(get(v, "type")) : std::optional<uint64_t>(2);
+    const bool external = key.kind == DeviceKind::kVirtio && (id == 0x22u || (id == 2u && (key.devid & 1)));
+    FUZZ_CHECK(id && e.virtio_id == *id, "virtio id {} accepted", e.virtio_id);
+    if (external) {
+        const std::string want =
+            id == 2u ? fmt::format("/srv/%blk-{}", key.domid) : fmt::format("/run/i2c/dom{}.sock", key.domid);
+        FUZZ_CHECK(e.external_socket == want && e.image.empty(), "external socket '{}'", e.external_socket);
+    } else {
+        FUZZ_CHECK(e.external_socket.empty(), "external socket '{}' for a worker's device", e.external_socket);
+        FUZZ_CHECK(params && !params->empty() && (*params)[0] == '/' && e.image == *params, "image '{}' from params",
+                   e.image);
+    }
     if (auto* fid = get(v, "frontend-id")) FUZZ_CHECK(ref_id(*fid, 0x7fef) == key.domid, "frontend-id '{}' accepted", *fid);
     if (auto* t = get(v, "transport")) FUZZ_CHECK(*t == "mmio", "transport '{}' accepted", *t);
     const std::string* grant = get(v, "grant_usage");
@@ -103,11 +130,8 @@ void check_entry(const DeviceKey& key, const KeyValues& v, const DeviceEntry& e)
         FUZZ_CHECK(e.discard == want_discard, "discard flag");
         const std::string* dev = get(v, "dev");
         FUZZ_CHECK(e.serial == (dev ? dev->substr(0, 20) : std::string()), "serial '{}'", e.serial);
-    } else {
-        const std::string* type = get(v, "type");
-        constexpr std::string_view prefix = "virtio,device";
-        FUZZ_CHECK(type && type->starts_with(prefix) && digits_value(std::string_view(*type).substr(prefix.size()), 16) == 2,
-                   "virtio type '{}' accepted", type ? *type : "(none)");
+    } else if (!external) {
+        FUZZ_CHECK(id == 2u, "virtio type '{}' accepted", get(v, "type") ? *get(v, "type") : "(none)");
         FUZZ_CHECK(!mode || *mode == "r" || *mode == "w", "mode '{}' accepted", *mode);
         FUZZ_CHECK(e.read_only == (mode && *mode == "r") && e.discard == !e.read_only, "read-only/discard flags");
     }
@@ -128,7 +152,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check_numbers(v);
         values[std::move(k)] = std::move(v);
     }
-    auto e = parse_entry(key, values);
+    auto e = parse_entry(key, values, external_backends(key.devid & 1));
     if (e)
         check_entry(key, values, *e);
     else

@@ -199,6 +199,8 @@ equals "$(jq -c ".[] | select(.guest == \"pv-virtio-disk\") | [.domid, .backend,
     "[$d_disk,0,\"virtio_disk\",51712,\"xvda\",2,\"InitWait\",true,false,\"none\",0,null]" "pv-virtio-disk in --json"
 equals "$(jq -r '.[] | select(.guest == "pv-virtio-disk") | .transport' "$work/status-json.out" | cut -d: -f1)" none \
     "pv-virtio-disk has no transport in --json (the reason after 'none:')"
+equals "$(jq -c '.[] | select(.guest == "pv-virtio-disk") | .external_backend' "$work/status-json.out")" null \
+    "pv-virtio-disk is served by a worker, not an external back-end (external_backend null in --json)"
 equals "$(jq -r '.[] | select(.guest == "pv-virtio-disk") | "\(.worker_pid) \(.socket) \(.params)"' "$work/status-json.out")" \
     "$pid $sock $work/disk.img" "pv-virtio-disk worker, socket, params in --json"
 ok "--json: valid, numbers as numbers, booleans, null for absent keys"

@@ -11,19 +11,19 @@
 #   make demo         the demo (tests/xen/demo.sh): checks the Debian packages
 #                     (installs them when run as root, else says to run
 #                     `sudo make deps`), builds the images, boots them and runs
-#                     scenario 40-installed-service alone, without the test
-#                     guest; prints each step with its time
+#                     scenario 60-hvm-guest-demo alone (an HVM guest's own
+#                     driver on xenvhost's disks), without the PV test guest;
+#                     prints each step with its time
 #
 # Knobs (make variables):
-#   XEN_TIMEOUT=900        seconds before a run counts as hung
+#   XEN_TIMEOUT=1800       seconds before a run counts as hung
 #   XEN_SCENARIOS=a:b      run only these scenarios (file names without .sh, ':'-separated)
 #   XEN_INTERACTIVE=1      a dom0 shell on this terminal after the sequence (QEMU
 #                          -nographic); add XEN_DOM0_ARGS=nodomu to skip the guest
 #                          and the scenarios. Quit with Ctrl-a x or `poweroff -f`.
 #                          e.g. make test-xen XEN_INTERACTIVE=1 XEN_DOM0_ARGS=nodomu
 #   XEN_DOM0_ARGS=...      extra words for dom0's kernel command line (nodomu, shell;
-#                          xenvhost.hvm runs the HVM guest scenarios 45 and 50,
-#                          which otherwise skip: see tests/xen/README.md)
+#                          xenvhost.demo: no PV test guest, as make demo runs)
 #   XEN_ARGS=...           Xen's own command line (serial console, dom0 1024M/1 vCPU)
 #   XEN_QEMU_CPU=qemu64,+svm,+npt  XEN_QEMU_MEM=3G  XEN_QEMU_SMP=2
 #                          (+npt gives Xen HAP, which HVM guests need: Debian's
@@ -43,7 +43,7 @@ XEN_DIR        := $(BUILD)/xen
 XEN_SRC        := tests/xen
 XEN_KVER       ?= $(shell ls /lib/modules 2>/dev/null | sort -V | tail -n 1)
 XEN_HYPERVISOR ?= /boot/xen-4.17-amd64.gz
-XEN_TIMEOUT    ?= 900
+XEN_TIMEOUT    ?= 1800
 XEN_SCENARIOS  ?=
 XEN_INTERACTIVE ?= 0
 XEN_DOM0_ARGS  ?=

@@ -14,7 +14,7 @@ set -euo pipefail
 (($# == 2)) || { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 images=$1
 scenario_dir=$2
-timeout_s=${XEN_TIMEOUT:-900}
+timeout_s=${XEN_TIMEOUT:-1800}
 # Under TCG only qemu64,+svm runs Xen's PV dom0; -cpu max crashes it. +npt
 # gives Xen hardware-assisted paging, without which it cannot run HVM guests.
 cpu=${XEN_QEMU_CPU:-qemu64,+svm,+npt}

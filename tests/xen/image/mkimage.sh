@@ -86,12 +86,10 @@ build_dom0_base() {
     install -m 0644 "$kernel" "$stage/root/vmlinux"
     install -m 0644 "$domu_cpio" "$stage/root/domU.cpio.gz"
     install -m 0644 "$domu_cfg" "$stage/root/domU.cfg"
-    # HVM guests: the device model with its libraries, the firmware, the
-    # guest's kernel (the bzImage: qemu-xen's direct boot loads a bzImage)
-    # and initramfs, and the pattern tool for preparing and comparing images.
+    # HVM guests: qemu-xen with its libraries, the firmware, the boot disk
+    # (syslinux, the guest's kernel and initramfs) and the pattern tool for
+    # preparing and comparing images.
     img_add "$stage" "$HVM_DM" "${HVM_FIRMWARE[@]}"
-    install -m 0644 "$hvm_kernel" "$stage/root/hvm-vmlinuz"
-    install -m 0644 "$hvm_cpio" "$stage/root/hvm.cpio.gz"
     install -m 0755 "$blkio" "$stage/usr/bin/xen-hvm-blkio"
     hvm_boot_disk "$stage/root/hvm-boot.img" "$hvm_kernel" "$hvm_cpio"
     # mcopy (mtools dispatches on its name) writes a scenario's kernel

@@ -33,9 +33,6 @@ fi
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/hvm.sh
 source "$(dirname "$0")/lib/hvm.sh"
-hvm_opt_in
-# SeaBIOS boots the guest from its first virtio disk (see hvm_boot_disk).
-HVM_BOOT=disk
 
 name=hvm-virtio
 seed=50
@@ -130,7 +127,7 @@ create_guest() {
     extra+=" xenvhost.vd_size=$((vd_mib * HVM_MIB)) xenvhost.ro_size=$((ro_mib * HVM_MIB)) xenvhost.pv_size=$((pv_mib * HVM_MIB))"
     extra+=" xenvhost.checks=read,pattern,fs,flush,discard,perf xenvhost.perf=2 xenvhost.writer=$writer_s"
     hvm_boot_disk "$boot_img" "$extra"
-    hvm_config "$cfg" "$name" "$serial" "$extra" \
+    hvm_config "$cfg" "$name" "$serial" \
         "backendtype=standalone,specification=virtio,vdev=$boot_vdev,access=ro,target=$boot_img" \
         "backendtype=standalone,specification=virtio,vdev=$vd_vdev,target=$vd_img" \
         "backendtype=standalone,specification=virtio,vdev=$ro_vdev,access=ro,target=$ro_img" \

@@ -21,7 +21,6 @@ fi
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/hvm.sh
 source "$(dirname "$0")/lib/hvm.sh"
-HVM_BOOT=disk
 
 name=demo-hvm
 seed=60
@@ -77,7 +76,7 @@ hvm_image "$vd_img" "$vd_mib" $((seed + 100))
 extra="xenvhost.disks=vd xenvhost.seed=$seed xenvhost.stay xenvhost.vd_size=$((vd_mib * HVM_MIB))"
 extra+=" xenvhost.checks=read,pattern,fs,flush"
 hvm_boot_disk "$boot_img" "$extra"
-hvm_config "$cfg" "$name" "$serial" "$extra" \
+hvm_config "$cfg" "$name" "$serial" \
     "backendtype=standalone,specification=virtio,vdev=$boot_vdev,access=ro,target=$boot_img" \
     "backendtype=standalone,specification=virtio,vdev=$vd_vdev,target=$vd_img"
 grep -E "^(type|memory|disk)" "$cfg" | show

@@ -1,24 +1,10 @@
 # shellcheck shell=bash
 # Helpers for the scenarios with an HVM test guest (sourced after common.sh).
-# The guest (tests/xen/hvm-guest/init) is Debian's kernel booted directly by
-# qemu-xen (hvmloader, SeaBIOS, linuxboot), its console on an emulated UART
-# that qemu-xen writes to a file; it checks its disks, prints GUEST-* lines
-# there and powers off.
+# The guest (tests/xen/hvm-guest/init) is Debian's kernel and an initramfs
+# on a boot disk the project serves (hvmloader, SeaBIOS, syslinux), its
+# console on an emulated UART that qemu-xen writes to a file; it checks its
+# disks, prints GUEST-* lines there and powers off (or stays).
 
-# Skips (exit 0) unless dom0's kernel command line has `xenvhost.hvm`
-# (make test-xen XEN_DOM0_ARGS=xenvhost.hvm): qemu-xen loads a directly
-# booted kernel through its fw_cfg port a byte at a time (linuxboot.bin; no
-# fw_cfg DMA on Xen), and under TCG the guest did not reach its init within
-# 10 minutes, which the level's time budget cannot carry.
-hvm_opt_in() {
-    if ! grep -qw 'xenvhost\.hvm' /proc/cmdline; then
-        echo "SKIP: HVM guest scenarios run only with dom0 word xenvhost.hvm (make test-xen XEN_DOM0_ARGS=xenvhost.hvm)"
-        exit 0
-    fi
-}
-
-HVM_KERNEL=/root/hvm-vmlinuz
-HVM_RAMDISK=/root/hvm.cpio.gz
 HVM_MIB=$((1 << 20))
 
 # Fails unless Xen can run HVM guests (hardware-assisted paging: QEMU's
@@ -43,9 +29,10 @@ hvm_image() {
     xen-hvm-blkio fill "$image" 0 "$HVM_MIB" "$seed" >/dev/null || die "could not fill $image"
 }
 
-# How the guest boots: "disk" (SeaBIOS from the boot disk, see
-# hvm_boot_disk) or "kernel" (qemu-xen's direct kernel boot).
-HVM_BOOT=${HVM_BOOT:-kernel}
+# The guest boots from this disk (see hvm_boot_disk): qemu-xen's direct
+# kernel boot hands the kernel over through its fw_cfg port a byte at a
+# time (no fw_cfg DMA on Xen), which under TCG did not reach the guest's
+# init within 10 minutes.
 HVM_BOOT_IMAGE=/root/hvm-boot.img
 
 # Copies the boot disk (syslinux, the guest's kernel and initramfs) to IMG
@@ -65,19 +52,19 @@ hvm_boot_disk() {
     rm -f "$img.cfg"
 }
 
-# Writes the xl config CFG of HVM guest NAME: direct kernel boot, console
-# to SERIAL, no graphics, qemu-xen; the guest's kernel words EXTRA; each
-# further argument is one disk specification.
+# Writes the xl config CFG of HVM guest NAME: booted from its first disk
+# (hvm_boot_disk holds its kernel words), console to SERIAL, no graphics,
+# qemu-xen; each further argument is one disk specification.
 hvm_config() {
-    local cfg=$1 name=$2 serial=$3 extra=$4 disks='' d
-    shift 4
+    local cfg=$1 name=$2 serial=$3 disks='' d
+    shift 3
     for d in "$@"; do disks+="${disks:+, }'$d'"; done
     cat >"$cfg" <<CFG
 name = "$name"
 type = "hvm"
 memory = 256
 vcpus = 1
-$(hvm_boot_lines "$extra")
+boot = "c"
 serial = "file:$serial"
 vga = "none"
 vnc = 0
@@ -89,16 +76,6 @@ on_poweroff = "destroy"
 on_reboot = "destroy"
 on_crash = "destroy"
 CFG
-}
-
-# The config lines that say how the guest boots.
-hvm_boot_lines() {
-    if [ "$HVM_BOOT" = disk ]; then
-        echo 'boot = "c"'
-    else
-        printf 'kernel = "%s"\nramdisk = "%s"\nextra = "console=ttyS0 rdinit=/init quiet loglevel=3 %s"\n' \
-            "$HVM_KERNEL" "$HVM_RAMDISK" "$1"
-    fi
 }
 
 # Shows qemu-xen's log of guest NAME (libxl writes it there).

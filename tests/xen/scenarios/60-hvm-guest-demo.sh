@@ -64,7 +64,7 @@ cleanup() {
 trap 'cleanup $?' EXIT
 trap 'exit 143' TERM  # dom0's scenario timeout: clean up and show why
 
-hvm_require_hap >/dev/null
+hvm_require_hap
 
 t0=$(uptime_s)
 xenvhostd --run-dir "$run_dir" >"$work/daemon.log" 2>&1 &
@@ -97,7 +97,7 @@ t0=$(uptime_s)
 hvm_wait_for "$serial" '^GUEST-DONE ' 240
 hvm_lines "$serial" | grep '^GUEST-DMESG ' | grep -E 'virtio_blk|vd[a-z]' | sed 's/^GUEST-DMESG /guest kernel: /' | show
 hvm_lines "$serial" | grep -E '^GUEST-CHECK vd-' | sed 's/^GUEST-CHECK /guest: /' | show
-hvm_require_pass "$serial" vd-find vd-driver vd-read vd-pattern vd-fs vd-flush >/dev/null
+hvm_require_pass "$serial" vd-find vd-driver vd-read vd-pattern vd-fs vd-flush
 step guest "$t0" "the guest's own virtio_blk driver: disk found, data written and read back"
 
 t0=$(uptime_s)

@@ -46,8 +46,9 @@ hvm_boot_disk() {
     # SERIAL: syslinux says on the console what it loads (a stall while
     # SeaBIOS reads the disk shows there); no `quiet`: the kernel's stub
     # says when it decompresses and boots.
+    # printk.devkmsg=on: the init's lines go through /dev/kmsg unthrottled.
     printf 'SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL vmlinuz\n  APPEND initrd=initrd %s\n' \
-        "console=ttyS0 rdinit=/init loglevel=3 $extra" >"$img.cfg"
+        "console=ttyS0 rdinit=/init loglevel=3 printk.devkmsg=on $extra" >"$img.cfg"
     mcopy -o -i "$img" "$img.cfg" ::syslinux.cfg || die "cannot write the boot disk's syslinux.cfg"
     rm -f "$img.cfg"
 }
@@ -85,8 +86,14 @@ hvm_show_dm_log() {
 }
 
 # The guest's console lines, without the UART's carriage returns.
-hvm_lines() { tr -d '\r' <"$1" 2>/dev/null || true; }
-hvm_has() { grep -q "$2" "$1" 2>/dev/null; }
+# The guest's init prints through the kernel log (whole lines, never cut
+# by other kernel messages), so its lines carry the kernel's timestamp,
+# and the first may follow the firmware's last text on the same line:
+# every timestamp starts a line.
+hvm_lines() { tr -d '\r' <"$1" 2>/dev/null | sed 's/\[ *[0-9]*\.[0-9]*\] /\n/g' || true; }
+# PATTERN anchored with ^ also matches after a timestamp (one grep: this is
+# polled).
+hvm_has() { grep -qE -- "(^|\] )${2#^}" "$1" 2>/dev/null; }
 
 # Waits up to LIMIT s for PATTERN in SERIAL, saying every 30 s how far the
 # guest is (its CPU time, its console's size and last line); on a timeout

@@ -37,8 +37,9 @@ Result<> check_ram(const std::vector<RamRange>& ram) {
 
 Result<> check_layout(const FrontendConfig& cfg) {
     if (cfg.region_kind == RegionKind::kForeign) return check_ram(cfg.ram);
-    if (cfg.grant_space_size == 0 || cfg.grant_space_size % kXenPageSize || cfg.grant_space_size > kGrantSpaceBase)
-        return fail_as(ErrorKind::kPolicy, "grant space of {:#x} bytes is empty or unaligned", cfg.grant_space_size);
+    if (cfg.grant_space_size == 0 || cfg.grant_space_size % kXenPageSize || cfg.grant_space_size > kMaxGrantSpace)
+        return fail_as(ErrorKind::kPolicy, "grant space of {:#x} bytes is empty, unaligned or beyond 32-bit grant refs",
+                       cfg.grant_space_size);
     return {};
 }
 
@@ -88,7 +89,7 @@ Result<MemoryTable> MemoryTable::build(const FrontendConfig& cfg, std::span<cons
             if (auto a = t.add(cfg, r.gpa, r.size, flag::kForeign, cfg.privcmd_path); !a) return pass(a.error());
         return t;
     }
-    for (const GrantSpan& s : grant_spans(queues, cfg.grant_space_size)) {
+    for (const GrantSpan& s : grant_spans(queues, cfg.grant_space_size, vu::kMaxFds)) {
         const uint32_t flags = flag::kGrant | (s.ring ? 0 : flag::kNoAdvanceMapDeployed);
         if (auto a = t.add(cfg, s.addr, s.len, flags, cfg.gntdev_path); !a) return pass(a.error());
     }

@@ -22,6 +22,8 @@ namespace xenvhost::vhost_frontend {
 
 inline constexpr uint64_t kXenPageSize = 4096;
 inline constexpr uint64_t kGrantSpaceBase = uint64_t{1} << 63;
+// Grant refs are 32-bit: the most grant space a guest can have.
+inline constexpr uint64_t kMaxGrantSpace = (uint64_t{1} << 32) * kXenPageSize;
 
 // The configured layout is usable: RAM ranges page aligned, sorted, disjoint,
 // at most 8 (one SET_MEM_TABLE); grant space non-empty in grant mode.

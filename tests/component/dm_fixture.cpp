@@ -45,8 +45,11 @@ std::string asan_options() {
 }
 
 std::string device_arg(const DmDeviceSpec& d, const std::string& socket) {
-    if (d.mmio) return fmt::format("name={},socket={},transport=mmio,base={:#x},irq={}", d.name, socket, d.base, d.irq);
-    return fmt::format("name={},socket={},transport=pci,slot={}", d.name, socket, d.slot);
+    const std::string regions = d.regions.empty() ? "" : ",regions=" + d.regions;
+    if (d.mmio)
+        return fmt::format("name={},socket={},transport=mmio,base={:#x},irq={}{}", d.name, socket, d.base, d.irq,
+                           regions);
+    return fmt::format("name={},socket={},transport=pci,slot={}{}", d.name, socket, d.slot, regions);
 }
 
 }  // namespace

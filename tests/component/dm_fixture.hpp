@@ -31,6 +31,7 @@ struct DmDeviceSpec {
     uint8_t slot = 16;   // PCI
     uint64_t base = 0;   // virtio-mmio
     unsigned irq = 0;
+    std::string regions;  // "grant" or "foreign"; empty: the device model's default
 };
 
 class DmTest : public ::testing::Test {

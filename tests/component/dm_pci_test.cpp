@@ -24,6 +24,9 @@ TEST_F(DmPci, ConfigSpaceAndBarAsLinuxFindsThem) {
     EXPECT_EQ(p.config_read(0x3d, 1), 1u) << "interrupt pin A";
     const auto caps = p.walk_capabilities();
     EXPECT_EQ(caps.count, 6u) << "the virtio capabilities and MSI-X";
+    EXPECT_EQ(caps.msix_size, 2u) << "one queue and config";
+    EXPECT_EQ(caps.msix_bar, 0);
+    EXPECT_EQ(caps.msix_pba_bar, 0);
     EXPECT_EQ(caps.common_bar, 0);
     EXPECT_EQ(caps.notify_bar, 0);
     EXPECT_EQ(caps.isr_bar, 0);
@@ -34,7 +37,8 @@ TEST_F(DmPci, ConfigSpaceAndBarAsLinuxFindsThem) {
     EXPECT_EQ(p.config_read(0x10, 4) & 0x7, 0x4u) << "a 64-bit memory BAR";
     const uint64_t size = p.size_bar();
     EXPECT_EQ(size, 0x8000u);
-    for (uint32_t off : {caps.common, caps.notify, caps.isr, caps.device}) EXPECT_LT(off, size);
+    for (uint32_t off : {caps.common, caps.notify, caps.isr, caps.device, caps.msix_table, caps.msix_pba})
+        EXPECT_LT(off, size);
     EXPECT_TRUE(guest_->server().mmio.empty()) << "claimed before placement";
     p.place_bar(kBarAddress);
     EXPECT_EQ(p.config_read(0x10, 4), (kBarAddress & 0xffffffff) | 0x4);

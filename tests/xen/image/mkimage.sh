@@ -65,7 +65,7 @@ build_dom0_base() {
     img_skeleton "$stage"
     local -a tools=()
     local t
-    for t in xl xenstored xenconsoled xen-init-dom0 xenconsole libxl-save-helper; do
+    for t in xl xenstored xenconsoled xen-init-dom0 xenconsole libxl-save-helper xenctx; do
         tools+=("$XEN_TOOLS/$t")
     done
     # bash runs dom0's init and the scenarios; libgcc_s is dlopen()ed by glibc

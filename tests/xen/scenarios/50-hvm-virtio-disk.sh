@@ -79,8 +79,10 @@ diagnose() {
     if [ -n "$dm_pid" ] && kill -USR1 "$dm_pid" 2>/dev/null; then sleep 1; fi
     w=$(worker_of "$vd_devid")
     if [ -n "$w" ] && kill -USR1 "$w" 2>/dev/null; then sleep 1; fi
-    xl debug-keys e >/dev/null 2>&1 || true
-    xl dmesg 2>/dev/null | tail -n 40 | sed 's/^/  xen| /' || true
+    [ -z "$dm_pid" ] || hvm_show_threads "$dm_pid" xenvhost-dm
+    [ -z "$w" ] || hvm_show_threads "$w" xenvhost-worker
+    [ -z "$domid" ] || hvm_show_crash "$domid"
+    xl dmesg 2>/dev/null | grep -v '^(XEN) .*\(s=[0-9]\|port \[\)' | tail -n 40 | sed 's/^/  xen| /' || true
     hvm_lines "$serial" | tail -n 20 | sed 's/^/  guest| /'
 }
 
@@ -89,6 +91,8 @@ cleanup() {
     [ "$rc" -eq 0 ] || diagnose
     [ "$rc" -eq 0 ] || hvm_show_dm_log "$name"
     if xl domid "$name" >/dev/null 2>&1; then xl destroy "$name" || true; fi
+    # A crashed guest is preserved (under another name) for diagnose.
+    if [ -n "$domid" ] && ! hvm_domid_unlisted "$domid"; then xl destroy "$domid" || true; fi
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
         kill -TERM "$daemon_pid" || true
         wait_until 10 daemon_gone || kill -KILL "$daemon_pid" || true
@@ -127,12 +131,14 @@ create_guest() {
     extra="xenvhost.disks=vd,ro,pv xenvhost.seed=$seed xenvhost.stay xenvhost.busy"
     extra+=" xenvhost.vd_size=$((vd_mib * HVM_MIB)) xenvhost.ro_size=$((ro_mib * HVM_MIB)) xenvhost.pv_size=$((pv_mib * HVM_MIB))"
     extra+=" xenvhost.checks=read,pattern,fs,flush,discard,perf xenvhost.perf=2 xenvhost.writer=$writer_s"
-    hvm_boot_disk "$boot_img" "$extra"
+    # nokaslr: a crashed guest's addresses match dom0's kallsyms (hvm_show_crash).
+    hvm_boot_disk "$boot_img" "nokaslr $extra"
     hvm_config "$cfg" "$name" "$serial" \
         "backendtype=standalone,specification=virtio,vdev=$boot_vdev,access=ro,target=$boot_img" \
         "backendtype=standalone,specification=virtio,vdev=$vd_vdev,target=$vd_img" \
         "backendtype=standalone,specification=virtio,vdev=$ro_vdev,access=ro,target=$ro_img" \
         "format=raw,vdev=$pv_vdev,access=rw,backendtype=qdisk,target=$pv_img"
+    hvm_preserve_on_crash "$cfg"
     t0=$(uptime_s)
     xenvhost-create --timeout 60 "$cfg" >"$work/create.log" 2>&1 || rc=$?
     t_unpause=$(uptime_s)

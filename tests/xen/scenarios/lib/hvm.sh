@@ -217,3 +217,43 @@ hvm_no_qemu_for() {
     done
     return 0
 }
+
+# Where each thread of process $1 waits, from the kernel's view: state,
+# wait channel, the system call it is in (number and first arguments) and
+# its kernel stack. A stalled guest's device model or worker shows here
+# whether it is blocked, and on what.
+hvm_show_threads() {
+    local pid=$1 label=$2 t comm stat sc wchan
+    [ -d "/proc/$pid" ] || { echo "  $label: pid $pid is gone"; return 0; }
+    for t in /proc/"$pid"/task/*; do
+        read -r comm <"$t/comm" 2>/dev/null || comm=?
+        read -r stat <"$t/stat" 2>/dev/null || stat=
+        stat=${stat##*) }
+        read -r sc <"$t/syscall" 2>/dev/null || sc=?
+        read -r wchan <"$t/wchan" 2>/dev/null || wchan=?
+        echo "  $label thread ${t##*/} ($comm): state ${stat%% *}, wchan $wchan, syscall ${sc% * * *}"
+        sed 's/^/      /' "$t/stack" 2>/dev/null | head -n 12 || true
+    done
+}
+
+# A guest that crashes (a triple fault is a reboot to Xen) is kept, paused,
+# so that hvm_show_crash can read its registers.
+hvm_preserve_on_crash() {
+    sed -i 's/^on_reboot = .*/on_reboot = "preserve"/; s/^on_crash = .*/on_crash = "preserve"/' "$1"
+}
+
+# If domain $1 has shut down (crashed, or reset by a triple fault): why,
+# and where its vCPU stopped, with the guest kernel's symbols.
+hvm_show_crash() {
+    local domid=$1 state
+    state=$(xl list | awk -v d="$domid" 'NR > 1 && $2 == d { print $5 }')
+    case "$state" in
+        *s* | *c*) ;;
+        *) return 0 ;;
+    esac
+    echo "  the guest (domain $domid) has shut down: state $state"
+    xl dmesg 2>/dev/null | grep -E "d${domid}v[0-9]+ (Triple fault|.*crash)|Domain ${domid} .*(crash|shut)" | sed 's/^/  xen| /' || true
+    # The guest runs dom0's kernel, booted nokaslr, and a PV dom0 is not
+    # randomized: dom0's own symbol table names the guest's functions.
+    /usr/lib/xen-4.17/bin/xenctx -s /proc/kallsyms -a -S -C "$domid" 2>&1 | head -n 80 | sed 's/^/  xenctx| /' || true
+}

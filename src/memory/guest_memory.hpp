@@ -74,6 +74,10 @@ public:
     virtual Result<RingMapping> map_ring(uint64_t gpa, uint64_t len, bool writable) const = 0;
     // Copies guest bytes into dst; false if any byte lies outside guest memory.
     virtual bool read(uint64_t gpa, std::span<uint8_t> dst) const = 0;
+    // The same through a mapping made now rather than a long-lived one: a
+    // difference between the two shows a mapping that no longer names the
+    // guest's current frame (diagnostics, not the data path).
+    virtual bool read_fresh(uint64_t gpa, std::span<uint8_t> dst) const { return read(gpa, dst); }
     // Maps every buffer of a request (appending to out.out / out.in in order)
     // with as few mapping operations as the strategy allows. Fails if any
     // byte lies outside guest memory or cannot be mapped.

@@ -127,6 +127,20 @@ Result<RingMapping> XenMemory::map_ring(uint64_t gpa, uint64_t len, bool writabl
     return RingMapping{host, std::make_shared<FrameMapping>(std::move(*fm))};
 }
 
+bool XenMemory::read_fresh(uint64_t gpa, std::span<uint8_t> dst) const {
+    const Region* r = table_.find(gpa);
+    if (!r || dst.size() > r->gpa_end() - gpa) return false;
+    if (r->desc().kind != XenRegionKind::kForeign && r->desc().kind != XenRegionKind::kGrant) return read(gpa, dst);
+    Scratch scratch;
+    std::vector<uint64_t> frames;
+    auto span = gather_pages(r->desc().kind, gpa, dst.size(), frames);
+    if (!span) return false;
+    auto fm = map_frames(r->desc().kind, r->desc().domid, frames, false, scratch);
+    if (!fm) return false;
+    std::memcpy(dst.data(), fm->data + span->offset, dst.size());
+    return true;
+}
+
 bool XenMemory::read(uint64_t gpa, std::span<uint8_t> dst) const {
     Scratch scratch;
     size_t done = 0;

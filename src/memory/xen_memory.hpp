@@ -24,6 +24,7 @@ public:
     std::string_view mode() const override;
     Result<RingMapping> map_ring(uint64_t gpa, uint64_t len, bool writable) const override;
     bool read(uint64_t gpa, std::span<uint8_t> dst) const override;
+    bool read_fresh(uint64_t gpa, std::span<uint8_t> dst) const override;
     Result<> map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const override;
 
     const RegionTable& table() const { return table_; }

@@ -50,9 +50,19 @@ void QueueEngine::setup_inflight() {
 
 std::string QueueEngine::describe() const {
     if (!ring_.attached()) return fmt::format("queue {}: not attached{}", index_, broken_ ? ", broken" : "");
-    return fmt::format("queue {}: driver's avail idx {}, taken up to {}, used idx {} (published {}), {} in flight{}{}",
+    // The indexes read again through mappings made now: if they differ from
+    // the ring's own, the long-lived mapping no longer shows the guest's frames.
+    const auto& a = ring_.addresses();
+    uint16_t avail = 0, used = 0;
+    std::string fresh = "unreadable";
+    if (memory_ && memory_->read_fresh(a.avail + 2, {reinterpret_cast<uint8_t*>(&avail), 2}) &&
+        memory_->read_fresh(a.used + 2, {reinterpret_cast<uint8_t*>(&used), 2}))
+        fresh = fmt::format("avail {} used {}", avail, used);
+    return fmt::format("queue {}: driver's avail idx {}, taken up to {}, used idx {} (published {}), {} in flight{}{}; "
+                       "through a new mapping: {} (rings at {:#x} {:#x} {:#x})",
                        index_, ring_.avail_idx(), ring_.last_avail(), ring_.used_idx(), ring_.published_used(),
-                       handler_->in_flight(), broken_ ? ", broken" : "", stopped_ ? ", stopped" : "");
+                       handler_->in_flight(), broken_ ? ", broken" : "", stopped_ ? ", stopped" : "", fresh, a.desc,
+                       a.avail, a.used);
 }
 
 void QueueEngine::mark_broken(std::string_view why) {

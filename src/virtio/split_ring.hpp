@@ -41,6 +41,7 @@ public:
     bool attached() const { return used_ != nullptr; }
 
     uint16_t size() const { return size_; }
+    const RingAddresses& addresses() const { return addrs_; }
     uint16_t last_avail() const { return last_avail_; }
     uint16_t used_idx() const { return used_idx_; }
     uint16_t published_used() const { return published_used_; }

@@ -8,6 +8,9 @@
 #include "frontend/xen_blk_session.hpp"
 #include "xen_fixture.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <iostream>
 
 namespace xenvhost::component {
@@ -78,6 +81,34 @@ TEST_F(XenForeignWholeTest, OneMapPerRegionNonePerRequest) {
     }
     EXPECT_TRUE(released) << "regions still mapped after the disconnect: unmap calls " << status().unmap_calls;
     EXPECT_EQ(worker_->files().counters()[xd::kForeignMapCalls], worker_->files().counters()[xd::kForeignUnmapCalls]);
+}
+
+// SIGUSR1: each running ring is described, its indexes read once through
+// the ring's long-lived mapping and once through a mapping made for the
+// report; on a healthy mapping the two agree with the requests served.
+TEST_F(XenForeignWholeTest, RingReportReadsTheIndexesThroughANewMapping) {
+    start_default_worker();
+    std::unique_ptr<XenBlkSession> s;
+    ASSERT_OK_AND_ASSIGN(s, open());
+    for (unsigned i = 0; i < 5; ++i) verified_io(s->blk(), 64 + i * 64, 4096, 0x900 + i);
+    const uint64_t calls_before = worker_->files().counters()[xd::kForeignMapCalls];
+    ASSERT_EQ(::kill(worker_->process().pid(), SIGUSR1), 0);
+    std::string line;
+    for (int i = 0; i < 300 && line.empty(); ++i) {
+        const std::string log = worker_->log_tail(20000);
+        if (auto at = log.find("through a new mapping"); at != std::string::npos) {
+            const auto begin = log.rfind('\n', at) + 1;
+            line = log.substr(begin, log.find('\n', at) - begin);
+        } else {
+            ::usleep(10000);
+        }
+    }
+    ASSERT_FALSE(line.empty()) << "no ring report after SIGUSR1";
+    // 5 writes and 5 reads: 10 heads taken, used and published.
+    EXPECT_NE(line.find("driver's avail idx 10, taken up to 10, used idx 10 (published 10), 0 in flight"),
+              std::string::npos) << line;
+    EXPECT_NE(line.find("through a new mapping: avail 10 used 10"), std::string::npos) << line;
+    EXPECT_GT(worker_->files().counters()[xd::kForeignMapCalls], calls_before) << "the report mapped nothing new";
 }
 
 TEST_F(XenForeignWholeTest, MissingFrameFallsBackToPerRequest) {

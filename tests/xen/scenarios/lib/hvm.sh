@@ -242,16 +242,15 @@ hvm_preserve_on_crash() {
     sed -i 's/^on_reboot = .*/on_reboot = "preserve"/; s/^on_crash = .*/on_crash = "preserve"/' "$1"
 }
 
-# If domain $1 has shut down (crashed, or reset by a triple fault): why,
-# and where its vCPU stopped, with the guest kernel's symbols.
+# Domain $1's vCPU state, with the guest kernel's symbols; if it has shut
+# down (crashed, or reset by a triple fault), Xen's reason first.
 hvm_show_crash() {
     local domid=$1 state
     state=$(xl list | awk -v d="$domid" 'NR > 1 && $2 == d { print $5 }')
     case "$state" in
-        *s* | *c*) ;;
-        *) return 0 ;;
+        *s* | *c*) echo "  the guest (domain $domid) has shut down: state $state" ;;
+        *) echo "  the guest (domain $domid) runs (state $state); where its vCPU is now:" ;;
     esac
-    echo "  the guest (domain $domid) has shut down: state $state"
     xl dmesg 2>/dev/null | grep -E "d${domid}v[0-9]+ (Triple fault|.*crash)|Domain ${domid} .*(crash|shut)" | sed 's/^/  xen| /' || true
     # The guest runs dom0's kernel, booted nokaslr, and a PV dom0 is not
     # randomized: dom0's own symbol table names the guest's functions.

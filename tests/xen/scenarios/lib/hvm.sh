@@ -226,11 +226,11 @@ hvm_show_threads() {
     local pid=$1 label=$2 t comm stat sc wchan
     [ -d "/proc/$pid" ] || { echo "  $label: pid $pid is gone"; return 0; }
     for t in /proc/"$pid"/task/*; do
-        read -r comm <"$t/comm" 2>/dev/null || comm=?
+        read -r comm <"$t/comm" 2>/dev/null || comm="?"
         read -r stat <"$t/stat" 2>/dev/null || stat=
         stat=${stat##*) }
-        read -r sc <"$t/syscall" 2>/dev/null || sc=?
-        read -r wchan <"$t/wchan" 2>/dev/null || wchan=?
+        read -r sc <"$t/syscall" 2>/dev/null || sc="?"
+        read -r wchan <"$t/wchan" 2>/dev/null || wchan="?"
         echo "  $label thread ${t##*/} ($comm): state ${stat%% *}, wchan $wchan, syscall ${sc% * * *}"
         sed 's/^/      /' "$t/stack" 2>/dev/null | head -n 12 || true
     done

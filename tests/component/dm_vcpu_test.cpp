@@ -111,30 +111,33 @@ TEST_F(DmVcpus, InvalidatesWhileRequestsAreInFlight) {
     ASSERT_OK(g->bring_up());
     std::atomic<bool> stop{false};
     std::atomic<unsigned> invalidates{0};
-    std::string error;
+    std::atomic<bool> failed{false};
+    std::string error;  // written before `failed`, read after the join
     std::thread flusher([&] {
         while (!stop.load()) {
             if (auto r = guest_->invalidate(1); !r) {
                 error = r.error().message;
+                failed = true;
                 return;
             }
             invalidates.fetch_add(1);
         }
     });
-    struct Join {
+    struct Join {  // stops and joins however the batches below end
         std::atomic<bool>& stop;
         std::thread& t;
-        ~Join() {
+        void now() {
             stop = true;
             if (t.joinable()) t.join();
         }
+        ~Join() { now(); }
     } join{stop, flusher};
-    for (int round = 0; round < 40 && error.empty(); ++round) {
+    for (int round = 0; round < 40 && !failed.load(); ++round) {
         std::vector<std::pair<uint64_t, uint32_t>> batch;
         for (int i = 0; i < 16; ++i) batch.emplace_back((round * 16 + i) * 32ull % (kImageSize / 512 - 32), 4096 * (1 + i % 3));
         ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, batch, 0x700 + round * 16));
     }
-    stop = true;
+    join.now();  // `error` is settled once the thread is joined
     EXPECT_EQ(error, "");
     EXPECT_GT(invalidates.load(), 0u);
     RecordProperty("invalidates", static_cast<int>(invalidates.load()));

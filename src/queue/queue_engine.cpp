@@ -18,7 +18,9 @@ QueueEngine::QueueEngine(virtio::SplitRing ring, const EngineSetup& s,
       walker_(ring_.size(), s.indirect),
       slots_(ring_.size()),
       in_flight_(ring_.size(), 0),
-      inflight_area_(s.inflight) {
+      inflight_area_(s.inflight),
+      verify_(s.verify_writes) {
+    if (verify_) written_bufs_.resize(ring_.size());
     if (ring_.attached()) setup_inflight();
 }
 
@@ -94,6 +96,7 @@ void QueueEngine::complete(uint16_t slot, uint32_t written) {
         log::error("queue {}: completion for slot {} that is not in flight", index_, slot);
         return;
     }
+    if (verify_) verify_writes(slot);
     // The mapping goes before the guest can see the completion (grants
     // must be unmapped before the front-end may revoke them).
     slots_[slot].release();
@@ -102,6 +105,41 @@ void QueueEngine::complete(uint16_t slot, uint32_t written) {
     ring_.push_used(slot, written);
     if (inflight_) inflight_->used(slot);
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
+}
+
+void QueueEngine::verify_writes(uint16_t slot) {
+    if (slot >= written_bufs_.size() || written_bufs_[slot].empty()) return;
+    const auto* mem = static_cast<const memory::GuestMemory*>(slots_[slot].keep.get());
+    if (!mem) return;
+    // What the device wrote, in chain order, as the long-lived mapping holds it.
+    std::vector<uint8_t> wrote;
+    for (const iovec& v : slots_[slot].in)
+        wrote.insert(wrote.end(), static_cast<const uint8_t*>(v.iov_base),
+                     static_cast<const uint8_t*>(v.iov_base) + v.iov_len);
+    std::vector<uint8_t> fresh;
+    size_t at = 0;
+    for (const auto& b : written_bufs_[slot]) {
+        fresh.resize(b.len);
+        stats_.write_checks.fetch_add(1, std::memory_order_relaxed);
+        if (!mem->read_fresh(b.gpa, fresh) || at + b.len > wrote.size()) {
+            at += b.len;
+            continue;  // across regions, or not mappable now: nothing to compare
+        }
+        size_t first = b.len;
+        for (size_t i = 0; i < b.len; ++i)
+            if (fresh[i] != wrote[at + i]) {
+                first = i;
+                break;
+            }
+        if (first != b.len) {
+            stats_.write_mismatches.fetch_add(1, std::memory_order_relaxed);
+            log::error("queue {}: request {}: buffer at gpa {:#x} ({} bytes) differs through a new mapping from byte {} "
+                       "on: the guest would not see what the device wrote",
+                       index_, slot, b.gpa, b.len, first);
+        }
+        at += b.len;
+    }
+    written_bufs_[slot].clear();
 }
 
 bool QueueEngine::publish() {
@@ -175,6 +213,13 @@ bool QueueEngine::submit(uint16_t head) {
         }
     }
     in_flight_[head] = 1;
+    if (verify_) {
+        auto& w = written_bufs_[head];
+        w.clear();
+        if (mapped)
+            for (const auto& b : chain_.buffers)
+                if (b.writable) w.push_back(b);
+    }
     handler_->start(head, devices::Request{bufs.out, bufs.in, !mapped}, *this);
     return true;
 }

@@ -29,6 +29,11 @@ struct EngineSetup {
     uint64_t features = 0;   // acked features (recorded in the inflight area)
     std::shared_ptr<UniqueFd> err;  // signalled when the queue stops on a guest fault; may be null
     std::shared_ptr<const virtio::InflightArea> inflight;  // may be null
+    // Each buffer the device wrote is read back through a mapping made then
+    // and compared with what the long-lived mapping shows, before the
+    // request is used: a difference means the guest would not see the data
+    // (a mapping that no longer names its frames). Costs a map per buffer.
+    bool verify_writes = false;
 };
 
 class QueueEngine final : private devices::CompletionSink {
@@ -67,6 +72,9 @@ private:
     // The one reaction to a guest fault: the queue stops and the front-end hears of it.
     void mark_broken(std::string_view why);
     void complete(uint16_t slot, uint32_t written) override;
+    // EngineSetup::verify_writes: compares slot's device-written bytes with
+    // a fresh reading of the same guest addresses.
+    void verify_writes(uint16_t slot);
 
     virtio::SplitRing ring_;
     uint16_t index_;
@@ -85,6 +93,8 @@ private:
     std::shared_ptr<const virtio::InflightArea> inflight_area_;
     std::optional<virtio::SplitInflight> inflight_;
     std::vector<uint16_t> resubmit_;  // heads in flight before a restart, oldest first
+    bool verify_ = false;
+    std::vector<std::vector<memory::GuestBuffer>> written_bufs_;  // per head, with verify_
 };
 
 }  // namespace xenvhost::queue

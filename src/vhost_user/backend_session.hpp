@@ -28,6 +28,9 @@ struct SessionOptions {
     std::shared_ptr<const memory::MemoryBuilder> memory = std::make_shared<memory::MemoryBuilder>();
     // Mapping counters of the device, kept across connections.
     std::shared_ptr<memory::MapStats> map_stats = std::make_shared<memory::MapStats>();
+    // Diagnostics: read every buffer the device wrote back through a new
+    // mapping before the request completes (see QueueEngine).
+    bool verify_guest_writes = false;
 };
 
 class BackendSession {

@@ -158,6 +158,7 @@ Result<> BackendSession::update_ring(uint16_t index) {
     start.memory = memory_;
     start.map_on_ring_thread = iotlb_mode();
     start.features = acked_features_;
+    start.verify_guest_writes = options_.verify_guest_writes;
     start.inflight = inflight_;
     if (auto r = runner_.start(start); !r) return refuse("ring {} not started: {}", index, r.error().message);
     v.running = true;

@@ -29,6 +29,7 @@ struct VringStart {
     // Map the ring on its own thread: translating its addresses may have to
     // wait for the front-end (an IOTLB miss answered on the main connection).
     bool map_on_ring_thread = false;
+    bool verify_guest_writes = false;  // SessionOptions::verify_guest_writes
 };
 
 class VringRunner {

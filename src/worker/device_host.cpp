@@ -104,6 +104,9 @@ void DeviceHost::refresh_config() {
 }
 
 void DeviceHost::report_queues() {
+    if (const uint64_t checked = stats_.write_checks.load())
+        log::info("device {}: {} written buffers read back through a new mapping, {} differed", name_, checked,
+                  stats_.write_mismatches.load());
     if (queues_.empty()) log::info("device {}: no running rings", name_);
     for (auto& [index, q] : queues_) q->report(fmt::format("device {}: ", name_));
 }

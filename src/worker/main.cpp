@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     }
     vhost_user::SessionOptions session;
     const memory::MemoryPolicy policy{opts->xen, opts->domid, opts->foreign_map_whole};
+    session.verify_guest_writes = opts->verify_guest_writes;
     session.memory = std::make_shared<const memory::MemoryBuilder>(
         policy, opts->xen ? memory::open_xen_handles(opts->domid) : memory::XenHandles{});
     worker::Worker w(**loop, session);

@@ -44,6 +44,9 @@ po::options_description describe(Given& g, WorkerOptions& opts) {
         ("foreign-map", po::value(&g.foreign_map),
          "whole (the default: foreign regions the front-end allows are mapped once, when they arrive) or "
          "per-request (every request's pages mapped and unmapped around it)")
+        ("verify-guest-writes",
+         "diagnostics: read every buffer a request wrote back through a new mapping before completing it, "
+         "and log any difference (a map call per buffer)")
         ("control-socket", po::value(&opts.control_socket), "listen for xenvhostd commands here")
         ("log-level", po::value(&g.log_level)->default_value("info"), "debug, info, warn or error");
     // clang-format on
@@ -86,6 +89,10 @@ Result<> check_service(const Given& g, bool xen_flag, WorkerOptions& opts) {
     return {};
 }
 
+void take_flags(const po::variables_map& vm, WorkerOptions& opts) {
+    opts.verify_guest_writes = vm.count("verify-guest-writes");
+}
+
 }  // namespace
 
 Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
@@ -107,6 +114,7 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
     if (opts.help || opts.print_capabilities) return opts;
 
     if (auto ok = check_service(g, vm.count("xen"), opts); !ok) return pass(ok.error());
+    take_flags(vm, opts);
     auto single = single_device(g);
     if (!single) return pass(single.error());
     if (*single) opts.devices.push_back(std::move(**single));

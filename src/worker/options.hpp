@@ -18,6 +18,7 @@ struct WorkerOptions {
     std::vector<control::DeviceSpec> devices;
     std::optional<uint32_t> domid;  // the Xen guest served
     bool foreign_map_whole = true;  // --foreign-map whole | per-request
+    bool verify_guest_writes = false;  // --verify-guest-writes (diagnostics)
     bool xen = false;
     std::string control_socket;
     log::Level log_level = log::Level::kInfo;

@@ -48,7 +48,7 @@ Result<std::unique_ptr<QueueThread>> QueueThread::start(const vhost_user::VringS
 QueueThread::QueueThread(virtio::SplitRing ring, const vhost_user::VringStart& s,
                          std::unique_ptr<devices::QueueHandler> handler, queue::QueueStats& stats,
                          UniqueFd epoll, UniqueFd wake)
-    : engine_(std::move(ring), queue::EngineSetup{s.index, s.indirect, s.features, s.err, s.inflight}, s.memory,
+    : engine_(std::move(ring), queue::EngineSetup{s.index, s.indirect, s.features, s.err, s.inflight, s.verify_guest_writes}, s.memory,
               std::move(handler), stats),
       index_(s.index),
       kick_fd_(s.kick_fd),

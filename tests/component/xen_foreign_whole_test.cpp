@@ -111,6 +111,32 @@ TEST_F(XenForeignWholeTest, RingReportReadsTheIndexesThroughANewMapping) {
     EXPECT_GT(worker_->files().counters()[xd::kForeignMapCalls], calls_before) << "the report mapped nothing new";
 }
 
+// --verify-guest-writes: every buffer a request wrote (the read data and
+// the status byte) is read back through a new mapping before the request
+// completes; on a healthy mapping none differs, and SIGUSR1 says so.
+TEST_F(XenForeignWholeTest, VerifiedWritesReadBackTheSame) {
+    XenWorkerOptions o = xen_worker_defaults(XENVHOST_BUILD_BIN);
+    o.foreign_map = "";
+    o.verify_guest_writes = true;
+    start_worker(o);
+    std::unique_ptr<XenBlkSession> s;
+    ASSERT_OK_AND_ASSIGN(s, open());
+    const uint64_t calls_before = worker_->files().counters()[xd::kForeignMapCalls];
+    for (unsigned i = 0; i < 6; ++i) verified_io(s->blk(), 128 + i * 64, i % 2 ? 4096 : 32 * 1024, 0xa00 + i);
+    // Each of the 12 requests wrote at least its status byte; the 6 reads their data too.
+    EXPECT_GE(worker_->files().counters()[xd::kForeignMapCalls], calls_before + 12) << "nothing was read back";
+    ASSERT_EQ(::kill(worker_->process().pid(), SIGUSR1), 0);
+    bool reported = false;
+    std::string log;
+    for (int i = 0; i < 300 && !reported; ++i) {
+        log = worker_->log_tail(20000);
+        reported = log.find("read back through a new mapping, 0 differed") != std::string::npos;
+        if (!reported) ::usleep(10000);
+    }
+    EXPECT_TRUE(reported) << log;
+    EXPECT_EQ(log.find("differs through a new mapping"), std::string::npos) << log;
+}
+
 TEST_F(XenForeignWholeTest, MissingFrameFallsBackToPerRequest) {
     start_default_worker();
     // A frame far from the rings and the slot buffers is not there when the

@@ -33,6 +33,7 @@ struct XenWorkerOptions {
     // --foreign-map: the foreign-mode tests check per-request mapping unless
     // they ask for the worker's default ("whole").
     std::string foreign_map = "per-request";
+    bool verify_guest_writes = false;  // --verify-guest-writes
 };
 
 // Defaults for a build tree's bin directory: its worker (or $XENVHOST_WORKER)

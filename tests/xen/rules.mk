@@ -23,7 +23,9 @@
 #                          and the scenarios. Quit with Ctrl-a x or `poweroff -f`.
 #                          e.g. make test-xen XEN_INTERACTIVE=1 XEN_DOM0_ARGS=nodomu
 #   XEN_DOM0_ARGS=...      extra words for dom0's kernel command line (nodomu, shell;
-#                          xenvhost.demo: no PV test guest, as make demo runs)
+#                          xenvhost.demo: no PV test guest, as make demo runs;
+#                          xenvhost.verify: scenario 50's worker reads back
+#                          every buffer it writes, --verify-guest-writes)
 #   XEN_ARGS=...           Xen's own command line (serial console, dom0 1024M/1 vCPU)
 #   XEN_QEMU_CPU=qemu64,+svm,+npt  XEN_QEMU_MEM=3G  XEN_QEMU_SMP=2
 #                          (+npt gives Xen HAP, which HVM guests need: Debian's

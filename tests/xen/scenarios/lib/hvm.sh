@@ -5,6 +5,17 @@
 # console on an emulated UART that qemu-xen writes to a file; it checks its
 # disks, prints GUEST-* lines there and powers off (or stays).
 
+# Skips (exit 0) unless dom0's kernel command line has `xenvhost.hvm`
+# (make test-xen XEN_DOM0_ARGS=xenvhost.hvm): under the nested SVM of QEMU
+# TCG the HVM guest still dies now and then by a triple fault right after a
+# VM exit (see tests/xen/README.md), which the default run cannot carry.
+hvm_opt_in() {
+    if ! grep -qw 'xenvhost\.hvm' /proc/cmdline; then
+        echo "SKIP: the HVM guest scenario runs only with dom0 word xenvhost.hvm (make test-xen XEN_DOM0_ARGS=xenvhost.hvm)"
+        exit 0
+    fi
+}
+
 HVM_MIB=$((1 << 20))
 
 # Fails unless Xen can run HVM guests (hardware-assisted paging: QEMU's

@@ -81,10 +81,12 @@ uint64_t GuestDevice::access(const transport::IoAccess& access) {
 std::string GuestDevice::counters() const {
     const vhost_frontend::FrontendCounters none;
     const auto& f = frontend_ ? frontend_->counters() : none;
-    return fmt::format("device {}: {} ioreqs, {} kicks, {} calls, {} interrupts, {} reconnects (line {}, {} remaps, back-end {})",
-                       spec_.name, accesses_, f.kicks, f.calls, platform_ ? platform_->assertions() : 0, f.reconnects,
-                       platform_ && platform_->asserted() ? "high" : "low", f.remaps,
-                       !frontend_ ? "none" : frontend_->broken() ? "broken" : frontend_->connected() ? "connected" : "away");
+    const uint64_t msis = platform_ ? platform_->msis() : 0;
+    return fmt::format(
+        "device {}: {} ioreqs, {} kicks, {} calls, {} interrupts, {} reconnects (line {}, {} msis, {} remaps, back-end {})",
+        spec_.name, accesses_, f.kicks, f.calls, (platform_ ? platform_->assertions() : 0) + msis, f.reconnects,
+        platform_ && platform_->asserted() ? "high" : "low", msis, f.remaps,
+        !frontend_ ? "none" : frontend_->broken() ? "broken" : frontend_->connected() ? "connected" : "away");
 }
 
 std::string GuestDevice::describe() const {

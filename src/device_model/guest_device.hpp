@@ -34,8 +34,9 @@ public:
     uint64_t access(const transport::IoAccess& access) override;
     std::string describe() const override;
     const std::string& name() const { return spec_.name; }
-    // One line: ioreqs the device answered, kicks, calls, interrupt lines
-    // asserted, back-end reconnects.
+    // One line: ioreqs the device answered, kicks, calls, interrupts (line
+    // assertions and MSIs; the MSIs alone in the parenthesis), back-end
+    // reconnects.
     std::string counters() const;
     void remap_memory() {
         if (frontend_) frontend_->remap_memory();

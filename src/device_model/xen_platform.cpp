@@ -49,4 +49,16 @@ void XenPlatform::set_irq_level(bool asserted) {
     if (!ok) log::error("{}", ok.error().message);
 }
 
+// The address and data are the guest's: Xen may refuse what a guest
+// programmed, at every interrupt, so only the first refusal is an error line.
+void XenPlatform::send_msi(uint64_t address, uint32_t data) {
+    ++msis_;
+    if (auto ok = dm_.inject_msi(address, data); !ok) {
+        if (msi_failures_++ == 0)
+            log::error("{} (later failures are logged at debug level)", ok.error().message);
+        else
+            log::debug("{} ({} failures)", ok.error().message, msi_failures_);
+    }
+}
+
 }  // namespace xenvhost::device_model

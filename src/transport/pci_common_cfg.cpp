@@ -2,6 +2,8 @@
 
 #include "transport/access_width.hpp"
 
+#include <algorithm>
+
 namespace xenvhost::transport::pci {
 
 namespace {
@@ -37,6 +39,13 @@ unsigned field_width(uint64_t offset) {
 }
 }  // namespace
 
+PciCommonConfig::PciCommonConfig(VirtioStatus& status, const VirtioDevice& device, MsixTable& msix, GuestLog& log)
+    : status_(status), device_(device), msix_(msix), log_(log), queue_vectors_(status.num_queues(), kNoVector) {}
+
+uint16_t PciCommonConfig::queue_vector(uint16_t index) const {
+    return index < queue_vectors_.size() ? queue_vectors_[index] : kNoVector;
+}
+
 bool PciCommonConfig::natural(uint64_t offset, unsigned size, bool write) const {
     if (field_width(offset) == size) return true;
     log_.warn("common config {} of {} bytes at {:#x} refused: not a field of that width", write ? "write" : "read",
@@ -65,7 +74,7 @@ uint32_t PciCommonConfig::read_field(uint64_t offset) const {
         case kDeviceFeature: return status_.device_features_window();
         case kDriverFeatureSelect: return status_.driver_feature_select();
         case kDriverFeature: return status_.driver_features_window();
-        case kMsixConfig: return kNoVector;
+        case kMsixConfig: return config_vector_;
         case kNumQueues: return status_.num_queues();
         case kDeviceStatus: return status_.status();
         case kConfigGeneration: return static_cast<uint8_t>(device_.config_generation());
@@ -77,7 +86,7 @@ uint32_t PciCommonConfig::read_field(uint64_t offset) const {
 // A queue that does not exist reads size 0: how the driver learns it is absent.
 uint32_t PciCommonConfig::read_queue_field(uint64_t offset) const {
     const QueueSetup* q = status_.selected_queue();
-    if (offset == kQueueMsixVector) return kNoVector;
+    if (offset == kQueueMsixVector) return queue_vector(status_.queue_select());
     if (!q) return 0;
     switch (offset) {
         case kQueueSize: return q->size;
@@ -98,9 +107,18 @@ void PciCommonConfig::write_field(uint64_t offset, uint32_t value) {
         case kDeviceFeatureSelect: status_.select_device_features(value); return;
         case kDriverFeatureSelect: status_.select_driver_features(value); return;
         case kDriverFeature: status_.write_driver_features(value); return;
-        case kMsixConfig:
-        case kQueueMsixVector: return;  // no MSI-X: the vector reads back NO_VECTOR
-        case kDeviceStatus: status_.write_status(static_cast<uint8_t>(value)); return;
+        case kMsixConfig: config_vector_ = checked_vector(value, "config"); return;
+        case kQueueMsixVector:
+            if (status_.queue_select() < queue_vectors_.size())
+                queue_vectors_[status_.queue_select()] = checked_vector(value, "queue");
+            else
+                log_.warn("MSI-X vector {:#x} for queue {}, which does not exist: ignored", value,
+                          status_.queue_select());
+            return;
+        case kDeviceStatus:
+            status_.write_status(static_cast<uint8_t>(value));
+            if (value == 0) reset_vectors();
+            return;
         case kQueueSelect: status_.select_queue(static_cast<uint16_t>(value)); return;
         case kQueueSize: status_.write_queue_size(value); return;
         case kQueueEnable: status_.write_queue_enable(value); return;
@@ -111,6 +129,23 @@ void PciCommonConfig::write_field(uint64_t offset, uint32_t value) {
         return;
     }
     log_.warn("common config write of {:#x} at {:#x} ignored: read-only or not offered", value, offset);
+}
+
+// Any time, running or not, as QEMU allows: Linux unmaps a queue's vector
+// after the reset that stops it.
+uint16_t PciCommonConfig::checked_vector(uint32_t value, const char* what) {
+    if (value < msix_.size()) return static_cast<uint16_t>(value);
+    if (value != kNoVector)
+        log_.warn("{} MSI-X vector {} beyond the table of {}: NO_VECTOR", what, value, msix_.size());
+    return kNoVector;
+}
+
+// A device reset unmaps every event (as QEMU's virtio_reset does); what the
+// old device state left pending goes with it.
+void PciCommonConfig::reset_vectors() {
+    config_vector_ = kNoVector;
+    std::fill(queue_vectors_.begin(), queue_vectors_.end(), kNoVector);
+    msix_.clear_pending();
 }
 
 void PciCommonConfig::write_queue_address(uint64_t offset, uint32_t value) {

@@ -35,11 +35,16 @@ PciHeader::PciHeader(uint32_t virtio_device_id) {
     vendor_cap(kCapNotify, kCapPci, 20, kCapNotifyCfg, kNotifyRegion, kRegionSize);
     set(kCapNotify + 16, kNotifyMultiplier, 4);
     // The cfg access window: the driver picks BAR, offset and length.
-    vendor_cap(kCapPci, 0, 20, kCapPciCfg, 0, 0);
+    vendor_cap(kCapPci, kCapMsix, 20, kCapPciCfg, 0, 0);
     set(kCapPciBar, 0, 1, 0xff);
     set(kCapPciOffset, 0, 4, 0xffffffff);
     set(kCapPciLength, 0, 4, 0xffffffff);
     set(kCapPciData, 0, 4, 0xffffffff);
+    // MSI-X: Message Control is VirtioPci's (it lives in the MsixTable).
+    set(kCapMsix, kCapIdMsix, 1);
+    set(kCapMsix + 1, 0, 1);
+    set(kCapMsixTable, static_cast<uint32_t>(kMsixTableRegion) | kBarIndex, 4);
+    set(kCapMsixPba, static_cast<uint32_t>(kMsixPbaRegion) | kBarIndex, 4);
 }
 
 // struct virtio_pci_cap: vndr, next, len, cfg_type, bar, id, padding[2], offset, length.

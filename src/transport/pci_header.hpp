@@ -1,9 +1,10 @@
 #pragma once
 // The first 256 bytes of the function's config space as plain registers:
-// the identity of a modern virtio device, the capability list and the few
-// bits a driver may write (command, interrupt line, the PCI cfg access
-// capability's window). Side effects (BAR placement, INTx masking, the cfg
-// window's BAR access) belong to VirtioPci; this only stores bytes.
+// the identity of a modern virtio device, the capability list (the virtio
+// capabilities, then MSI-X) and the few bits a driver may write (command,
+// interrupt line, the PCI cfg access capability's window). Side effects
+// (BAR placement, INTx masking, the cfg window's BAR access, MSI-X's
+// Message Control) belong to VirtioPci; this only stores bytes.
 
 #include "transport/pci_layout.hpp"
 

@@ -1,7 +1,8 @@
 #pragma once
 // Where things are in the emulated virtio-pci function: the type-0 header
-// registers used here, the vendor capabilities (virtio 1.2 4.1.4) in config
-// space, and the four 4 KiB regions of the one 64-bit memory BAR.
+// registers used here, the vendor capabilities (virtio 1.2 4.1.4) and the
+// MSI-X capability in config space, and the 4 KiB regions of the one 64-bit
+// memory BAR: the four virtio structures, then the MSI-X table and PBA.
 
 #include <cstdint>
 
@@ -40,14 +41,35 @@ inline constexpr uint32_t kCapPciOffset = kCapPci + 8;
 inline constexpr uint32_t kCapPciLength = kCapPci + 12;
 inline constexpr uint32_t kCapPciData = kCapPci + 16;  // dword-aligned
 
+// MSI-X (PCI Local Bus 3.0, 6.8.2), last on the list: id, next, Message
+// Control (table size - 1 in bits 10:0), then table and PBA offsets, each
+// with the BAR index in its low 3 bits.
+inline constexpr uint8_t kCapIdMsix = 0x11;
+inline constexpr uint32_t kCapMsix = 0x98;  // 12 bytes
+inline constexpr uint32_t kCapMsixTable = kCapMsix + 4;
+inline constexpr uint32_t kCapMsixPba = kCapMsix + 8;
+inline constexpr uint16_t kMsixEnable = 0x8000;
+inline constexpr uint16_t kMsixFunctionMask = 0x4000;
+
 // The BAR: one region a page, the notify page holding a slot per queue.
+// The MSI-X table and PBA get pages of their own (the PCI spec's advice: a
+// page that holds them holds nothing else), so the BAR is 32 KiB, its size a
+// power of two; 0x6000-0x7fff is unused.
 inline constexpr uint8_t kBarIndex = 0;
-inline constexpr uint64_t kBarSize = 0x4000;
+inline constexpr uint64_t kBarSize = 0x8000;
 inline constexpr uint64_t kRegionSize = 0x1000;
 inline constexpr uint64_t kCommonRegion = 0x0000;
 inline constexpr uint64_t kIsrRegion = 0x1000;
 inline constexpr uint64_t kDeviceRegion = 0x2000;
 inline constexpr uint64_t kNotifyRegion = 0x3000;
+inline constexpr uint64_t kMsixTableRegion = 0x4000;
+inline constexpr uint64_t kMsixPbaRegion = 0x5000;
 inline constexpr uint32_t kNotifyMultiplier = 4;  // bytes between queues' notify addresses
+
+// A vector per queue and one for config changes, as many as one page of
+// table holds (16 bytes an entry); a driver that wants more queues than
+// that shares vectors (Linux falls back to one for all queues).
+inline constexpr uint16_t kMsixEntrySize = 16;
+inline constexpr uint16_t kMaxMsixVectors = kRegionSize / kMsixEntrySize;
 
 }  // namespace xenvhost::transport::pci

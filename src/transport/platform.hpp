@@ -23,6 +23,17 @@ public:
     // the GSI / SPI of a virtio-mmio device. Level-triggered: asserted while
     // the ISR has bits set.
     virtual void set_irq_level(bool asserted) = 0;
+    // One message-signalled interrupt (an MSI-X table entry's address and
+    // data), passed to the hypervisor as the guest wrote it: the format is
+    // the guest's and the hypervisor's business (a PVHVM Linux on Xen puts a
+    // pirq in the address), never interpreted here.
+    virtual void send_msi(uint64_t address, uint32_t data) = 0;
+    // Whether the hypervisor masks this message itself, so the MSI-X table's
+    // mask bits and Function Mask must not hold it back. On Xen an MSI whose
+    // data has vector 0 names a pirq, masked through its event channel: a
+    // PVHVM Linux never unmasks such entries (pci_msi_ignore_mask), and
+    // qemu-xen ignores their masks (msix_vector_masked, xen_is_pirq_msi).
+    virtual bool msi_masked_elsewhere(uint64_t address, uint32_t data) const = 0;
 };
 
 }  // namespace xenvhost::transport

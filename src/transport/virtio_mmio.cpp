@@ -61,7 +61,7 @@ VirtioMmio::VirtioMmio(Key, Platform& platform, VirtioDevice& device, uint64_t b
       irq_(irq),
       log_(fmt::format("mmio {:#x}", base)),
       interrupts_(platform),
-      status_(device, interrupts_, log_) {}
+      status_(device, interrupts_, *this, log_) {}
 
 VirtioMmio::~VirtioMmio() {
     if (auto r = platform_.release_mmio(base_, base_ + (kMmioWindowSize - 1)); !r)

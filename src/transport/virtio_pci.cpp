@@ -5,6 +5,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 namespace xenvhost::transport {
 
 using namespace pci;
@@ -29,10 +31,11 @@ VirtioPci::VirtioPci(Key, Platform& platform, VirtioDevice& device, PciAddress a
       address_(address),
       log_(pci_name(address)),
       interrupts_(platform),
-      status_(device, interrupts_, log_),
+      status_(device, interrupts_, *this, log_),
       header_(device.device_id()),
       bar_(platform, log_, kBarSize),
-      common_(status_, device, log_) {}
+      msix_(platform, log_, static_cast<uint16_t>(std::min<uint32_t>(device.num_queues() + 1u, kMaxMsixVectors))),
+      common_(status_, device, msix_, log_) {}
 
 std::string VirtioPci::describe() const { return pci_name(address_) + " intx A"; }
 
@@ -81,9 +84,11 @@ uint32_t VirtioPci::read_config_dword(uint32_t reg) {
         case kBar0: return bar_.read_low();
         case kBar1: return bar_.read_high();
         case kCommand: {
-            const uint32_t status = interrupts_.status() ? kStatusInterrupt : 0;
+            // The status bit shows INTx's state, which MSI-X takes out of use.
+            const uint32_t status = interrupts_.status() && !msix_.enabled() ? kStatusInterrupt : 0;
             return header_.read(reg) | status << 16;
         }
+        case kCapMsix: return read_msix_dword();
         case kCapPciData: cfg_window(false); break;
         default: break;
     }
@@ -100,6 +105,7 @@ void VirtioPci::write_config_dword(uint32_t reg, uint32_t value, uint8_t byte_ma
             bar_.write_high(value, byte_mask);
             apply_command();
             return;
+        case kCapMsix: write_msix_dword(value, byte_mask); return;
         default: break;
     }
     header_.write(reg, value, byte_mask);
@@ -107,10 +113,25 @@ void VirtioPci::write_config_dword(uint32_t reg, uint32_t value, uint8_t byte_ma
     if (reg == kCapPciData) cfg_window(true);
 }
 
+// A function with MSI-X enabled may not use its INTx pin (PCI 3.0 6.8): the
+// line drops when MSI-X is enabled, and comes back (if the ISR still has
+// bits) when it is disabled.
 void VirtioPci::apply_command() {
     const uint16_t command = header_.command();
     bar_.update(command & kCommandMemory);
-    interrupts_.set_masked(command & kCommandIntxDisable);
+    interrupts_.set_masked((command & kCommandIntxDisable) || msix_.enabled());
+}
+
+// The capability's id and next come from the header, Message Control from
+// the table.
+uint32_t VirtioPci::read_msix_dword() { return (header_.read(kCapMsix) & 0xffff) | uint32_t{msix_.control()} << 16; }
+
+// Only byte 3 of Message Control holds writable bits (Function Mask, Enable).
+void VirtioPci::write_msix_dword(uint32_t value, uint8_t byte_mask) {
+    if (!(byte_mask & 0x8)) return;
+    const auto control = static_cast<uint16_t>((msix_.control() & 0x00ff) | ((value >> 16) & 0xff00));
+    msix_.write_control(control);
+    apply_command();
 }
 
 // VIRTIO_PCI_CAP_PCI_CFG: the driver named a BAR, offset and length in the
@@ -146,7 +167,16 @@ uint64_t VirtioPci::bar_access(uint64_t offset, unsigned size, bool write, uint6
         case kDeviceRegion:
             if (write) write_config(device_, inside, size, data, kRegionSize, log_);
             return write ? 0 : read_config(device_, inside, size, kRegionSize, log_);
-        default: notify_access(inside, size, write); return 0;
+        case kNotifyRegion: notify_access(inside, size, write); return 0;
+        case kMsixTableRegion:
+            if (write) msix_.table_write(inside, size, data);
+            return write ? 0 : msix_.table_read(inside, size);
+        case kMsixPbaRegion:
+            if (write) msix_.pba_write(inside, size);
+            return write ? 0 : msix_.pba_read(inside, size);
+        default:
+            log_.warn("BAR {} of {} bytes at {:#x}, where nothing is, refused", write ? "write" : "read", size, offset);
+            return write ? 0 : all_ones(size);
     }
 }
 
@@ -170,9 +200,21 @@ void VirtioPci::notify_access(uint64_t offset, unsigned size, bool write) {
     status_.notify(static_cast<uint32_t>(offset / kNotifyMultiplier));
 }
 
-void VirtioPci::queue_interrupt(uint16_t) { interrupts_.raise(kIsrQueue); }
+// With MSI-X enabled the queue bit stays out of the ISR (virtio 1.2
+// 4.1.4.5: set only while MSI-X is disabled), so a later fall back to INTx
+// does not start with stale bits.
+void VirtioPci::queue_interrupt(uint16_t index) {
+    if (msix_.enabled())
+        msix_.signal(common_.queue_vector(index));
+    else
+        interrupts_.raise(kIsrQueue);
+}
 
-void VirtioPci::config_interrupt() { interrupts_.raise(kIsrConfig); }
+// The config bit is set either way (virtio 1.2 4.1.4.5).
+void VirtioPci::config_interrupt() {
+    interrupts_.raise(kIsrConfig);
+    if (msix_.enabled()) msix_.signal(common_.config_vector());
+}
 
 void VirtioPci::device_broken() { status_.mark_broken("the device reports it can no longer work"); }
 

@@ -1,12 +1,16 @@
 #pragma once
 // virtio-pci, modern only (virtio 1.2 4.1): a type-0 function with the
-// virtio vendor capabilities, one 64-bit memory BAR holding the common
-// config, ISR, device config and notify regions, and INTx (pin A) as its
-// interrupt. No MSI-X and no legacy I/O BAR.
+// virtio vendor capabilities and MSI-X, one 64-bit memory BAR holding the
+// common config, ISR, device config and notify regions and the MSI-X table
+// and PBA. Interrupts go as MSI-X messages to the vectors the driver mapped
+// while MSI-X is enabled (no ISR read needed: Linux uses a vector per
+// queue), else through INTx (pin A) and the read-to-clear ISR. No legacy
+// I/O BAR.
 
 #include "base/error.hpp"
 #include "transport/guest_log.hpp"
 #include "transport/interrupt_state.hpp"
+#include "transport/msix_table.hpp"
 #include "transport/pci_bar.hpp"
 #include "transport/pci_common_cfg.hpp"
 #include "transport/pci_header.hpp"
@@ -53,6 +57,8 @@ private:
     uint32_t read_config_dword(uint32_t reg);
     void write_config_dword(uint32_t reg, uint32_t value, uint8_t byte_mask);
     void apply_command();
+    uint32_t read_msix_dword();
+    void write_msix_dword(uint32_t value, uint8_t byte_mask);
     void cfg_window(bool write);
     uint64_t bar_access(uint64_t offset, unsigned size, bool write, uint64_t data);
     uint64_t isr_access(uint64_t offset, unsigned size, bool write);
@@ -65,6 +71,7 @@ private:
     VirtioStatus status_;
     pci::PciHeader header_;
     pci::PciBar bar_;
+    pci::MsixTable msix_;
     pci::PciCommonConfig common_;
 };
 

@@ -15,9 +15,11 @@ Result<> VirtioStatus::check_device(const VirtioDevice& device) {
     return {};
 }
 
-VirtioStatus::VirtioStatus(VirtioDevice& device, InterruptState& interrupts, GuestLog& log)
+VirtioStatus::VirtioStatus(VirtioDevice& device, InterruptState& interrupts, InterruptSink& config_changed,
+                           GuestLog& log)
     : device_(device),
       interrupts_(interrupts),
+      config_changed_(config_changed),
       log_(log),
       offered_(device.device_features() & ~kUnsupportedTransportFeatures),
       queue_max_(device.queue_max_size()),
@@ -103,7 +105,7 @@ void VirtioStatus::start_queues() {
 void VirtioStatus::mark_broken(std::string_view why) {
     if (!broken()) log_.warn("device broken until reset: {}", why);
     status_ |= kNeedsReset;
-    interrupts_.raise(kIsrConfig);
+    config_changed_.config_interrupt();
 }
 
 void VirtioStatus::reset() {

@@ -44,7 +44,10 @@ public:
     // What a transport checks of a device before emulating it.
     static Result<> check_device(const VirtioDevice& device);
 
-    VirtioStatus(VirtioDevice& device, InterruptState& interrupts, GuestLog& log);
+    // `interrupts` is the ISR that a reset clears; `config_changed` is how
+    // the transport delivers the config interrupt of mark_broken() (its line,
+    // or an MSI-X message).
+    VirtioStatus(VirtioDevice& device, InterruptState& interrupts, InterruptSink& config_changed, GuestLog& log);
 
     uint8_t status() const { return status_; }
     void write_status(uint8_t value);
@@ -85,6 +88,7 @@ private:
 
     VirtioDevice& device_;
     InterruptState& interrupts_;
+    InterruptSink& config_changed_;
     GuestLog& log_;
     const uint64_t offered_;
     const uint16_t queue_max_;

@@ -38,4 +38,10 @@ Result<> DeviceModel::set_irq_level(uint32_t irq, bool asserted) {
     return {};
 }
 
+Result<> DeviceModel::inject_msi(uint64_t address, uint32_t data) {
+    if (xendevicemodel_inject_msi(h(handle_), static_cast<domid_t>(domid_), address, data) < 0)
+        return fail_errno("MSI {:#x}/{:#x} to domain {}", address, data, domid_);
+    return {};
+}
+
 }  // namespace xenvhost::xen

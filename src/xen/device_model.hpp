@@ -1,6 +1,6 @@
 #pragma once
 // RAII over libxendevicemodel: the calls a device model makes for one guest
-// (ioreq servers, interrupt lines), restricted to that guest.
+// (ioreq servers, interrupt lines, MSIs), restricted to that guest.
 
 #include "base/error.hpp"
 
@@ -31,6 +31,9 @@ public:
     // INTx of a PCI function (pin 0 = INTA), or an IRQ line (GSI on x86, SPI on Arm).
     Result<> set_pci_intx_level(const PciSbdf& sbdf, uint8_t pin, bool asserted);
     Result<> set_irq_level(uint32_t irq, bool asserted);
+    // An MSI as the guest programmed it (xendevicemodel_inject_msi, as
+    // QEMU's xen_hvm_inject_msi): Xen decodes it, a pirq for a PVHVM guest.
+    Result<> inject_msi(uint64_t address, uint32_t data);
 
     void* handle() const { return handle_; }  // xendevicemodel_handle*, for IoreqServer
 

@@ -5,7 +5,10 @@
 // requests on a split ring laid out in the double's guest memory, notified
 // through the transport when the device asks for it, and completions taken
 // as Linux's interrupt handler takes them: wait for the line, read (and so
-// clear) the interrupt status, drain the used ring, re-arm.
+// clear) the interrupt status, drain the used ring, re-arm; or, with MSI-X
+// (virtio-pci, as vp_find_vqs_msix sets it up: config on vector 0, the
+// queue on vector 1), wait for the queue's message and drain, no register
+// read.
 
 #include "base/error.hpp"
 #include "dm_guest_transport.hpp"
@@ -43,6 +46,8 @@ struct BringUp {
     uint64_t accept = kLinuxBlkFeatures;
     // Ring addresses to program instead of real rings (a hostile guest).
     std::optional<uint64_t> rings_at;
+    // MSI-X enabled after FEATURES_OK, vectors mapped before the queue is.
+    bool msix = false;
 };
 
 class BlkGuest {
@@ -71,9 +76,13 @@ public:
 
     uint8_t interrupt_bits() const { return isr_seen_; }
     unsigned interrupts() const { return interrupts_; }
+    unsigned isr_reads() const { return isr_reads_; }
+    unsigned notifies() const { return notifies_; }
 
 private:
     Result<void> setup_ring(uint16_t size, bool event_idx);
+    // One interrupt taken, by line and ISR or by message.
+    Result<void> take_interrupt(int64_t deadline);
 
     GuestTransport& t_;
     frontend::GuestMemory& mem_;
@@ -85,6 +94,9 @@ private:
     uint8_t last_status_ = 0;
     uint8_t isr_seen_ = 0;
     unsigned interrupts_ = 0;
+    unsigned isr_reads_ = 0;
+    unsigned notifies_ = 0;
+    uint64_t messages_ = 0;  // queue messages taken (MSI-X)
 };
 
 }  // namespace xenvhost::component

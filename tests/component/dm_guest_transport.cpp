@@ -4,6 +4,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 namespace xenvhost::component {
 
 namespace {
@@ -15,8 +17,10 @@ enum : uint32_t {
     kDriverFeature = 0x0c,
     kDeviceStatus = 0x14,
     kConfigGeneration = 0x15,
+    kMsixConfig = 0x10,
     kQueueSelect = 0x16,
     kQueueSize = 0x18,
+    kQueueMsixVector = 0x1a,
     kQueueEnable = 0x1c,
     kQueueNotifyOff = 0x1e,
     kQueueDesc = 0x20,
@@ -76,6 +80,15 @@ VirtioPciCaps PciGuest::walk_capabilities() {
     uint32_t at = config_read(0x34, 1) & 0xfc;
     for (unsigned n = 0; at >= 0x40 && n < 48; ++n, at = config_read(at + 1, 1) & 0xfc) {
         ++c.count;
+        if (config_read(at, 1) == 0x11) {  // MSI-X
+            c.msix_at = at;
+            c.msix_size = (config_read(at + 2, 2) & 0x7ff) + 1;
+            const auto table = static_cast<uint32_t>(config_read(at + 4, 4));
+            const auto pba = static_cast<uint32_t>(config_read(at + 8, 4));
+            c.msix_bar = static_cast<int>(table & 7), c.msix_table = table & ~7u;
+            c.msix_pba_bar = static_cast<int>(pba & 7), c.msix_pba = pba & ~7u;
+            continue;
+        }
         if (config_read(at, 1) != 0x09) continue;  // not a vendor capability
         const auto type = static_cast<uint8_t>(config_read(at + 3, 1));
         const int bar = static_cast<int>(config_read(at + 4, 1));
@@ -190,6 +203,73 @@ void PciGuest::write_config(uint32_t offset, unsigned size, uint64_t value) {
 uint8_t PciGuest::take_interrupt() { return static_cast<uint8_t>(mmio_read(g_, bar_ + caps_.isr, 1, vcpu)); }
 
 bool PciGuest::line() const { return g_.intx_level(slot_, 0) != 0; }
+
+frontend::IoreqGuest::Msi PciGuest::message(uint16_t vector) {
+    const uint32_t pirq = 0x130 + vector;
+    return {uint64_t{pirq >> 8 << 8} << 32 | 0xfee00000 | (pirq & 0xff) << 12, 0x700};
+}
+
+uint16_t PciGuest::msix_control() { return static_cast<uint16_t>(config_read(caps_.msix_at + 2, 2)); }
+void PciGuest::set_msix_control(uint16_t value) {
+    config_write(caps_.msix_at + 2, 2, value);
+    msix_ = value & 0x8000;
+}
+
+void PciGuest::mask_vector(uint16_t vector, bool masked) {
+    mmio_write(g_, table_entry(vector) + 12, 4, masked ? 1 : 0, vcpu);
+}
+
+void PciGuest::program_vector(uint16_t vector, const frontend::IoreqGuest::Msi& m) {
+    mmio_write(g_, table_entry(vector), 4, m.address & 0xffffffff, vcpu);
+    mmio_write(g_, table_entry(vector) + 4, 4, m.address >> 32, vcpu);
+    mmio_write(g_, table_entry(vector) + 8, 4, m.data, vcpu);
+    programmed_[vector] = m;
+}
+
+bool PciGuest::enable_msix() {
+    if (!caps_.msix_at || caps_.msix_bar != 0) return false;
+    set_msix_control(0xc000);
+    for (uint16_t v = 0; v < caps_.msix_size; ++v) program_vector(v, message(v));
+    set_command(kCommandMemory | kCommandMaster | kCommandIntxDisable);
+    msi_next_ = g_.msi_count();
+    msi_seen_.clear();
+    set_msix_control(0x8000);
+    return msix_control() & 0x8000;
+}
+
+void PciGuest::disable_msix() {
+    set_msix_control(0x0000);
+    set_command(kCommandMemory | kCommandMaster);
+}
+
+uint16_t PciGuest::set_config_vector(uint16_t vector) {
+    common_write(kMsixConfig, 2, vector);
+    return static_cast<uint16_t>(common_read(kMsixConfig, 2));
+}
+
+uint16_t PciGuest::set_queue_vector(uint16_t vector) {
+    common_write(kQueueMsixVector, 2, vector);
+    const auto kept = static_cast<uint16_t>(common_read(kQueueMsixVector, 2));
+    queue_vector_[selected_] = kept;
+    return kept;
+}
+
+const std::vector<frontend::IoreqGuest::Msi>& PciGuest::msis_seen() {
+    const auto log = g_.msis(msi_next_);
+    msi_missed_ += log.first - msi_next_;
+    msi_seen_.insert(msi_seen_.end(), log.entries.begin(), log.entries.end());
+    msi_next_ = log.total;
+    return msi_seen_;
+}
+
+std::optional<uint64_t> PciGuest::queue_messages(uint16_t index) {
+    if (!msix_) return std::nullopt;
+    const auto v = queue_vector_.find(index);
+    if (v == queue_vector_.end() || v->second >= caps_.msix_size) return 0;
+    const auto want = programmed_.at(v->second);
+    const auto& seen = msis_seen();
+    return static_cast<uint64_t>(std::count(seen.begin(), seen.end(), want));
+}
 
 // ---------------------------------------------------------------- MMIO
 

@@ -3,7 +3,8 @@
 // register access a real ioreq through the double (IoreqGuest plays the
 // vCPU): virtio-pci as Linux's virtio_pci_modern finds and programs it
 // (config space, capability walk, BAR sizing and placement, the common
-// config, ISR and notify regions) and virtio-mmio version 2. An access that
+// config, ISR and notify regions, MSI-X as Linux's PCI core programs it for
+// a PVHVM guest) and virtio-mmio version 2. An access that
 // gets no answer from the device model (a vCPU left waiting) throws
 // GuestHang: the test fails with what it was doing.
 
@@ -11,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -43,6 +45,16 @@ public:
     virtual uint8_t take_interrupt() = 0;
     // The line's level as the double recorded it.
     virtual bool line() const = 0;
+    // MSI-X (virtio-pci): enabled with a message per vector, false where
+    // the transport has none. Then the vector fields, as the driver reads
+    // them back after writing.
+    virtual bool enable_msix() { return false; }
+    virtual uint16_t set_config_vector(uint16_t) { return 0xffff; }
+    virtual uint16_t set_queue_vector(uint16_t) { return 0xffff; }  // of the selected queue
+    // With MSI-X enabled: the MSIs the double recorded with queue `index`'s
+    // message (an interrupt handler's count); nullopt while the transport
+    // signals through its line.
+    virtual std::optional<uint64_t> queue_messages(uint16_t) { return std::nullopt; }
     // The vCPU the accesses come from.
     unsigned vcpu = 0;
 };
@@ -58,12 +70,15 @@ struct VirtioPciCaps {
     uint32_t device_length = 0;
     uint32_t notify_multiplier = 0;
     bool pci_cfg = false;
+    // MSI-X: table size, and where the table and PBA are (BAR, offset).
+    uint32_t msix_at = 0, msix_size = 0, msix_table = 0, msix_pba = 0;
+    int msix_bar = -1, msix_pba_bar = -1;
     unsigned count = 0;  // capabilities on the list
 };
 
 class PciGuest final : public GuestTransport {
 public:
-    static constexpr uint16_t kCommandMemory = 0x2, kCommandMaster = 0x4;
+    static constexpr uint16_t kCommandMemory = 0x2, kCommandMaster = 0x4, kCommandIntxDisable = 0x400;
     PciGuest(frontend::IoreqGuest& g, uint8_t slot);
 
     uint32_t sbdf() const { return sbdf_; }
@@ -101,10 +116,42 @@ public:
     uint8_t take_interrupt() override;
     bool line() const override;
 
+    // Linux's msix_capability_init in a PVHVM guest: enabled under the
+    // function mask, each entry given its message (xen_hvm_setup_msi_irqs)
+    // and left masked (pci_msi_ignore_mask: Xen masks pirqs itself), INTx
+    // disabled, the function mask cleared.
+    bool enable_msix() override;
+    // pci_disable_msix: MSI-X off, INTx on again.
+    void disable_msix();
+    uint16_t set_config_vector(uint16_t vector) override;
+    uint16_t set_queue_vector(uint16_t vector) override;
+    std::optional<uint64_t> queue_messages(uint16_t index) override;
+    // Every MSI the double recorded since MSI-X was enabled, as this guest
+    // saw them (polled: entries the double dropped before a look are
+    // counted in msis_missed()).
+    const std::vector<frontend::IoreqGuest::Msi>& msis_seen();
+    uint64_t msis_missed() const { return msi_missed_; }
+    // The message of vector v: what a PVHVM Linux writes (pirq 0x130 + v
+    // in the destination id bits, ExtINT, vector 0); opaque to the device.
+    static frontend::IoreqGuest::Msi message(uint16_t vector);
+    uint16_t msix_control();
+    void set_msix_control(uint16_t value);
+    uint64_t table_entry(uint16_t vector) const { return bar_ + caps_.msix_table + 16ull * vector; }
+    uint64_t pba() const { return bar_ + caps_.msix_pba; }
+    void mask_vector(uint16_t vector, bool masked);
+    // Writes vector `vector`'s message (address, then data).
+    void program_vector(uint16_t vector, const frontend::IoreqGuest::Msi& m);
+
 private:
     frontend::IoreqGuest& g_;
     uint8_t slot_;
     uint32_t sbdf_;
+    bool msix_ = false;
+    std::map<uint16_t, uint16_t> queue_vector_;  // what the device kept
+    std::map<uint16_t, frontend::IoreqGuest::Msi> programmed_;  // by vector
+    uint64_t msi_next_ = 0;  // the double's number of the next MSI to look at
+    uint64_t msi_missed_ = 0;
+    std::vector<frontend::IoreqGuest::Msi> msi_seen_;
     uint64_t bar_ = 0;
     uint32_t queue_max_ = 0;  // what queue_size read right after select
     uint16_t selected_ = 0;

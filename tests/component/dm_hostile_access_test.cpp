@@ -88,10 +88,10 @@ TEST_F(DmHostileAccess, BarPlacedOverAnotherDevice) {
     EXPECT_EQ(mmio_read(*guest_, kBarAddress + 0x2000, 8, 0), kImageSize / 512);
     EXPECT_EQ(guest_->server().mmio.size(), 2u) << guest_->server().describe();
     p1->place_bar(0xfe000000);  // onto the virtio-mmio window
-    EXPECT_FALSE(claimed(0xfe000000, 0xfe003fff)) << guest_->server().describe();
+    EXPECT_FALSE(claimed(0xfe000000, 0xfe007fff)) << guest_->server().describe();
     EXPECT_EQ(mmio_read(*guest_, 0xfe000000, 4, 0), 0x74726976u) << "the window is still virtio-mmio's";
-    p1->place_bar(kBarAddress + 0x4000);
-    EXPECT_TRUE(claimed(kBarAddress, kBarAddress + 0x7fff)) << guest_->server().describe();
+    p1->place_bar(kBarAddress + 0x8000);
+    EXPECT_TRUE(claimed(kBarAddress, kBarAddress + 0xffff)) << guest_->server().describe();
     ASSERT_NO_FATAL_FAILURE(serves(*p0, 0, 0x2200));
     ASSERT_NO_FATAL_FAILURE(serves(*p1, 1, 0x2201));
 }

@@ -14,7 +14,7 @@ TEST_F(DmLifecycle, SigtermDestroysTheServerAndExitsZero) {
     auto g = driver(*p);
     ASSERT_OK(g->bring_up());
     ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{0, 4096}}, 0x600));
-    ASSERT_TRUE(claimed(kBarAddress, kBarAddress + 0x3fff));
+    ASSERT_TRUE(claimed(kBarAddress, kBarAddress + 0x7fff));
     // An interrupt the guest never took: the device leaving the bus drops its line.
     ASSERT_OK(g->submit(BlkCommand::in(0, 4096)));
     ASSERT_OK(g->wait_line(true));
@@ -36,7 +36,7 @@ TEST_F(DmLifecycle, SigkillLeavesTheServerForTheSupervisor) {
     const auto s = guest_->server();
     EXPECT_TRUE(s.exists) << s.describe();
     EXPECT_FALSE(s.pcidevs.empty()) << s.describe();
-    EXPECT_TRUE(claimed(kBarAddress, kBarAddress + 0x3fff)) << s.describe();
+    EXPECT_TRUE(claimed(kBarAddress, kBarAddress + 0x7fff)) << s.describe();
     EXPECT_NE(ready_.find(fmt::format("ioreq-server {}\n", s.id)), std::string::npos) << ready_;
 }
 

@@ -23,7 +23,10 @@ TEST_F(DmPci, ConfigSpaceAndBarAsLinuxFindsThem) {
     EXPECT_EQ(p.config_read(0x2c, 2), 0x1af4u);
     EXPECT_EQ(p.config_read(0x3d, 1), 1u) << "interrupt pin A";
     const auto caps = p.walk_capabilities();
-    EXPECT_EQ(caps.count, 5u);
+    EXPECT_EQ(caps.count, 6u) << "the virtio capabilities and MSI-X";
+    EXPECT_EQ(caps.msix_size, 2u) << "one queue and config";
+    EXPECT_EQ(caps.msix_bar, 0);
+    EXPECT_EQ(caps.msix_pba_bar, 0);
     EXPECT_EQ(caps.common_bar, 0);
     EXPECT_EQ(caps.notify_bar, 0);
     EXPECT_EQ(caps.isr_bar, 0);
@@ -33,8 +36,9 @@ TEST_F(DmPci, ConfigSpaceAndBarAsLinuxFindsThem) {
     EXPECT_GE(caps.device_length, 8u);
     EXPECT_EQ(p.config_read(0x10, 4) & 0x7, 0x4u) << "a 64-bit memory BAR";
     const uint64_t size = p.size_bar();
-    EXPECT_EQ(size, 0x4000u);
-    for (uint32_t off : {caps.common, caps.notify, caps.isr, caps.device}) EXPECT_LT(off, size);
+    EXPECT_EQ(size, 0x8000u);
+    for (uint32_t off : {caps.common, caps.notify, caps.isr, caps.device, caps.msix_table, caps.msix_pba})
+        EXPECT_LT(off, size);
     EXPECT_TRUE(guest_->server().mmio.empty()) << "claimed before placement";
     p.place_bar(kBarAddress);
     EXPECT_EQ(p.config_read(0x10, 4), (kBarAddress & 0xffffffff) | 0x4);
@@ -57,7 +61,7 @@ TEST_F(DmPci, ProbeThenRequestsThroughNotifyAndIntx) {
     ASSERT_OK(g->bring_up());
     EXPECT_TRUE(g->features() & kVersion1);
     EXPECT_EQ(p->common_read(0x12, 2), 1u) << "num_queues";
-    EXPECT_EQ(p->common_read(0x10, 2), 0xffffu) << "msix_config: no vector";
+    EXPECT_EQ(p->common_read(0x10, 2), 0xffffu) << "msix_config: no vector mapped";
     EXPECT_EQ(g->capacity(), kImageSize / 512);
     EXPECT_EQ(p->status(), kAcknowledge | kDriver | kFeaturesOk | kDriverOk);
 

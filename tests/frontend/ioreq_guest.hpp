@@ -86,6 +86,20 @@ public:
     IoreqServerState server() const;
     uint8_t intx_level(uint8_t device, uint8_t pin) const;  // pin 0..3 = INTA..INTD
     uint8_t irq_level(unsigned irq) const;
+    // MSIs the device model injected: how many, and those from number
+    // `from` on that the double still holds (its last xendouble::kMsiLog).
+    struct Msi {
+        uint64_t address;
+        uint32_t data;
+        bool operator==(const Msi&) const = default;
+    };
+    struct MsiLog {
+        uint64_t total = 0;
+        uint64_t first = 0;  // entries[i] is MSI number first + i
+        std::vector<Msi> entries;
+    };
+    uint64_t msi_count() const;
+    MsiLog msis(uint64_t from = 0) const;
     // Accesses that went to the null handler (nothing enabled claimed them).
     uint64_t unclaimed_accesses() const { return unclaimed_.load(); }
 

@@ -1,11 +1,13 @@
 // IoreqGuest's reading of what the double recorded: the server, its claims,
-// the interrupt levels and the counters, and the waits built on them.
+// the interrupt levels, the MSIs and the counters, and the waits built on them.
 
 #include "frontend/clock.hpp"
 #include "frontend/ioreq_guest.hpp"
 
 #include <sys/file.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 extern "C" {
 #include <xen/hvm/ioreq.h>
@@ -101,6 +103,21 @@ uint8_t IoreqGuest::intx_level(uint8_t device, uint8_t pin) const {
 }
 
 uint8_t IoreqGuest::irq_level(unsigned irq) const { return irq > 15 ? 0 : load(dm().isa_irq[irq]); }
+
+uint64_t IoreqGuest::msi_count() const { return load(dm().counters[xd::kMsis]); }
+
+IoreqGuest::MsiLog IoreqGuest::msis(uint64_t from) const {
+    SharedLock lock(dm_fd_.get());
+    const xd::DmState& d = dm();
+    MsiLog log;
+    log.total = load(d.counters[xd::kMsis]);
+    log.first = std::max(from, log.total > xd::kMsiLog ? log.total - xd::kMsiLog : 0);
+    for (uint64_t i = log.first; i < log.total; ++i) {
+        const xd::DmMsi& m = d.msi_log[i % xd::kMsiLog];
+        log.entries.push_back({load(m.address), load(m.data)});
+    }
+    return log;
+}
 
 Result<void> IoreqGuest::wait_for(const std::function<bool(const IoreqServerState&)>& pred, const std::string& what,
                                   int timeout_ms) const {

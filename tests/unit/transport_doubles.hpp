@@ -1,6 +1,6 @@
 #pragma once
 // Recording doubles of what a transport talks to: the platform (claimed
-// ranges, RAM, ranges owned by another device, the interrupt line) and the
+// ranges, RAM, ranges owned by another device, the interrupt line, MSIs) and the
 // device behind it (features, config, what the driver started and kicked).
 
 #include "transport/platform.hpp"
@@ -17,6 +17,12 @@ struct Range {
     bool operator==(const Range&) const = default;
 };
 
+struct Msi {
+    uint64_t address;
+    uint32_t data;
+    bool operator==(const Msi&) const = default;
+};
+
 inline bool overlap(const Range& a, const Range& b) { return a.first <= b.last && b.first <= a.last; }
 
 class RecordingPlatform : public Platform {
@@ -27,6 +33,7 @@ public:
     std::vector<Range> released;
     std::vector<bool> irq_changes;
     bool irq = false;
+    std::vector<Msi> msis;
 
     Result<> claim_mmio(uint64_t first, uint64_t last) override {
         const Range r{first, last};
@@ -49,6 +56,10 @@ public:
         irq = asserted;
         irq_changes.push_back(asserted);
     }
+    void send_msi(uint64_t address, uint32_t data) override { msis.push_back({address, data}); }
+    // Xen's rule when set: a message with vector 0 is a pirq, masked elsewhere.
+    bool xen_pirqs = false;
+    bool msi_masked_elsewhere(uint64_t, uint32_t data) const override { return xen_pirqs && (data & 0xff) == 0; }
 };
 
 inline constexpr uint64_t kVersion1 = uint64_t{1} << 32;

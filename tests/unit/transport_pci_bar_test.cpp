@@ -39,7 +39,7 @@ TEST(TransportPciBar, SizingReadsTheMaskInBothHalves) {
     EXPECT_EQ(g.cfg(0x10), 0x4u);
     g.set(0x10, 0xffffffff);
     g.set(0x14, 0xffffffff);
-    EXPECT_EQ(g.cfg(0x10), 0xffffc004u);
+    EXPECT_EQ(g.cfg(0x10), 0xffff8004u);  // 32 KiB
     EXPECT_EQ(g.cfg(0x14), 0xffffffffu);
     for (uint64_t r = 0x18; r < 0x28; r += 4) {  // the other BARs are not implemented
         g.set(r, 0xffffffff);
@@ -54,10 +54,10 @@ TEST(TransportPciBar, MovingAndDisablingReleasesTheOldRange) {
     g.bar(0xfe000000);
     EXPECT_TRUE(g.platform.claimed.empty());  // decoding off
     g.decode(true);
-    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0xfe000000, 0xfe003fff}}));
+    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0xfe000000, 0xfe007fff}}));
     EXPECT_EQ(g.num_queues_at(0xfe000000), 2u);
     g.bar(0xfd000000);
-    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0xfd000000, 0xfd003fff}}));
+    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0xfd000000, 0xfd007fff}}));
     EXPECT_EQ(g.num_queues_at(0xfe000000), 0xffffu);  // the old place decodes no more
     EXPECT_EQ(g.num_queues_at(0xfd000000), 2u);
     g.decode(false);
@@ -77,8 +77,8 @@ TEST(TransportPciBar, OnRamOrOnAnotherDeviceIsNotDecoded) {
     EXPECT_EQ(g.num_queues_at(0x10000000), 0xffffu);
     g.bar(0xfe000000);  // overlaps the other device
     EXPECT_TRUE(g.platform.claimed.empty());
-    g.bar(0xfe004000);  // clear of both
-    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0xfe004000, 0xfe007fff}}));
+    g.bar(0xfe008000);  // clear of both
+    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0xfe008000, 0xfe00ffff}}));
     g.bar(0x10000000);  // moved back onto RAM: the good range is released
     EXPECT_TRUE(g.platform.claimed.empty());
     EXPECT_EQ(g.cfg(0x10), 0x10000004u);  // the register still holds what was written
@@ -88,19 +88,19 @@ TEST(TransportPciBar, HighHalfGames) {
     BarGuest g;
     g.decode(true);
     g.set(0x14, 0x12);  // high half first: low is still 0, a placement at 0x12_00000000
-    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0x1200000000, 0x1200003fff}}));
+    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0x1200000000, 0x1200007fff}}));
     g.set(0x10, 0xfe000000);
-    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0x12fe000000, 0x12fe003fff}}));
+    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0x12fe000000, 0x12fe007fff}}));
     g.set(0x14, 0xffffffff);
-    g.set(0x10, 0xffffc000);  // the top of the address space: not a placement
+    g.set(0x10, 0xffff8000);  // the top of the address space: not a placement
     EXPECT_TRUE(g.platform.claimed.empty());
     g.set(0x16, 0x0000, 2);  // a 2-byte write into the high half
     EXPECT_EQ(g.cfg(0x14), 0x0000ffffu);
-    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0x0000ffffffffc000, 0x0000ffffffffffff}}));
+    EXPECT_EQ(g.platform.claimed, (std::vector<Range>{{0x0000ffffffff8000, 0x0000ffffffffffff}}));
     g.set(0x12, 0xdead, 2);
-    EXPECT_EQ(g.cfg(0x10), 0xdeadc004u);
+    EXPECT_EQ(g.cfg(0x10), 0xdead8004u);
     g.set(0x10, 0x1234567f, 1);  // bits below the size stay 0
-    EXPECT_EQ(g.cfg(0x10), 0xdeadc004u);
+    EXPECT_EQ(g.cfg(0x10), 0xdead8004u);
     g.set(0x10, 0, 8);  // both halves at once
     EXPECT_EQ(g.cfg(0x14), 0u);
     EXPECT_TRUE(g.platform.claimed.empty());
@@ -114,8 +114,10 @@ TEST(TransportPciBar, AccessesAcrossRegionsOrPastTheBarAreRefused) {
         return g.pci->access({AccessKind::kMmio, 0xfe000000 + off, size, false, 0});
     };
     EXPECT_EQ(read(0x0ffe, 4), 0xffffffffu);  // common into ISR
-    EXPECT_EQ(read(0x3ffe, 4), 0xffffffffu);  // past the BAR
-    EXPECT_EQ(read(0x4000, 1), 0xffu);
+    EXPECT_EQ(read(0x3ffe, 4), 0xffffffffu);  // notify into the MSI-X table
+    EXPECT_EQ(read(0x6000, 4), 0xffffffffu);  // the unused pages after the PBA
+    EXPECT_EQ(read(0x7ffe, 4), 0xffffffffu);  // past the BAR
+    EXPECT_EQ(read(0x8000, 1), 0xffu);
     EXPECT_EQ(read(0x1001, 1), 0xffu);  // ISR is one byte
     EXPECT_EQ(read(0x3000, 2), 0u);     // notify reads 0
     EXPECT_EQ(g.pci->access({AccessKind::kMmio, 0xfe000000, 5, false, 0}), 0xffffffffffu);

@@ -1,6 +1,6 @@
 // libxendevicemodel, as a device model calls it, over the ioreq state files:
-// one ioreq server for the guest, its claims, and the interrupt lines the
-// device model drives. The checks and errnos are the hypervisor's (dm.c,
+// one ioreq server for the guest, its claims, the interrupt lines the
+// device model drives and the MSIs it injects. The checks and errnos are the hypervisor's (dm.c,
 // ioreq.c) and libxendevicemodel's for the cases a device model meets.
 
 #include "xendouble/guest_state.hpp"
@@ -12,6 +12,7 @@ extern "C" {
 #include <xendevicemodel.h>
 }
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -211,6 +212,25 @@ int xendevicemodel_set_irq_level(xendevicemodel_handle* dmod, domid_t domid, uns
     if (irq > 15 || level > 1) return refuse(s, EINVAL, "set_irq_level: out of range");
     note(false, "devicemodel: IRQ %u level %u", irq, level);
     return set_level(s, s.dm().isa_irq[irq], level, kIrqChanges);
+}
+
+// dm.c's XEN_DMOP_inject_msi checks only its padding and hands the message
+// to hvm_inject_msi, which decodes it for the guest (no ioreq server
+// needed): recorded as given, for the guest side to match against what it
+// programmed.
+int xendevicemodel_inject_msi(xendevicemodel_handle* dmod, domid_t domid, uint64_t msi_addr, uint32_t msi_data) {
+    if (check(dmod, domid, "inject_msi") < 0) return -1;
+    const IoreqState& s = *dmod->state;
+    note(false, "devicemodel: MSI %#llx data %#x", static_cast<unsigned long long>(msi_addr), msi_data);
+    auto lock = s.lock();
+    DmState& dm = s.dm();
+    const uint64_t n = std::atomic_ref<uint64_t>(dm.counters[kMsis]).load(std::memory_order_relaxed);
+    DmMsi& slot = dm.msi_log[n % kMsiLog];
+    IoreqState::publish(slot.address, msi_addr);
+    IoreqState::publish(slot.data, msi_data);
+    // Release: a reader that sees the count sees the entry.
+    std::atomic_ref<uint64_t>(dm.counters[kMsis]).fetch_add(1, std::memory_order_release);
+    return 0;
 }
 
 }  // extern "C"

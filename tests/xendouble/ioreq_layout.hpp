@@ -3,8 +3,9 @@
 // libxenevtchn and the ioreq server's page, preloaded into a device model)
 // and the test playing the guest's vCPUs (tests/frontend/ioreq_guest.*)
 // share one domain's ioreq state in $XENDOUBLE_DIR. They stand in for what
-// Xen keeps in the hypervisor: the server, its claims, the interrupt lines
-// and the event channels between the vCPUs and the device model.
+// Xen keeps in the hypervisor: the server, its claims, the interrupt lines,
+// the MSIs injected and the event channels between the vCPUs and the device
+// model.
 //
 // Both sides mmap `dm-state` MAP_SHARED. Writers (the double) change it under
 // an exclusive flock on the file; readers that need a consistent view (the
@@ -80,15 +81,27 @@ enum DmCounter : unsigned {
     kIrqChanges,       // set_irq_level calls that changed a level
     kLevelCalls,       // all accepted level calls, changed or not
     kDmFailures,       // calls the double refused
+    kMsis,             // inject_msi calls accepted
     kDmCounterCount,
 };
 
 inline constexpr const char* dm_counter_name(unsigned c) {
     constexpr const char* names[kDmCounterCount] = {
         "server-creates", "server-destroys", "guest-requests", "ioreqs-answered", "dm-notifies",
-        "guest-signals",  "intx-changes",    "irq-changes",    "level-calls",     "dm-failures"};
+        "guest-signals",  "intx-changes",    "irq-changes",    "level-calls",     "dm-failures",
+        "msis"};
     return c < kDmCounterCount ? names[c] : "?";
 }
+
+// The last kMsiLog MSIs injected: MSI n (counting from 0, kMsis counts
+// them) is at msi_log[n % kMsiLog], written before the counter goes up.
+inline constexpr unsigned kMsiLog = 256;
+
+struct DmMsi {
+    uint64_t address;
+    uint32_t data;
+    uint32_t pad;
+};
 
 struct DmState {
     uint32_t magic;    // kDmStateMagic once the guest side created the file
@@ -105,6 +118,7 @@ struct DmState {
     uint8_t isa_irq[16];            // level of ISA IRQ n
     DmBinding bindings[kMaxVcpus];  // by vCPU: the guest port kGuestPortBase + vCPU
     uint64_t counters[kDmCounterCount];
+    DmMsi msi_log[kMsiLog];
 };
 
 inline constexpr uint32_t pci_sbdf(uint16_t seg, uint8_t bus, uint8_t dev, uint8_t fn) {

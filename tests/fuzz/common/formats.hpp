@@ -121,7 +121,8 @@ inline constexpr uint8_t kEntryCustomKey = 0x80;
 //   kConfig      u16 offset, u8 size (any value), u8 write, u64 data: a PCI config access
 //   kWindow      u16 offset, u8 size, u8 write, u64 data: an MMIO access at the
 //                transport's window (virtio-mmio) or where its BAR decodes now
-//                (virtio-pci; kTransportBarGuess while it decodes nowhere)
+//                (virtio-pci, the MSI-X table and PBA included;
+//                kTransportBarGuess while it decodes nowhere)
 //   kAbsolute    u64 address, u8 size, u8 write, u64 data: an MMIO access anywhere
 //   kQueueIrq    u16 queue index: the device has used buffers
 //   kConfigIrq   the device's config changed

@@ -1,8 +1,9 @@
 // fuzz_transport seeds: Linux's drivers bringing up virtio-pci (BAR sizing
 // and placement, capability walk, features, two queues, DRIVER_OK,
-// notifies, interrupts, reset) and virtio-mmio the same way; then a BAR
-// moved onto RAM and refused, status out of order, bad queue sizes and
-// unaligned rings, odd widths.
+// notifies, interrupts, reset), with MSI-X too (table programmed, a vector
+// per queue, masks and pending bits, disabled again), and virtio-mmio the
+// same way; then a BAR moved onto RAM and refused, status out of order, bad
+// queue sizes and unaligned rings, odd widths, hostile MSI-X accesses.
 
 #include "common/bytes.hpp"
 #include "common/formats.hpp"
@@ -53,7 +54,7 @@ private:
 void pci_place(TransportSeed& s, uint64_t base = kTransportBarGuess) {
     s.cfg(0x10, 4, 0xffffffff).cfg(0x14, 4, 0xffffffff).cfg(0x10, 4, 0, false).cfg(0x14, 4, 0, false);
     s.cfg(0x10, 4, base & 0xffffffff).cfg(0x14, 4, base >> 32).cfg(0x04, 2, 0x6);
-    for (uint16_t at : {0x34, 0x40, 0x50, 0x60, 0x70, 0x84}) s.cfg(at, 4, 0, false);
+    for (uint16_t at : {0x34, 0x40, 0x50, 0x60, 0x70, 0x84, 0x98, 0x9c, 0xa0}) s.cfg(at, 4, 0, false);
 }
 
 void pci_features(TransportSeed& s) {
@@ -78,6 +79,44 @@ void pci_linux() {
     s.queue_irq(1).reg(0x1000, 1, 0, false).op(transport_op::kConfigIrq).reg(0x2000, 4, 0, false);
     s.reg(0x1000, 1, 0, false).cfg(0x04, 2, 0x406).queue_irq(0).cfg(0x04, 2, 0x6).reg(0x14, 1, 0);
     write_seed(kTarget, "pci-linux", s.writer());
+}
+
+// msix_capability_init: enabled under the function mask, entries masked,
+// written and unmasked, function mask cleared; vp_find_vqs_msix's vectors.
+void pci_msix() {
+    TransportSeed s(true);
+    pci_place(s);
+    pci_features(s);
+    s.cfg(0x9a, 2, 0xc000);
+    for (uint16_t v = 0; v < 3; ++v) {
+        const uint16_t e = 0x4000 + 16 * v;
+        s.reg(e + 12, 4, 1).reg(e, 4, 0xfee00000 | (0x30 + v) << 12).reg(e + 4, 4, 0x100).reg(e + 8, 4, 0x700);
+    }
+    for (uint16_t v = 0; v < 3; ++v) s.reg(0x4000 + 16 * v + 12, 4, 0);
+    s.cfg(0x9a, 2, 0x8000).reg(0x10, 2, 0).reg(0x10, 2, 0, false);
+    pci_queue(s, 0, 0x100000);
+    s.reg(0x1a, 2, 1).reg(0x1a, 2, 0, false);
+    pci_queue(s, 1, 0x200000);
+    s.reg(0x1a, 2, 2).reg(0x1a, 2, 0, false);
+    s.reg(0x14, 1, 0xf).reg(0x3000, 2, 0).queue_irq(0).queue_irq(1).op(transport_op::kConfigIrq);
+    s.reg(0x4000 + 16 * 2 + 12, 4, 1).queue_irq(1).reg(0x5000, 8, 0, false).reg(0x4000 + 16 * 2 + 12, 4, 0);
+    s.cfg(0x9a, 2, 0xc000).queue_irq(0).op(transport_op::kBroken).cfg(0x9b, 1, 0x80);
+    s.reg(0x4000 + 16 * 1 + 8, 8, 0x701).cfg(0x9a, 2, 0).queue_irq(0).reg(0x1000, 1, 0, false);
+    s.cfg(0x9a, 2, 0x8000).reg(0x14, 1, 0).reg(0x10, 2, 0, false);
+    write_seed(kTarget, "pci-msix", s.writer());
+}
+
+void pci_msix_hostile() {
+    TransportSeed s(true);
+    pci_place(s);
+    s.cfg(0x98, 4, 0xffffffff).cfg(0x9c, 4, 0).cfg(0xa0, 4, 0).cfg(0x9b, 1, 0xc0).cfg(0x9a, 1, 0xff);
+    s.reg(0x4000, 1, 0xff).reg(0x4001, 4, 0).reg(0x4004, 8, 0).reg(0x4002, 2, 0, false).reg(0x4030, 4, 0);
+    s.reg(0x4ffc, 8, 0, false).reg(0x4ff0, 4, 0).reg(0x5000, 8, ~uint64_t{0}).reg(0x5004, 4, 0, false);
+    s.reg(0x5008, 8, 0, false).reg(0x5001, 1, 0, false).reg(0x6000, 4, 0).reg(0x7ffc, 4, 0, false);
+    s.reg(0x10, 2, 3).reg(0x10, 2, 0x7ff).reg(0x16, 2, 9).reg(0x1a, 2, 1).reg(0x1a, 4, 1);
+    s.cfg(0x88, 1, 0).cfg(0x8c, 4, 0x400c).cfg(0x90, 4, 4).cfg(0x94, 4, 0).cfg(0x90, 4, 2).cfg(0x94, 4, 0, false);
+    s.queue_irq(0).queue_irq(0xffff).op(transport_op::kConfigIrq).cfg(0x9a, 2, 0x4000).cfg(0x04, 2, 0x406);
+    write_seed(kTarget, "pci-msix-hostile", s.writer());
 }
 
 void pci_hostile() {
@@ -133,7 +172,9 @@ void mmio_hostile() {
 
 void transport_seeds() {
     pci_linux();
+    pci_msix();
     pci_hostile();
+    pci_msix_hostile();
     mmio_linux();
     mmio_hostile();
 }

@@ -1,9 +1,12 @@
-// fuzz_transport: the register emulation of virtio-pci and virtio-mmio
-// (src/transport) under any sequence of guest accesses, device interrupts,
-// a device that breaks and a platform that refuses claims.
+// fuzz_transport: the register emulation of virtio-pci (MSI-X included) and
+// virtio-mmio (src/transport) under any sequence of guest accesses, device
+// interrupts, a device that breaks and a platform that refuses claims.
 // Oracles: the sanitizers; the platform hears only level changes, and the
 // line follows the interrupt status (virtio-mmio's InterruptStatus, PCI's
-// status bit and INTx disable); claims never touch RAM or a refused range,
+// status bit and INTx disable) and is low while MSI-X is enabled; no MSI
+// goes out across a step that starts and ends with MSI-X disabled, nor one
+// the platform does not mask itself while the function is masked; claims
+// never touch RAM or a refused range,
 // are only released once claimed, are at most one at a time and all gone
 // with the transport, which also leaves the line low; the device sees only
 // what VirtioDevice promises: features offered with VERSION_1, started
@@ -59,6 +62,14 @@ public:
         FUZZ_CHECK(asserted != level, "irq level set to {} twice", asserted);
         level = asserted;
     }
+    void send_msi(uint64_t address, uint32_t data) override {
+        ++msis;
+        if (!msi_masked_elsewhere(address, data)) ++maskable_msis;
+    }
+    // Xen's rule, so that both kinds of message are reached.
+    bool msi_masked_elsewhere(uint64_t, uint32_t data) const override { return (data & 0xff) == 0; }
+    uint64_t msis = 0;
+    uint64_t maskable_msis = 0;
 };
 
 class CheckedDevice : public VirtioDevice {
@@ -123,6 +134,10 @@ uint64_t window_base(const CheckedPlatform& platform, bool pci) {
     return platform.claimed.empty() ? kTransportBarGuess : platform.claimed.front().first;
 }
 
+uint16_t msix_control(Transport& t) {
+    return static_cast<uint16_t>(t.access({AccessKind::kPciConfig, pci::kCapMsix + 2, 2, false, 0}));
+}
+
 void check_line(Transport& t, const CheckedPlatform& platform, bool pci) {
     FUZZ_CHECK(platform.claimed.size() <= 1, "{} ranges claimed at once", platform.claimed.size());
     if (pci) {
@@ -130,6 +145,9 @@ void check_line(Transport& t, const CheckedPlatform& platform, bool pci) {
         const bool pending = command & (uint64_t{pci::kStatusInterrupt} << 16);
         FUZZ_CHECK(platform.level == (pending && !(command & pci::kCommandIntxDisable)),
                    "line {} with command/status {:#x}", platform.level, command);
+        const auto control = static_cast<uint16_t>(t.access({AccessKind::kPciConfig, pci::kCapMsix + 2, 2, false, 0}));
+        FUZZ_CHECK(!(platform.level && (control & pci::kMsixEnable)), "INTx asserted with MSI-X enabled");
+        FUZZ_CHECK((control & 0x7ff) < pci::kMaxMsixVectors, "MSI-X table size {}", (control & 0x7ff) + 1);
         return;
     }
     const uint64_t status = t.access({AccessKind::kMmio, kTransportMmioBase + 0x60, 4, false, 0});
@@ -140,6 +158,8 @@ void check_line(Transport& t, const CheckedPlatform& platform, bool pci) {
 
 void run(Transport& t, CheckedPlatform& platform, bool pci, ByteReader& in) {
     while (!in.empty()) {
+        const uint16_t control_before = pci ? msix_control(t) : 0;
+        const uint64_t msis_before = platform.msis, maskable_before = platform.maskable_msis;
         switch (in.u8() % transport_op::kCount) {
             case transport_op::kConfig: {
                 const uint16_t offset = in.u16();
@@ -162,6 +182,11 @@ void run(Transport& t, CheckedPlatform& platform, bool pci, ByteReader& in) {
             case transport_op::kRefuse: platform.refuse = !platform.refuse; break;
         }
         check_line(t, platform, pci);
+        const uint16_t control = pci ? msix_control(t) : 0;
+        if (!(control_before & pci::kMsixEnable) && !(control & pci::kMsixEnable))
+            FUZZ_CHECK(platform.msis == msis_before, "an MSI sent while MSI-X was disabled");
+        if ((control_before & pci::kMsixFunctionMask) && (control & pci::kMsixFunctionMask))
+            FUZZ_CHECK(platform.maskable_msis == maskable_before, "an MSI sent through the function mask");
     }
 }
 

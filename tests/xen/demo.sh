@@ -95,6 +95,8 @@ filter() {
                 read -r _ _ name secs text <<<"$rest"
                 prev_t=$t
                 line "$t" "${label[$name]:-$name}" "$secs s" "$text" ;;
+            "[$scenario] RETRY: "*)
+                echo "              ${rest#"[$scenario] "}" ;;
             "[$scenario] FAIL: "*)
                 echo "              FAILED: ${rest#"[$scenario] FAIL: "}" ;;
             "SCENARIO $scenario "*)

@@ -33,7 +33,7 @@ fi
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/hvm.sh
 source "$(dirname "$0")/lib/hvm.sh"
-hvm_opt_in
+hvm_with_retry
 
 name=hvm-virtio
 seed=50
@@ -159,6 +159,7 @@ create_guest() {
     sed 's/^/  xenvhost-create: /' "$work/create.log"
     [ "$rc" -eq 0 ] || die "xenvhost-create exited with $rc"
     domid=$(xl domid "$name") || die "xenvhost-create succeeded but there is no domain $name"
+    HVM_DOMID=$domid
     echo "FIGURES xenvhost-create of the HVM guest (paused, back-ends ready, unpaused): $(since "$t0" "$t_unpause") s; domid $domid"
 }
 

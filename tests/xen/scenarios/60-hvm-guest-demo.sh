@@ -23,6 +23,7 @@ fi
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/hvm.sh
 source "$(dirname "$0")/lib/hvm.sh"
+hvm_with_retry
 
 name=demo-hvm
 seed=60
@@ -86,6 +87,7 @@ grep -E "^(type|memory|disk)" "$cfg" | show
 xenvhost-create --timeout 60 "$cfg" >"$work/create.log" 2>&1 || { cat "$work/create.log"; die "xenvhost-create failed"; }
 t_unpause=$(uptime_s)
 domid=$(xl domid "$name")
+HVM_DOMID=$domid
 # libxl's note that disks past xvdd get no emulated IDE twin is noise here.
 grep -v 'Only 4 emulated IDE disks\|will be available via PV drivers' "$work/create.log" | show
 step create "$t0" "HVM guest $name (domid $domid) created paused, its xenvhost-dm and workers ready, unpaused"

@@ -5,15 +5,34 @@
 # console on an emulated UART that qemu-xen writes to a file; it checks its
 # disks, prints GUEST-* lines there and powers off (or stays).
 
-# Skips (exit 0) unless dom0's kernel command line has `xenvhost.hvm`
-# (make test-xen XEN_DOM0_ARGS=xenvhost.hvm): under the nested SVM of QEMU
-# TCG the HVM guest still dies now and then by a triple fault right after a
-# VM exit (see tests/xen/README.md), which the default run cannot carry.
-hvm_opt_in() {
-    if ! grep -qw 'xenvhost\.hvm' /proc/cmdline; then
-        echo "SKIP: the HVM guest scenario runs only with dom0 word xenvhost.hvm (make test-xen XEN_DOM0_ARGS=xenvhost.hvm)"
-        exit 0
+# Under the nested SVM of QEMU TCG an HVM guest dies now and then by a
+# triple fault right after a VM exit: Xen logs "dNvM Triple fault" and the
+# guest's saved state is Xen's own (a RIP just past its VMRUN) or just past
+# an instruction that exits (rdtsc, an MMIO read). See tests/xen/README.md.
+# hvm_wait_for stops at once when the guest has shut down; if Xen logged a
+# triple fault it exits with HVM_ENV_FAULT, and hvm_with_retry runs the
+# whole scenario once more, saying so. Any other failure, or a second
+# triple fault, fails the scenario.
+HVM_ENV_FAULT=75
+
+# Runs the scenario script $0 as a child (HVM_ATTEMPT=1); after an exit
+# with HVM_ENV_FAULT, once more (HVM_ATTEMPT=2). Exits with the last
+# attempt's status (HVM_ENV_FAULT counts as a failure). Returns at once in
+# the child.
+hvm_with_retry() {
+    [ -z "${HVM_ATTEMPT:-}" ] || return 0
+    local rc=0
+    HVM_ATTEMPT=1 "$0" "$@" || rc=$?
+    if [ "$rc" -eq "$HVM_ENV_FAULT" ]; then
+        echo "RETRY: attempt 1 ended by a triple fault of the guest (Xen's log above), a fault of the nested SVM"
+        echo "RETRY: under QEMU TCG, not of xenvhost; running the whole scenario once more"
+        echo "FIGURES environment: triple faults of the HVM guest in this scenario: 1"
+        rc=0
+        HVM_ATTEMPT=2 "$0" "$@" || rc=$?
     fi
+    [ "$rc" -ne "$HVM_ENV_FAULT" ] || echo "FAIL: the guest died by a triple fault in both attempts"
+    [ "$rc" -eq 0 ] || exit 1
+    exit 0
 }
 
 HVM_MIB=$((1 << 20))
@@ -111,20 +130,48 @@ hvm_lines() { tr -d '\r' <"$1" 2>/dev/null | sed 's/\[ *[0-9]*\.[0-9]*\] /\n/g' 
 # polled).
 hvm_has() { grep -qE -- "(^|\] )${2#^}" "$1" 2>/dev/null; }
 
+# The domain id hvm_wait_for watches (set by the scenario once it exists).
+HVM_DOMID=
+
+# The state letters xl list shows for domain $1 (empty once it is gone).
+hvm_state() { xl list | awk -v d="$1" 'NR > 1 && $2 == d { print $5 }'; }
+
+# Fails the scenario at once if the guest HVM_DOMID has shut down or gone:
+# with HVM_ENV_FAULT if Xen logged a triple fault for it.
+hvm_require_running() {
+    [ -n "$HVM_DOMID" ] || return 0
+    local state
+    state=$(hvm_state "$HVM_DOMID")
+    case "$state" in
+        "" | *s* | *c* | *d*) ;;
+        *) return 0 ;;
+    esac
+    if xl dmesg 2>/dev/null | grep -q "d${HVM_DOMID}v[0-9]* Triple fault"; then
+        echo "FAIL: the guest (domain $HVM_DOMID, state '${state:-gone}') died by a triple fault:"
+        xl dmesg | grep "d${HVM_DOMID}v[0-9]* Triple fault" | sed 's/^/  xen| /'
+        exit "$HVM_ENV_FAULT"
+    fi
+    die "the guest (domain $HVM_DOMID) is no longer running: state '${state:-gone}'"
+}
+
 # Waits up to LIMIT s for PATTERN in SERIAL, saying every 30 s how far the
-# guest is (its CPU time, its console's size and last line); on a timeout
-# shows the console.
+# guest is (its CPU time, its console's size and last line); stops at once
+# if the guest has shut down (checked every 10 s); on a timeout shows the
+# console.
 hvm_wait_for() {
-    local serial=$1 pattern=$2 limit=$3 t0 left
+    local serial=$1 pattern=$2 limit=$3 t0 left n=0
     t0=$(uptime_s)
     left=$limit
-    until wait_until "$((left < 30 ? left : 30))" hvm_has "$serial" "$pattern"; do
+    until wait_until "$((left < 10 ? left : 10))" hvm_has "$serial" "$pattern"; do
         left=$(awk -v l="$limit" -v s="$(since "$t0")" 'BEGIN { printf "%d", l - s }')
         if [ "$left" -le 0 ]; then
             echo "the guest's console so far:"
             hvm_lines "$serial" | tail -n 60 | sed 's/^/  guest| /'
             die "no '$pattern' on the guest's console within $limit s"
         fi
+        hvm_require_running
+        n=$((n + 1))
+        [ $((n % 3)) -eq 0 ] || continue
         echo "waiting for '$pattern' $(since "$t0") s: guest cpu $(xl list | awk 'NR > 2 { t = $6 } END { print t }') s," \
             "console $(wc -c <"$serial" 2>/dev/null || echo 0) bytes, last: $(hvm_lines "$serial" | tail -n 1 | cut -c1-100)"
     done

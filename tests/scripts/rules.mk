@@ -7,7 +7,7 @@
 # programs' --help.
 #
 #   make test-scripts
-#   make test-scripts SCRIPTS_CASES=xl:man   only these groups (lint, xl, install, man)
+#   make test-scripts SCRIPTS_CASES=xl:man   only these groups (lint, xl, install, man, hvm)
 
 SCRIPTS_DIR     := $(BUILD)/tests/scripts
 SCRIPTS_XSLIBXL := $(SCRIPTS_DIR)/xs-libxl

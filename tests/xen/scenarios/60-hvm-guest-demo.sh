@@ -23,7 +23,7 @@ fi
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/hvm.sh
 source "$(dirname "$0")/lib/hvm.sh"
-hvm_with_retry
+hvm_with_retry "$@"
 
 name=demo-hvm
 seed=60

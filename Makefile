@@ -61,8 +61,15 @@ DM      := $(BUILD)/bin/xenvhost-dm
 
 PROGRAMS := $(WORKER) $(if $(DAEMON_SRCS),$(DAEMON)) $(if $(DM_SRCS),$(DM))
 
+# The operator's status tool (a user command: installed in bin).
+STATUS_SRCS := $(shell find src/status -name '*.cpp' 2>/dev/null | sort)
+STATUS_OBJS := $(STATUS_SRCS:%.cpp=$(BUILD)/obj/%.o)
+STATUS_MAIN := $(BUILD)/obj/src/status/main.o
+STATUS_LIB  := $(BUILD)/lib/libxenvhost-status.a
+STATUS      := $(BUILD)/bin/xenvhost-status
+
 .PHONY: all
-all: $(PROGRAMS)
+all: $(PROGRAMS) $(STATUS)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -72,7 +79,8 @@ $(LIB): $(LIB_OBJS)
 $(WORKER_LIB): $(filter-out $(WORKER_MAIN),$(WORKER_OBJS))
 $(DAEMON_LIB): $(filter-out $(DAEMON_MAIN),$(DAEMON_OBJS))
 $(DM_LIB): $(filter-out $(DM_MAIN),$(DM_OBJS))
-$(LIB) $(WORKER_LIB) $(DAEMON_LIB) $(DM_LIB):
+$(STATUS_LIB): $(filter-out $(STATUS_MAIN),$(STATUS_OBJS))
+$(LIB) $(WORKER_LIB) $(DAEMON_LIB) $(DM_LIB) $(STATUS_LIB):
 	@mkdir -p $(@D)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -90,6 +98,10 @@ $(DM): $(DM_MAIN) $(DM_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
+$(STATUS): $(STATUS_MAIN) $(STATUS_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------- tests
@@ -101,7 +113,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 # What the unit and component levels run, built in one go so that a
 # sanitizer tree compiles on every core before its tests run one by one.
 .PHONY: test-programs
-test-programs: $(PROGRAMS) $(UNIT_TESTS) $(COMPONENT_TESTS) $(ALLOC_TESTS) $(BUILD)/lib/libxendouble.so
+test-programs: $(PROGRAMS) $(STATUS) $(UNIT_TESTS) $(COMPONENT_TESTS) $(ALLOC_TESTS) $(BUILD)/lib/libxendouble.so
 
 # The sanitizer build lives in its own tree so it never mixes objects.
 .PHONY: test-sanitize
@@ -123,7 +135,7 @@ test: all
 
 # ---------------------------------------------------------------- deps
 DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
-  googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev \
+  googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev nlohmann-json3-dev \
   qemu-system-x86 qemu-system-common qemu-system-data qemu-system-xen seabios qemu-utils \
   linux-image-amd64 busybox-static \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
@@ -152,7 +164,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
-INSTALL_SCRIPTS := xl-scripts/xenvhost-create xl-scripts/xenvhost-status
+INSTALL_SCRIPTS := xl-scripts/xenvhost-create
 INSTALL_UNITS   := toolstack-hooks/xenvhostd.service toolstack-hooks/xenvhostd-driverdomain.service
 INSTALL_PATHS   := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/xenvhost/|$(SYSCONFDIR)/xenvhost/|g' \
                    -e 's|/etc/default/|$(SYSCONFDIR)/default/|g'
@@ -162,7 +174,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/xenvhost \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(INSTALL_SCRIPTS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(INSTALL_SCRIPTS) $(STATUS) $(DESTDIR)$(BINDIR)/
 	for unit in $(INSTALL_UNITS); do \
 	  sed $(INSTALL_PATHS) $$unit >$(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp && \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp && \

@@ -28,10 +28,10 @@ $(SCRIPTS_XSLIBXL): $(BUILD)/obj/tests/scripts/xs_libxl.o $(BUILD)/obj/tests/xen
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
 .PHONY: test-scripts
-test-scripts: $(SCRIPTS_XSLIBXL) $(SCRIPTS_NOTIFY) $(BUILD)/lib/fakexen.so $(WORKER) $(DAEMON) $(DM)
+test-scripts: $(SCRIPTS_XSLIBXL) $(SCRIPTS_NOTIFY) $(BUILD)/lib/fakexen.so $(WORKER) $(DAEMON) $(DM) $(STATUS)
 	@BUILD=$(abspath $(BUILD)) XS_LIBXL=$(abspath $(SCRIPTS_XSLIBXL)) NOTIFY_LISTEN=$(abspath $(SCRIPTS_NOTIFY)) \
 	  FAKEXEN=$(abspath $(BUILD)/lib/fakexen.so) \
-	  WORKER=$(abspath $(WORKER)) DAEMON=$(abspath $(DAEMON)) DEVICE_MODEL=$(abspath $(DM)) SCRIPTS_CASES='$(SCRIPTS_CASES)' \
+	  WORKER=$(abspath $(WORKER)) DAEMON=$(abspath $(DAEMON)) DEVICE_MODEL=$(abspath $(DM)) STATUS=$(abspath $(STATUS)) SCRIPTS_CASES='$(SCRIPTS_CASES)' \
 	  bash tests/scripts/run.sh
 
 TEST_LEVELS += scripts

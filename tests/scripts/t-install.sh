@@ -102,9 +102,8 @@ check_tree "$d" /usr /lib/systemd/system
 for prog in xenvhostd xenvhost-worker xenvhost-dm; do
     cmp -s "$BUILD/bin/$prog" "$d/usr/sbin/$prog" || fail "$prog differs from $BUILD/bin/$prog"
 done
-for s in xenvhost-create xenvhost-status; do
-    cmp -s "$repo/xl-scripts/$s" "$d/usr/bin/$s" || fail "$s differs from xl-scripts/$s"
-done
+cmp -s "$repo/xl-scripts/xenvhost-create" "$d/usr/bin/xenvhost-create" || fail "xenvhost-create differs from xl-scripts/"
+cmp -s "$BUILD/bin/xenvhost-status" "$d/usr/bin/xenvhost-status" || fail "xenvhost-status differs from $BUILD/bin/xenvhost-status"
 ok "programs and scripts are the built ones"
 for unit in xenvhostd.service xenvhostd-driverdomain.service; do
     contains "$d/lib/systemd/system/$unit" "ExecStart=/usr/sbin/xenvhostd --config /etc/xenvhost/xenvhost.conf \$XENVHOSTD_ARGS"

@@ -6,7 +6,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
-: "${DAEMON:?}" "${WORKER:?}" "${DEVICE_MODEL:?}"
+: "${DAEMON:?}" "${WORKER:?}" "${DEVICE_MODEL:?}" "${STATUS:?}"
 need groff lexgrog
 
 new_work
@@ -43,7 +43,7 @@ check_page() {  # PAGE HELP-FILE
 "$WORKER" --help >"$work/worker.help"
 "$DEVICE_MODEL" --help >"$work/dm.help"
 "$repo/xl-scripts/xenvhost-create" --help >"$work/create.help"
-"$repo/xl-scripts/xenvhost-status" --help >"$work/status.help"
+"$STATUS" --help >"$work/status.help"
 check_page xenvhostd.8 "$work/xenvhostd.help"
 check_page xenvhost-worker.8 "$work/worker.help"
 check_page xenvhost-dm.8 "$work/dm.help"

@@ -6,7 +6,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
-: "${XS_LIBXL:?}"
+: "${XS_LIBXL:?}" "${STATUS:?}"
 need xenstore-read xenstore-write xenstore-list xenstore-rm jq bc
 
 new_work
@@ -17,7 +17,7 @@ export XS_LIBXL FAKE_XL_DIR=$work/xl
 mkdir -p "$FAKE_XL_DIR"
 # libxl's 10 s waits, shortened where a case waits for them to expire.
 export FAKE_XL_INIT_TIMEOUT=4 FAKE_XL_DESTROY_TIMEOUT=2
-export PATH=$here/fake-xl:$repo/xl-scripts:$PATH
+export PATH=$here/fake-xl:$repo/xl-scripts:${STATUS%/*}:$PATH
 [ "$(command -v xl)" = "$here/fake-xl/xl" ] || fail "the fake xl is not first in PATH"
 
 truncate -s 16M "$work/disk.img" "$work/generic.img"
@@ -230,8 +230,58 @@ equals "$(jq -r '.[0].error' "$work/status-err-json.out")" "image $work/a\"b.img
 equals "$(jq -r '.[0].worker_pid' "$work/status-err-json.out")" null "worker_pid of a refused device"
 ok "a refused device: state 1 and the reason, also through JSON escaping"
 
+# One connection, no helper process: the shell version started about 13
+# processes per device.
+run 0 status-strace strace -f -qq -o "$work/status.strace" -e trace=connect,execve,clone,clone3,fork,vfork xenvhost-status
+equals "$(grep -c 'connect(' "$work/status.strace")" 1 "connections to xenstored"
+equals "$(grep -cE 'execve\(|clone|fork' "$work/status.strace")" 1 "programs started (itself)"
+ok "one xenstore connection and no other process for the whole listing"
+
+# --watch: a snapshot at start, another after each change, exit 0 on SIGTERM.
+xenvhost-status --watch --json pv-virtio-disk >"$work/watch.out" 2>"$work/watch.err" &
+watcher=$!
+snapshots() { grep -c '^\[' "$work/watch.out" || true; }
+first() { [ "$(snapshots)" -ge 1 ]; }
+wait_for 10 first || fail "--watch printed nothing: $(cat "$work/watch.err")"
+equals "$(head -n 1 "$work/watch.out" | jq -c '[.[] | .guest]')" '["pv-virtio-disk"]' "--watch's first snapshot"
+dbe=/local/domain/0/backend/virtio_disk/$d_disk/51712
+xenstore-write "$dbe/xenvhost-error" "watch test"
+changed() { tail -n 1 "$work/watch.out" | jq -e '.[0].error == "watch test"' >/dev/null 2>&1; }
+wait_for 10 changed || fail "--watch did not print the change: $(cat "$work/watch.out")"
+xenstore-rm "$dbe/xenvhost-error"
+kill -TERM "$watcher"
+rc=0
+wait "$watcher" || rc=$?
+equals "$rc" 0 "--watch's exit status after SIGTERM"
+ok "--watch: a JSON line at start and one after a change ($(snapshots) snapshots), exit 0 on SIGTERM"
+
 XENSTORED_PATH=$work/nowhere run 1 status-noxs xenvhost-status
 contains "$work/status-noxs.err" "cannot read xenstore"
 ok "no xenstored: exit 1 with a message"
+
+# 100 devices of a back-end domain xenvhostd does not serve (77), with the
+# keys xenvhostd publishes: one listing's time, as a figure.
+args=()
+for ((i = 1; i <= 100; i++)); do
+    g=$((300 + i))
+    dir=/local/domain/77/backend/virtio_disk/$g/51712
+    args+=("/local/domain/$g/name" "many-$i" "$dir/state" 2 "$dir/online" 1 "$dir/dev" xvda "$dir/params" "/srv/$g.img"
+        "$dir/vhost-user-socket" "/run/xenvhost/dom$g/virtio_disk-51712.sock" "$dir/xenvhost-worker-pid" $((1000 + i))
+        "$dir/xenvhost-connected" 1 "$dir/xenvhost-mapping" grant "$dir/xenvhost-restarts" 0
+        "$dir/xenvhost-transport" "none: a PV guest has no MMIO emulation, so no virtio transport")
+done
+xenstore-write "${args[@]}"
+t0=$(date +%s%N)
+xenvhost-status --backend 77 >"$work/many.out"
+t1=$(date +%s%N)
+xenvhost-status --backend 77 --json >"$work/many.json"
+t2=$(date +%s%N)
+equals "$(grep -c '^many-' "$work/many.out")" 100 "rows for 100 devices"
+equals "$(jq length "$work/many.json")" 100 "objects for 100 devices"
+echo "FIGURES xenvhost-status, 100 devices: table $(((t1 - t0) / 1000000)) ms, --json $(((t2 - t1) / 1000000)) ms"
+args=(/local/domain/77)
+for ((i = 1; i <= 100; i++)); do args+=("/local/domain/$((300 + i))"); done
+xenstore-rm "${args[@]}"
+ok "100 devices listed, as a table and as JSON"
 
 echo "t-xl: $checks checks passed"

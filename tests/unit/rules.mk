@@ -1,11 +1,11 @@
 # Unit tests: every tests/unit/*.cpp, linked with gtest_main, the daemon's
-# archive (its state machine and parsers, tests/unit/daemon_*_test.cpp) and
-# the layer library.
+# archive (its state machine and parsers, tests/unit/daemon_*_test.cpp), the
+# device model's and the status tool's archives, and the layer library.
 UNIT_SRCS  := $(sort $(wildcard tests/unit/*.cpp))
 UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_TESTS := $(BUILD)/bin/unit-tests
 
-$(UNIT_TESTS): $(UNIT_OBJS) $(DAEMON_LIB) $(DM_LIB) $(LIB)
+$(UNIT_TESTS): $(UNIT_OBJS) $(DAEMON_LIB) $(DM_LIB) $(STATUS_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 

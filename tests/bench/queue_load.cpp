@@ -40,6 +40,7 @@ Result<void> drive_queue(BlkQueue& q, const QueuePlan& plan, std::vector<Complet
         for (const auto& c : *done) {
             if (c.status != VIRTIO_BLK_S_OK)
                 return fail("request in slot {} failed with status {}", c.slot, blk_status_name(c.status));
+            if (now < plan.record_from) continue;
             auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - submitted[c.slot]).count();
             out.push_back({now, static_cast<uint32_t>(std::clamp<int64_t>(ns, 0, UINT32_MAX))});
         }

@@ -25,10 +25,11 @@ struct QueuePlan {
     uint64_t blocks = 0;       // of workload->block bytes on the disk
     uint64_t first_block = 0;  // where a sequential workload starts
     uint64_t seed = 1;
-    Clock::time_point end;     // no new request from here on
+    Clock::time_point record_from;  // completions before this are not kept (warm-up)
+    Clock::time_point end;          // no new request from here on
 };
 
-// Drives `q` and appends every completion to `out`; fails on a request that
+// Drives `q` and appends every completion from `record_from` on to `out`; fails on a request that
 // did not complete OK or a queue silent for 5 s.
 Result<void> drive_queue(frontend::BlkQueue& q, const QueuePlan& plan, std::vector<Completion>& out);
 

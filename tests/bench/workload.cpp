@@ -108,10 +108,12 @@ Result<Figures> run_workload(const std::string& socket, const Workload& w, const
     std::vector<Result<void>> outcome(nq);
     std::vector<std::jthread> threads;
     for (size_t qi = 0; qi < nq; ++qi) {
-        completions[qi].reserve(1 << 20);
-        QueuePlan plan{&w, blocks, qi * blocks / nq, opts.seed + qi, end};
+        completions[qi].reserve((4 << 20) / nq);
+        QueuePlan plan{&w, blocks, qi * blocks / nq, opts.seed + qi, measure_from, end};
         threads.emplace_back([&, qi, plan] { outcome[qi] = drive_queue(s.blk(qi), plan, completions[qi]); });
     }
+    // The window opens when this thread wakes, at or after `measure_from`,
+    // so every completion inside it has been kept.
     std::this_thread::sleep_until(measure_from);
     auto from = mark(opts.backend_pid);
     std::this_thread::sleep_until(end);

@@ -44,6 +44,10 @@ Result<DeviceSpec> parse_device_spec(std::string_view text) {
             auto b = parse_bool(key, value);
             if (!b) return std::unexpected(b.error());
             spec.read_only = *b;
+        } else if (key == "null-io") {
+            auto b = parse_bool(key, value);
+            if (!b) return std::unexpected(b.error());
+            spec.null_io = *b;
         } else if (key == "num-queues") {
             auto n = parse_number(key, value, 64);
             if (!n) return std::unexpected(n.error());

@@ -15,7 +15,7 @@ struct Given {
     int fd = -1;
     unsigned num_queues = 1, queue_size = 256;
     long long domid = -1;
-    bool read_only = false;
+    bool read_only = false, null_io = false;
     std::vector<std::string> device_texts;
 };
 
@@ -36,9 +36,12 @@ po::options_description describe(Given& g, WorkerOptions& opts) {
         ("queue-size", po::value(&g.queue_size), "largest queue size the front-end may use (default 256)")
         ("serial", po::value(&g.serial), "disk serial returned by GET_ID (at most 20 bytes)")
         ("cache", po::value(&g.cache), "writeback (page cache, the default) or none (O_DIRECT)")
+        ("null-io", po::bool_switch(&g.null_io),
+         "benchmark limit: complete reads, writes, flushes and discards at once without I/O; "
+         "data is not stored (the image only gives the size)")
         ("device", po::value(&g.device_texts),
          "another device: name=N,socket=PATH,blk-file=IMG[,read-only=1][,num-queues=N][,queue-size=N]"
-         "[,serial=S][,cache=none]")
+         "[,serial=S][,cache=none][,null-io=1]")
         ("domid", po::value(&g.domid), "the Xen guest served: offer XEN_MMAP and accept its regions")
         ("xen", "offer XEN_MMAP without restricting the guest domid")
         ("foreign-map", po::value(&g.foreign_map),
@@ -55,7 +58,10 @@ po::options_description describe(Given& g, WorkerOptions& opts) {
 
 // The device given by --socket-path/--fd and --blk-file, if any.
 Result<std::optional<control::DeviceSpec>> single_device(const Given& g) {
-    if (g.socket_path.empty() && g.fd < 0 && g.blk_file.empty()) return std::nullopt;
+    if (g.socket_path.empty() && g.fd < 0 && g.blk_file.empty()) {
+        if (g.null_io) return fail("--null-io needs --socket-path/--fd and --blk-file (for --device: null-io=1)");
+        return std::nullopt;
+    }
     if (!g.socket_path.empty() && g.fd >= 0) return fail("--socket-path and --fd are mutually exclusive");
     if (g.socket_path.empty() && g.fd < 0) return fail("--socket-path or --fd is required");
     if (g.blk_file.empty()) return fail("--blk-file is required");
@@ -71,6 +77,7 @@ Result<std::optional<control::DeviceSpec>> single_device(const Given& g) {
     spec.queue_size = static_cast<uint16_t>(g.queue_size);
     spec.serial = g.serial;
     spec.cache = g.cache;
+    spec.null_io = g.null_io;
     if (auto ok = control::validate_device_spec(spec); !ok) return fail("{}", ok.error().message);
     return spec;
 }

@@ -20,6 +20,7 @@ Result<> Worker::add_device(const control::DeviceSpec& spec) {
     auto cache = devices::blk::parse_cache_mode(spec.cache);
     if (!cache) return fail("device {}: {}", spec.name, cache.error().message);
     blk.cache = *cache;
+    blk.null_io = spec.null_io;
     auto device = devices::blk::make_blk_device(blk);
     if (!device) return fail("device {}: {}", spec.name, device.error().message);
     UniqueFd listen_fd;

@@ -69,6 +69,7 @@ void BackendTest::restart_backend(const BackendConfig& cfg, bool keep_image) {
     o.num_queues = cfg.num_queues;
     o.queue_size = cfg.queue_size;
     o.serial = cfg.serial;
+    o.extra_args = cfg.extra_args;
     auto b = BackendProcess::start(o);
     ASSERT_TRUE(b) << b.error().message;
     backend_ = std::move(*b);

@@ -47,6 +47,7 @@ struct BackendConfig {
     std::string serial = "xenvhost-test-disk";
     uint64_t image_size = 16ull << 20;
     uint64_t seed = 0x5eed;
+    std::vector<std::string> extra_args;  // appended to the back-end's command line
 };
 
 class BackendTest : public ::testing::Test {

@@ -20,6 +20,7 @@ struct BlkDisk {
     // read it here rather than from `limits`.
     std::atomic<uint64_t> capacity_sectors{0};
     std::array<uint8_t, VIRTIO_BLK_ID_BYTES> id{};  // serial, zero-padded
+    bool null_io = false;  // BlkOptions::null_io; fixed before any queue exists
     // Writeback cache (1) or writethrough (0): set by the driver through
     // CONFIG_WCE or the FLUSH feature, read by the queue threads.
     std::atomic<bool> writeback{true};

@@ -21,6 +21,9 @@ struct BlkOptions {
     uint16_t queue_size = 256;  // largest queue the front-end may choose
     std::string serial{};       // GET_ID answer, at most 20 bytes
     CacheMode cache = CacheMode::kWriteback;
+    // Reads, writes, flushes, discards and write-zeroes complete OK without
+    // touching the image: the limit of the rest of the path, for benchmarks.
+    bool null_io = false;
 };
 
 // "none" or "writeback"; a clear error for anything else.

@@ -150,8 +150,18 @@ void BlkQueue::start(uint16_t slot, const Request& req, CompletionSink& sink) {
         return;
     }
     default:
+        if (disk_->null_io) return complete_null(slot, p, sink);
         begin(slot, p, sink);
     }
+}
+
+// The request was parsed and checked as any other; only the I/O is left out.
+// A read reports its data as written (the guest's buffer keeps what it held),
+// so the used length is what a real read would give.
+void BlkQueue::complete_null(uint16_t slot, const ParsedRequest& p, CompletionSink& sink) {
+    *p.status_byte = VIRTIO_BLK_S_OK;
+    const uint64_t data = p.op == BlkOp::kRead ? p.length : 0;
+    sink.complete(slot, static_cast<uint32_t>(data + 1));
 }
 
 void BlkQueue::begin(uint16_t slot, const ParsedRequest& p, CompletionSink& sink) {

@@ -69,6 +69,8 @@ public:
 private:
     Slot& slot_for(uint16_t slot);
     void begin(uint16_t slot, const ParsedRequest& p, CompletionSink& sink);
+    // BlkDisk::null_io: completes a read/write/flush/discard/write-zeroes OK at once.
+    void complete_null(uint16_t slot, const ParsedRequest& p, CompletionSink& sink);
     void discard_block_device(uint16_t slot, CompletionSink& sink);
     void setup_zero_fill(Slot& s);
     void queue_step(uint16_t slot);

@@ -21,8 +21,8 @@ PKGS_LIBS := fmt liburing
 CPPFLAGS  += -Isrc -MMD -MP
 CXXFLAGS  ?= -O2 -g
 CXXFLAGS  += -std=c++2b -Wall -Wextra -Werror -pthread $(shell pkg-config --cflags $(PKGS_LIBS) 2>/dev/null)
-XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxendevicemodel -lxentoollog
-LDLIBS    += $(shell pkg-config --libs $(PKGS_LIBS) 2>/dev/null) -lboost_program_options $(XEN_LIBS) -pthread
+XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxendevicemodel -lxentoollog -lxentoolcore
+LDLIBS    += $(shell pkg-config --libs $(PKGS_LIBS) 2>/dev/null) -lboost_program_options $(XEN_LIBS) -lseccomp -pthread
 
 ifneq ($(SANITIZE),)
 CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -31,7 +31,7 @@ endif
 
 # One static library of the program-independent layers and shared pieces
 # (event loop, control protocol); every program links it.
-LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/queue src/devices src/xen \
+LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/queue src/devices src/xen src/sandbox \
              src/transport src/frontend
 LIB_SRCS  := $(shell find $(LIB_DIRS) -name '*.cpp' 2>/dev/null | sort)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -123,7 +123,7 @@ test: all
 
 # ---------------------------------------------------------------- deps
 DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
-  googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev \
+  googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev libseccomp-dev \
   qemu-system-x86 qemu-system-common qemu-system-data qemu-system-xen seabios qemu-utils \
   linux-image-amd64 busybox-static \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \

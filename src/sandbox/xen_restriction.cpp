@@ -1,6 +1,9 @@
 #include "sandbox/xen_restriction.hpp"
 
+// The header has no extern "C" of its own.
+extern "C" {
 #include <xentoolcore.h>
+}
 
 namespace xenvhost::sandbox {
 

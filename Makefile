@@ -146,12 +146,15 @@ deps:
 # ---------------------------------------------------------------- install
 # Programs in sbin (xenvhostd runs the xenvhost-worker next to itself), the
 # operator's scripts in bin, systemd units with their paths rewritten to this
-# installation, the configuration in /etc (never overwritten), man pages.
+# installation, the configuration in /etc (never overwritten), man pages, and
+# the sysusers.d file of the users guests' workers run as (created at once
+# when installing without DESTDIR).
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL_SCRIPTS := xl-scripts/xenvhost-create xl-scripts/xenvhost-status
 INSTALL_UNITS   := toolstack-hooks/xenvhostd.service toolstack-hooks/xenvhostd-driverdomain.service
 INSTALL_PATHS   := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/xenvhost/|$(SYSCONFDIR)/xenvhost/|g' \
@@ -160,6 +163,7 @@ INSTALL_PATHS   := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/xenvhost/|$(SYSCON
 .PHONY: install
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/xenvhost \
+	  $(DESTDIR)$(SYSUSERSDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(INSTALL_SCRIPTS) $(DESTDIR)$(BINDIR)/
@@ -174,6 +178,11 @@ install: all
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 toolstack-hooks/xenvhost.sysusers $(DESTDIR)$(SYSUSERSDIR)/xenvhost.conf
+	@# The users guests' workers run as; a staged install leaves that to the package.
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	  systemd-sysusers $(SYSUSERSDIR)/xenvhost.conf; \
+	else echo "install: create the users of $(SYSUSERSDIR)/xenvhost.conf on the target (systemd-sysusers)"; fi
 
 .PHONY: clean
 clean:

@@ -33,13 +33,14 @@ po::options_description file_options() {
          "serve generic virtio devices of TYPE (virtio,device<N>, N in hex) with the vhost-user back-end already "
          "listening on SOCKET (absolute; %d is the guest's domid) instead of a worker; repeatable")
         ("guest-uid-range-base", po::value<std::string>()->value_name("USER|UID[:GID]"),
-         "a guest's worker runs as this user's uid and gid plus the guest's domid (default xenvhost-range-base; "
-         "empty: no range)")
+         "a guest's worker runs as this user's uid and gid plus the guest's domid; empty for no range "
+         "(default xenvhost-range-base)")
         ("guest-user", po::value<std::string>()->value_name("USER|UID[:GID]"),
-         "the shared user a guest's worker runs as when the range base does not exist (default xenvhost; "
-         "empty: none)")
+         "the shared user guests' workers run as when the range base does not exist; empty for none "
+         "(default xenvhost)")
         ("run-as-root", po::value<std::string>()->value_name("yes|no"),
-         "when neither user exists, run guests' workers as root instead of refusing to start them (default no)");
+         "yes: when neither user exists, run guests' workers as root instead of refusing to start them "
+         "(default no)");
     return d;
 }
 

@@ -139,11 +139,14 @@ void WorkerProcess::on_adopted(Result<std::vector<control::DeviceStatus>> found)
     // front-end stays connected); anything else is added, moved or taken out.
     std::vector<control::DeviceStatus> kept;
     std::vector<std::string> unclaimed, moved;
+    // Sockets of devices that go: xenvhostd made them, so it removes them.
+    std::map<std::string, std::string> old_sockets;
     for (auto& d : *found) {
         auto it = devices_.find(d.name);
         if (it == devices_.end()) unclaimed.push_back(d.name);
         else if (it->second.socket_path == d.socket_path) kept.push_back(d);
         else moved.push_back(d.name);
+        if (it == devices_.end() || it->second.socket_path != d.socket_path) old_sockets[d.name] = d.socket_path;
     }
     state_ = State::kRunning;
     log::info("dom{}: adopted worker pid {}: it serves {} device(s), {} of them still declared", domid_, pid_,
@@ -155,15 +158,19 @@ void WorkerProcess::on_adopted(Result<std::vector<control::DeviceStatus>> found)
     if (hooks_.up) hooks_.up(pid_, restarts_);
     if (!*alive || state_ != State::kRunning) return;
     for (auto& name : unclaimed) {
-        client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<control::DeviceStatus>> r) {
+        client_->send(control::RemoveCommand{name}, [this, alive, name, path = old_sockets[name]](
+                                                        Result<std::vector<control::DeviceStatus>> r) {
             if (!*alive) return;
             if (!r) log::warn("dom{}: worker could not remove {}: {}", domid_, name, r.error().message);
+            if (!path.empty()) ::unlink(path.c_str());
             if (hooks_.removed) hooks_.removed(name);
         });
     }
     for (auto& name : moved) {
         // Replies come in order: the add below is answered after this removal.
-        client_->send(control::RemoveCommand{name}, [](Result<std::vector<control::DeviceStatus>>) {});
+        client_->send(control::RemoveCommand{name}, [path = old_sockets[name]](Result<std::vector<control::DeviceStatus>>) {
+            if (!path.empty()) ::unlink(path.c_str());
+        });
     }
     for (auto& [name, spec] : devices_) {
         bool is_kept = std::any_of(kept.begin(), kept.end(), [&](auto& d) { return d.name == name; });

@@ -23,16 +23,21 @@ Result<uint64_t> parse_id(std::string_view text, std::string_view what) {
 
 bool is_numeric(const std::string& user) { return !user.empty() && user[0] >= '0' && user[0] <= '9'; }
 
+// What useradd accepts, roughly: no option-like or empty names, no blanks.
+Result<> check_name(const std::string& user) {
+    if (user.empty() || !(std::isalpha(static_cast<unsigned char>(user[0])) || user[0] == '_'))
+        return fail("user '{}' is neither a user name nor UID[:GID]", user);
+    for (char c : user)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+            return fail("user '{}' is neither a user name nor UID[:GID]", user);
+    return {};
+}
+
 }  // namespace
 
 Result<> check_user_syntax(const std::string& user) {
     if (user.empty()) return fail("empty user");
-    if (!is_numeric(user)) {
-        for (char c : user)
-            if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-                return fail("user '{}' is neither a user name nor UID[:GID]", user);
-        return {};
-    }
+    if (!is_numeric(user)) return check_name(user);
     if (auto r = lookup_user(user); !r) return std::unexpected(r.error());
     return {};
 }
@@ -50,6 +55,7 @@ Result<std::optional<Identity>> lookup_user(const std::string& user) {
         }
         return Identity{static_cast<uid_t>(*uid), static_cast<gid_t>(gid)};
     }
+    if (auto r = check_name(user); !r) return std::unexpected(r.error());
     passwd pw{}, *found = nullptr;
     std::vector<char> buf(16384);
     int rc = ::getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);

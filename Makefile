@@ -21,8 +21,8 @@ PKGS_LIBS := fmt liburing
 CPPFLAGS  += -Isrc -MMD -MP
 CXXFLAGS  ?= -O2 -g
 CXXFLAGS  += -std=c++2b -Wall -Wextra -Werror -pthread $(shell pkg-config --cflags $(PKGS_LIBS) 2>/dev/null)
-XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxendevicemodel -lxentoollog
-LDLIBS    += $(shell pkg-config --libs $(PKGS_LIBS) 2>/dev/null) -lboost_program_options $(XEN_LIBS) -pthread
+XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxendevicemodel -lxentoollog -lxentoolcore
+LDLIBS    += $(shell pkg-config --libs $(PKGS_LIBS) 2>/dev/null) -lboost_program_options $(XEN_LIBS) -lseccomp -pthread
 
 ifneq ($(SANITIZE),)
 CXXFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -31,7 +31,7 @@ endif
 
 # One static library of the program-independent layers and shared pieces
 # (event loop, control protocol); every program links it.
-LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/queue src/devices src/xen \
+LIB_DIRS  := src/base src/event src/control src/vhost_user src/virtio src/memory src/queue src/devices src/xen src/sandbox \
              src/transport src/frontend
 LIB_SRCS  := $(shell find $(LIB_DIRS) -name '*.cpp' 2>/dev/null | sort)
 LIB_OBJS  := $(LIB_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -135,7 +135,7 @@ test: all
 
 # ---------------------------------------------------------------- deps
 DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
-  googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev nlohmann-json3-dev \
+  googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev nlohmann-json3-dev libseccomp-dev \
   qemu-system-x86 qemu-system-common qemu-system-data qemu-system-xen seabios qemu-utils \
   linux-image-amd64 busybox-static \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
@@ -158,12 +158,15 @@ deps:
 # ---------------------------------------------------------------- install
 # Programs in sbin (xenvhostd runs the xenvhost-worker next to itself), the
 # operator's scripts in bin, systemd units with their paths rewritten to this
-# installation, the configuration in /etc (never overwritten), man pages.
+# installation, the configuration in /etc (never overwritten), man pages, and
+# the sysusers.d file of the users guests' workers run as (created at once
+# when installing without DESTDIR).
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL_SCRIPTS := xl-scripts/xenvhost-create
 INSTALL_UNITS   := toolstack-hooks/xenvhostd.service toolstack-hooks/xenvhostd-driverdomain.service
 INSTALL_PATHS   := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/xenvhost/|$(SYSCONFDIR)/xenvhost/|g' \
@@ -172,6 +175,7 @@ INSTALL_PATHS   := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/xenvhost/|$(SYSCON
 .PHONY: install
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/xenvhost \
+	  $(DESTDIR)$(SYSUSERSDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(INSTALL_SCRIPTS) $(STATUS) $(DESTDIR)$(BINDIR)/
@@ -186,6 +190,11 @@ install: all
 	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 toolstack-hooks/xenvhost.sysusers $(DESTDIR)$(SYSUSERSDIR)/xenvhost.conf
+	@# The users guests' workers run as; a staged install leaves that to the package.
+	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	  systemd-sysusers $(SYSUSERSDIR)/xenvhost.conf; \
+	else echo "install: create the users of $(SYSUSERSDIR)/xenvhost.conf on the target (systemd-sysusers)"; fi
 
 .PHONY: clean
 clean:

@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "control/codec.hpp"
+#include "control/fd_passing.hpp"
 #include "control/replies.hpp"
 
 #include <sys/epoll.h>
@@ -41,17 +42,29 @@ Client::~Client() {
     loop_.remove(fd_.get());
 }
 
-void Client::send_line(std::string line, bool is_status, ReplyFn reply) {
+void Client::send_line(std::string line, bool is_status, ReplyFn reply, std::vector<UniqueFd> fds) {
     pending_.push_back({is_status, std::move(reply), {}});
+    if (!fds.empty()) attached_.emplace_back(out_.size(), std::move(fds));
     out_ += line;
     flush();
 }
 
 bool Client::flush() {
     while (!out_.empty()) {
-        ssize_t n = ::send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL);
+        // Bytes up to the next line with fds; that line's fds with its first byte.
+        size_t limit = out_.size();
+        std::vector<int> fds;
+        if (!attached_.empty() && attached_.front().first == 0) {
+            for (auto& fd : attached_.front().second) fds.push_back(fd.get());
+            if (attached_.size() > 1) limit = attached_[1].first;
+        } else if (!attached_.empty()) {
+            limit = attached_.front().first;
+        }
+        ssize_t n = send_with_fds(fd_.get(), std::string_view(out_.data(), limit), fds);
         if (n > 0) {
             out_.erase(0, static_cast<size_t>(n));
+            if (!fds.empty()) attached_.pop_front();  // ours close: the peer has its own now
+            for (auto& a : attached_) a.first -= static_cast<size_t>(n);
             continue;
         }
         if (n < 0 && errno == EINTR) continue;

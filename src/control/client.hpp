@@ -42,7 +42,12 @@ public:
     // Any of the *Command types.
     template <typename Command>
     void send(const Command& command, ReplyFn reply) {
-        send_line(format_command(command), std::is_same_v<Command, StatusCommand>, std::move(reply));
+        send_line(format_command(command), std::is_same_v<Command, StatusCommand>, std::move(reply), {});
+    }
+    // An add whose spec names fds (blk_fd, socket_fd): `fds` owns them, in
+    // that order, and they travel with the line (control/fd_passing.hpp).
+    void send(const AddCommand& command, ReplyFn reply, std::vector<UniqueFd> fds) {
+        send_line(format_command(command), false, std::move(reply), std::move(fds));
     }
     size_t pending() const { return pending_.size(); }
 
@@ -54,7 +59,7 @@ private:
     };
     Client(event::EventLoop& loop, UniqueFd fd, std::string path, Callbacks cb)
         : loop_(loop), fd_(std::move(fd)), path_(std::move(path)), cb_(std::move(cb)) {}
-    void send_line(std::string line, bool is_status, ReplyFn reply);
+    void send_line(std::string line, bool is_status, ReplyFn reply, std::vector<UniqueFd> fds);
     void on_ready(uint32_t events);
     // Returns false when the client is gone (lost() was called).
     bool handle_line(std::string_view line);
@@ -66,6 +71,8 @@ private:
     std::string path_;
     Callbacks cb_;
     std::string in_, out_;
+    // fds to send with the byte at that offset of out_ (a line's first).
+    std::deque<std::pair<size_t, std::vector<UniqueFd>>> attached_;
     bool polling_out_ = false;
     std::deque<Pending> pending_;
     // Cleared by the destructor so a callback that destroys us is noticed.

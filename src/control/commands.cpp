@@ -17,7 +17,8 @@ Result<Command> parse_command(std::string_view line) {
     std::string_view verb = words[0];
     std::span<const std::string_view> rest(words.data() + 1, words.size() - 1);
     if (verb == "add") {
-        auto args = parse_args(rest, {"name", "socket", "blk-file", "read-only", "num-queues", "queue-size", "serial"});
+        auto args = parse_args(rest, {"name", "socket", "blk-file", "read-only", "num-queues", "queue-size", "serial",
+                                      "blk-fd", "socket-fd"});
         if (!args) return std::unexpected(args.error());
         AddCommand cmd;
         auto& s = cmd.spec;
@@ -43,6 +44,13 @@ Result<Command> parse_command(std::string_view line) {
             s.queue_size = static_cast<uint16_t>(*n);
         }
         if (auto* v = find_arg(*args, "serial")) s.serial = *v;
+        for (auto [key, flag] : {std::pair{"blk-fd", &cmd.passes_blk_fd}, std::pair{"socket-fd", &cmd.passes_socket_fd}}) {
+            if (auto* v = find_arg(*args, key)) {
+                auto f = parse_flag(key, *v);
+                if (!f) return std::unexpected(f.error());
+                *flag = *f;
+            }
+        }
         return cmd;
     }
     if (verb == "remove") {
@@ -68,6 +76,8 @@ std::string format_command(const AddCommand& a) {
                                    encode_value(s.name), encode_value(s.socket_path), encode_value(s.blk_file),
                                    s.read_only ? 1 : 0, s.num_queues, s.queue_size);
     if (!s.serial.empty()) line += " serial=" + encode_value(s.serial);
+    if (s.blk_fd >= 0) line += " blk-fd=1";
+    if (s.socket_fd >= 0) line += " socket-fd=1";
     return line + "\n";
 }
 std::string format_command(const RemoveCommand& r) { return "remove name=" + encode_value(r.name) + "\n"; }

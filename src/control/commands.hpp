@@ -13,6 +13,10 @@ namespace xenvhost::control {
 
 struct AddCommand {
     DeviceSpec spec;
+    // The line carries the image (then the listening socket) as fds
+    // (control/fd_passing.hpp); format_command sets them from the spec's fds.
+    bool passes_blk_fd = false;
+    bool passes_socket_fd = false;
 };
 struct RemoveCommand {
     std::string name;

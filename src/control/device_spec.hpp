@@ -13,8 +13,9 @@ namespace xenvhost::control {
 struct DeviceSpec {
     std::string name;         // unique within the worker, e.g. "51712" (the xenstore devid)
     std::string socket_path;  // vhost-user socket to listen on (or empty with socket_fd)
-    int socket_fd = -1;       // an already listening socket (--fd)
-    std::string blk_file;     // image file or block device
+    int socket_fd = -1;       // an already listening socket (--fd, or passed by xenvhostd); not owned
+    std::string blk_file;     // image file or block device (its name only, with blk_fd)
+    int blk_fd = -1;          // the image already open (passed by xenvhostd); not owned
     bool read_only = false;
     uint16_t num_queues = 1;
     uint16_t queue_size = 256;  // maximum the front-end may choose

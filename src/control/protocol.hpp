@@ -6,6 +6,9 @@
 //   daemon -> worker                                  worker -> daemon
 //   add name=N socket=P blk-file=F [read-only=0|1]    ok | error <reason>
 //       [num-queues=N] [queue-size=N] [serial=S]
+//       [blk-fd=1] [socket-fd=1]   the image, then the listening socket, come
+//                                  with the line as SCM_RIGHTS fds (the worker
+//                                  then opens and binds nothing itself)
 //   remove name=N                                     ok | error <reason>
 //   status                                            device <fields>... then end
 //   ping                                              ok

@@ -1,6 +1,7 @@
 #include "control/server.hpp"
 
 #include "base/log.hpp"
+#include "control/fd_passing.hpp"
 #include "control/protocol.hpp"
 
 #include <sys/epoll.h>
@@ -100,7 +101,7 @@ void Server::on_client(int fd, uint32_t events) {
     if (!c.dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         char buf[4096];
         for (;;) {
-            ssize_t n = ::read(fd, buf, sizeof buf);
+            ssize_t n = receive_with_fds(fd, buf, sizeof buf, c.fds);
             if (n > 0) {
                 c.in.append(buf, static_cast<size_t>(n));
                 size_t start = 0, nl;
@@ -111,6 +112,10 @@ void Server::on_client(int fd, uint32_t events) {
                     start = nl + 1;
                 }
                 c.in.erase(0, start);
+                if (c.fds.size() > 2 * kMaxFdsPerLine) {
+                    send(c, format_reply(ErrorReply{"fds sent without the lines that claim them"}));
+                    c.dead = true;
+                }
                 if (c.in.size() >= kMaxLine) {
                     send(c, format_reply(ErrorReply{"line too long"}));
                     c.dead = true;
@@ -136,7 +141,7 @@ void Server::handle_line(Client& c, std::string_view line) {
     }
     std::string reply;
     if (auto* add = std::get_if<AddCommand>(&*cmd)) {
-        auto r = handler_.add_device(add->spec);
+        auto r = this->add(c, *add);
         reply = r ? format_reply(OkReply{})
                   : format_reply(ErrorReply{r.error().message});
     } else if (auto* rm = std::get_if<RemoveCommand>(&*cmd)) {
@@ -150,6 +155,22 @@ void Server::handle_line(Client& c, std::string_view line) {
         reply = format_reply(OkReply{});
     }
     send(c, reply);
+}
+
+Result<> Server::add(Client& c, AddCommand& add) {
+    // The fds arrive no later than the line's last byte, in the order sent.
+    const size_t wanted = size_t{add.passes_blk_fd} + size_t{add.passes_socket_fd};
+    if (c.fds.size() < wanted) {
+        c.fds.clear();
+        return fail("add {}: the fds it announces did not come with it", add.spec.name);
+    }
+    UniqueFd blk, sock;
+    if (add.passes_blk_fd) blk = std::move(c.fds.front()), c.fds.pop_front();
+    if (add.passes_socket_fd) sock = std::move(c.fds.front()), c.fds.pop_front();
+    add.spec.blk_fd = blk.get();
+    add.spec.socket_fd = sock.get();
+    // The handler keeps duplicates of what it uses; ours close here.
+    return handler_.add_device(add.spec);
 }
 
 void Server::notify(const DeviceStatus& status) {

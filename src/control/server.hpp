@@ -7,10 +7,12 @@
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
+#include "control/commands.hpp"
 #include "control/device_status.hpp"
 #include "control/handler.hpp"
 #include "event/event_loop.hpp"
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +42,7 @@ private:
         UniqueFd fd;
         std::string in;
         std::string out;
+        std::deque<UniqueFd> fds;  // came with the lines read so far, not yet claimed by an add
         bool polling_out = false;
         bool dead = false;
     };
@@ -49,6 +52,7 @@ private:
     void on_accept();
     void on_client(int fd, uint32_t events);
     void handle_line(Client& c, std::string_view line);
+    Result<> add(Client& c, AddCommand& add);
     void send(Client& c, std::string_view data);
     void flush(Client& c);
     void update_poll(Client& c);

@@ -31,7 +31,16 @@ po::options_description file_options() {
         ("restart-backoff-max", po::value<unsigned>()->value_name("MS"), "longest restart delay (default 5000)")
         ("external-backend", po::value<std::vector<std::string>>()->value_name("'TYPE SOCKET'"),
          "serve generic virtio devices of TYPE (virtio,device<N>, N in hex) with the vhost-user back-end already "
-         "listening on SOCKET (absolute; %d is the guest's domid) instead of a worker; repeatable");
+         "listening on SOCKET (absolute; %d is the guest's domid) instead of a worker; repeatable")
+        ("guest-uid-range-base", po::value<std::string>()->value_name("USER|UID[:GID]"),
+         "a guest's worker runs as this user's uid and gid plus the guest's domid; empty for no range "
+         "(default xenvhost-range-base)")
+        ("guest-user", po::value<std::string>()->value_name("USER|UID[:GID]"),
+         "the shared user guests' workers run as when the range base does not exist; empty for none "
+         "(default xenvhost)")
+        ("run-as-root", po::value<std::string>()->value_name("yes|no"),
+         "yes: when neither user exists, run guests' workers as root instead of refusing to start them "
+         "(default no)");
     return d;
 }
 
@@ -115,6 +124,18 @@ Result<Options> parse_options(int argc, const char* const* argv) {
     if (o.restart_window_s == 0) return fail("--restart-window must be at least 1 second");
     if (o.backoff_initial_ms == 0 || o.backoff_max_ms < o.backoff_initial_ms)
         return fail("--restart-backoff must be at least 1 and no more than --restart-backoff-max");
+    if (vm.count("guest-uid-range-base")) o.identity.range_base = vm["guest-uid-range-base"].as<std::string>();
+    if (vm.count("guest-user")) o.identity.shared_user = vm["guest-user"].as<std::string>();
+    for (auto [key, user] : {std::pair{"guest-uid-range-base", &o.identity.range_base},
+                             std::pair{"guest-user", &o.identity.shared_user}}) {
+        if (user->empty()) continue;
+        if (auto r = sandbox::check_user_syntax(*user); !r) return fail("--{}: {}", key, r.error().message);
+    }
+    if (vm.count("run-as-root")) {
+        auto text = vm["run-as-root"].as<std::string>();
+        if (text != "yes" && text != "no") return fail("--run-as-root must be yes or no, not '{}'", text);
+        o.identity.run_as_root = text == "yes";
+    }
     if (vm.count("external-backend")) {
         auto backends = parse_external_backends(vm["external-backend"].as<std::vector<std::string>>(), o.run_dir);
         if (!backends) return std::unexpected(backends.error());

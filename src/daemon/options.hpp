@@ -4,6 +4,7 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "daemon/external_backend.hpp"
+#include "sandbox/identity.hpp"
 
 #include <string>
 
@@ -26,6 +27,9 @@ struct Options {
     unsigned backoff_max_ms = 5000;
     // Generic virtio device types served by the operator's own back-ends.
     ExternalBackends external_backends;
+    // Whom a guest's worker runs as (a uid from a range, a shared user, or
+    // root only if allowed); see sandbox/identity.hpp.
+    sandbox::IdentityPolicy identity;
 };
 
 std::string usage();

@@ -2,6 +2,8 @@
 
 #include "base/log.hpp"
 #include "daemon/child_process.hpp"
+#include "daemon/device_fds.hpp"
+#include "sandbox/identity.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -137,11 +139,14 @@ void WorkerProcess::on_adopted(Result<std::vector<control::DeviceStatus>> found)
     // front-end stays connected); anything else is added, moved or taken out.
     std::vector<control::DeviceStatus> kept;
     std::vector<std::string> unclaimed, moved;
+    // Sockets of devices that go: xenvhostd made them, so it removes them.
+    std::map<std::string, std::string> old_sockets;
     for (auto& d : *found) {
         auto it = devices_.find(d.name);
         if (it == devices_.end()) unclaimed.push_back(d.name);
         else if (it->second.socket_path == d.socket_path) kept.push_back(d);
         else moved.push_back(d.name);
+        if (it == devices_.end() || it->second.socket_path != d.socket_path) old_sockets[d.name] = d.socket_path;
     }
     state_ = State::kRunning;
     log::info("dom{}: adopted worker pid {}: it serves {} device(s), {} of them still declared", domid_, pid_,
@@ -153,15 +158,19 @@ void WorkerProcess::on_adopted(Result<std::vector<control::DeviceStatus>> found)
     if (hooks_.up) hooks_.up(pid_, restarts_);
     if (!*alive || state_ != State::kRunning) return;
     for (auto& name : unclaimed) {
-        client_->send(control::RemoveCommand{name}, [this, alive, name](Result<std::vector<control::DeviceStatus>> r) {
+        client_->send(control::RemoveCommand{name}, [this, alive, name, path = old_sockets[name]](
+                                                        Result<std::vector<control::DeviceStatus>> r) {
             if (!*alive) return;
             if (!r) log::warn("dom{}: worker could not remove {}: {}", domid_, name, r.error().message);
+            if (!path.empty()) ::unlink(path.c_str());
             if (hooks_.removed) hooks_.removed(name);
         });
     }
     for (auto& name : moved) {
         // Replies come in order: the add below is answered after this removal.
-        client_->send(control::RemoveCommand{name}, [](Result<std::vector<control::DeviceStatus>>) {});
+        client_->send(control::RemoveCommand{name}, [path = old_sockets[name]](Result<std::vector<control::DeviceStatus>>) {
+            if (!path.empty()) ::unlink(path.c_str());
+        });
     }
     for (auto& [name, spec] : devices_) {
         bool is_kept = std::any_of(kept.begin(), kept.end(), [&](auto& d) { return d.name == name; });
@@ -190,9 +199,12 @@ Result<> WorkerProcess::spawn() {
     std::string domid = std::to_string(domid_);
     std::string control = control_path();
     ::unlink(control.c_str());  // so we never connect to a stale socket
-    const char* argv[] = {options_.worker.c_str(), "--domid", domid.c_str(), "--control-socket", control.c_str(), nullptr};
+    std::vector<std::string> args = {"--domid", domid, "--control-socket", control};
+    auto sandbox = sandbox_args();
+    if (!sandbox) return std::unexpected(sandbox.error());
+    args.insert(args.end(), sandbox->begin(), sandbox->end());
 
-    auto child = spawn_child(options_.worker, {argv[1], argv[2], argv[3], argv[4]});
+    auto child = spawn_child(options_.worker, args);
     if (!child) return fail("worker: {}", child.error().message);
     const pid_t pid = child->pid;
     UniqueFd fd = std::move(child->pidfd);
@@ -212,6 +224,23 @@ Result<> WorkerProcess::spawn() {
     std::ofstream(dir() + "/worker.pid") << pid << "\n";
     log::info("dom{}: started worker pid {}", domid_, pid);
     return {};
+}
+
+Result<std::vector<std::string>> WorkerProcess::sandbox_args() const {
+    // A daemon that is not root has nothing to give away.
+    if (::geteuid() != 0) return std::vector<std::string>{};
+    // Derived from the domid alone: a restart gets the same identity.
+    auto who = sandbox::identity_for(options_.identity, domid_);
+    if (!who) return fail("dom{}: refusing to start its worker as root: {}", domid_, who.error().message);
+    if (!*who) {
+        log::warn("dom{}: its worker runs as root (run-as-root = yes and no guest user exists)", domid_);
+        return std::vector<std::string>{};
+    }
+    // The mount point of the worker's empty root; it sees nothing else.
+    std::string root = dir() + "/root";
+    if (::mkdir(root.c_str(), 0555) < 0 && errno != EEXIST) return fail_errno("mkdir {}", root);
+    return std::vector<std::string>{"--sandbox-user", fmt::format("{}:{}", (*who)->uid, (*who)->gid),
+                                    "--sandbox-root", root};
 }
 
 void WorkerProcess::try_connect() {
@@ -242,15 +271,30 @@ void WorkerProcess::send_add(const std::string& name) {
     auto it = devices_.find(name);
     if (it == devices_.end() || !client_) return;
     auto alive = alive_;
-    client_->send(control::AddCommand{it->second}, [this, alive, name](Result<std::vector<control::DeviceStatus>> r) {
+    auto answer = [this, alive, name](Result<std::vector<control::DeviceStatus>> r) {
         if (!*alive || !devices_.contains(name) || removing_.contains(name)) return;
         Result<> result;
         if (!r) {
-            devices_.erase(name);
+            erase_device(name);
             result = std::unexpected(r.error());
         }
         if (hooks_.added) hooks_.added(name, result);
-    });
+    };
+    // The worker opens nothing by path: the image and the socket go with the line.
+    auto fds = open_device_fds(it->second);
+    if (!fds) {
+        // Answered as the worker would have, after the caller's loop over devices_.
+        Error error = fds.error();
+        loop_.defer([answer, error] { answer(std::unexpected(error)); });
+        return;
+    }
+    control::AddCommand add{it->second};
+    add.spec.blk_fd = fds->image.get();
+    add.spec.socket_fd = fds->socket.get();
+    std::vector<UniqueFd> owned;
+    owned.push_back(std::move(fds->image));
+    owned.push_back(std::move(fds->socket));
+    client_->send(add, answer, std::move(owned));
 }
 
 void WorkerProcess::add(const control::DeviceSpec& spec) {
@@ -264,9 +308,17 @@ void WorkerProcess::add(const control::DeviceSpec& spec) {
     }
 }
 
+void WorkerProcess::erase_device(const std::string& name) {
+    auto it = devices_.find(name);
+    if (it == devices_.end()) return;
+    // The socket is ours (open_device_fds bound it); the worker leaves the path alone.
+    ::unlink(it->second.socket_path.c_str());
+    devices_.erase(it);
+}
+
 void WorkerProcess::remove(const std::string& name) {
     if (!devices_.contains(name) || state_ != State::kRunning || !client_) {
-        devices_.erase(name);
+        erase_device(name);
         if (hooks_.removed) hooks_.removed(name);
         return;
     }
@@ -276,7 +328,7 @@ void WorkerProcess::remove(const std::string& name) {
         if (!*alive) return;
         if (!r) log::warn("dom{}: worker could not remove {}: {}", domid_, name, r.error().message);
         removing_.erase(name);
-        devices_.erase(name);
+        erase_device(name);
         if (hooks_.removed) hooks_.removed(name);
     });
 }
@@ -336,7 +388,7 @@ void WorkerProcess::on_lost(const std::string& reason) {
     log::warn("dom{}: worker pid {}: {}; killing it", domid_, pid_, reason);
     for (auto& [name, _] : std::map<std::string, bool>(removing_)) {
         removing_.erase(name);
-        devices_.erase(name);
+        erase_device(name);
         if (hooks_.removed) hooks_.removed(name);
     }
     if (pidfd_) pidfd_signal(pidfd_.get(), SIGKILL);
@@ -360,7 +412,7 @@ void WorkerProcess::on_exit() {
     auto pending_removals = std::move(removing_);
     removing_.clear();
     for (auto& [name, _] : pending_removals) {
-        devices_.erase(name);
+        erase_device(name);
         if (hooks_.removed) hooks_.removed(name);
         if (!*alive) return;
     }

@@ -81,6 +81,10 @@ private:
     WorkerProcess(event::EventLoop& loop, const Options& options, unsigned domid, Hooks hooks)
         : loop_(loop), options_(options), domid_(domid), hooks_(std::move(hooks)) {}
     Result<> spawn();
+    // --sandbox-user and --sandbox-root for the guest's identity (none when
+    // the daemon is not root, or runs workers as root by configuration), or
+    // why the worker may not start.
+    Result<std::vector<std::string>> sandbox_args() const;
     bool try_adopt();
     void on_adopted(Result<std::vector<control::DeviceStatus>> found);
     control::Client::Callbacks client_callbacks();
@@ -88,6 +92,8 @@ private:
     void on_exit();
     void on_lost(const std::string& reason);
     void send_add(const std::string& name);
+    // Forgets a device and removes its socket.
+    void erase_device(const std::string& name);
     void kill_stale();
     void schedule_restart(const std::string& reason);
     void fire_timer();

@@ -1,7 +1,7 @@
 #include "worker/device_host.hpp"
 
 #include "base/log.hpp"
-#include "worker/listener.hpp"
+#include "base/unix_listener.hpp"
 
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -12,11 +12,12 @@ namespace {
 constexpr int kMessageTimeoutMs = 5000;
 }  // namespace
 
-DeviceHost::DeviceHost(std::string name, std::string socket_path, UniqueFd listen_fd,
+DeviceHost::DeviceHost(std::string name, std::string socket_path, bool owns_path, UniqueFd listen_fd,
                        std::unique_ptr<devices::Device> device, vhost_user::SessionOptions options,
                        event::EventLoop& loop)
     : name_(std::move(name)),
       socket_path_(std::move(socket_path)),
+      owns_path_(owns_path),
       listen_fd_(std::move(listen_fd)),
       device_(std::move(device)),
       options_(std::move(options)),
@@ -36,7 +37,7 @@ void DeviceHost::shutdown() {
     if (listen_fd_) {
         loop_.remove(listen_fd_.get());
         listen_fd_.reset();
-        if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
+        if (owns_path_ && !socket_path_.empty()) ::unlink(socket_path_.c_str());
     }
 }
 

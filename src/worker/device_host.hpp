@@ -22,9 +22,10 @@ class DeviceHost final : private vhost_user::VringRunner {
 public:
     using StatusCallback = std::function<void(const control::DeviceStatus&)>;
 
-    // `listen_fd` is a listening socket; `socket_path` (may be empty) is
-    // unlinked when the host goes away.
-    DeviceHost(std::string name, std::string socket_path, UniqueFd listen_fd,
+    // `listen_fd` is a listening socket at `socket_path` (may be empty),
+    // which is unlinked when the host goes away if `owns_path` (we bound it;
+    // a socket xenvhostd made is its to remove).
+    DeviceHost(std::string name, std::string socket_path, bool owns_path, UniqueFd listen_fd,
                std::unique_ptr<devices::Device> device, vhost_user::SessionOptions options,
                event::EventLoop& loop);
     ~DeviceHost();
@@ -56,6 +57,7 @@ private:
 
     std::string name_;
     std::string socket_path_;
+    bool owns_path_;
     UniqueFd listen_fd_;
     std::unique_ptr<devices::Device> device_;
     vhost_user::SessionOptions options_;

@@ -1,5 +1,7 @@
 #include "worker/options.hpp"
 
+#include "sandbox/sandbox.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <sstream>
@@ -12,6 +14,7 @@ namespace {
 // The command line as given, before it is checked.
 struct Given {
     std::string socket_path, blk_file, serial, log_level, cache = "writeback", foreign_map = "whole";
+    std::string sandbox_user;
     int fd = -1;
     unsigned num_queues = 1, queue_size = 256;
     long long domid = -1;
@@ -51,6 +54,12 @@ po::options_description describe(Given& g, WorkerOptions& opts) {
          "diagnostics: read every buffer a request wrote back through a new mapping before completing it, "
          "and log any difference (a map call per buffer)")
         ("control-socket", po::value(&opts.control_socket), "listen for xenvhostd commands here")
+        ("sandbox-user", po::value(&g.sandbox_user),
+         "UID:GID: once everything is open, restrict the Xen handles to --domid, enter an empty private root "
+         "(--sandbox-root), become UID:GID with no groups and no capabilities, set no_new_privs, no core dumps, "
+         "and install the syscall filter (needs root; xenvhostd passes it)")
+        ("sandbox-root", po::value(&opts.sandbox_root), "an existing directory the empty root is mounted on "
+         "(with --sandbox-user)")
         ("log-level", po::value(&g.log_level)->default_value("info"), "debug, info, warn or error");
     // clang-format on
     return desc;
@@ -93,6 +102,15 @@ Result<> check_service(const Given& g, bool xen_flag, WorkerOptions& opts) {
     if (g.foreign_map != "whole" && g.foreign_map != "per-request")
         return fail("--foreign-map: '{}' is neither whole nor per-request", g.foreign_map);
     opts.foreign_map_whole = g.foreign_map == "whole";
+    if (!g.sandbox_user.empty()) {
+        auto who = sandbox::parse_identity(g.sandbox_user);
+        if (!who) return fail("--sandbox-user: {}", who.error().message);
+        opts.sandbox_user = *who;
+        if (opts.sandbox_root.empty() || opts.sandbox_root[0] != '/')
+            return fail("--sandbox-user needs --sandbox-root, an absolute path");
+    } else if (!opts.sandbox_root.empty()) {
+        return fail("--sandbox-root is only meaningful with --sandbox-user");
+    }
     return {};
 }
 

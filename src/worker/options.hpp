@@ -4,6 +4,7 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "control/device_spec.hpp"
+#include "sandbox/identity.hpp"
 
 #include <optional>
 #include <string>
@@ -21,6 +22,10 @@ struct WorkerOptions {
     bool verify_guest_writes = false;  // --verify-guest-writes (diagnostics)
     bool xen = false;
     std::string control_socket;
+    // --sandbox-user UID:GID and --sandbox-root DIR: the drop made once
+    // everything is open (sandbox/sandbox.hpp); xenvhostd gives both.
+    std::optional<sandbox::Identity> sandbox_user;
+    std::string sandbox_root;
     log::Level log_level = log::Level::kInfo;
 };
 

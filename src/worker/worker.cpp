@@ -2,7 +2,9 @@
 
 #include "base/log.hpp"
 #include "devices/blk/blk_device.hpp"
-#include "worker/listener.hpp"
+#include "base/unix_listener.hpp"
+
+#include <fcntl.h>
 
 namespace xenvhost::worker {
 
@@ -13,6 +15,7 @@ Result<> Worker::add_device(const control::DeviceSpec& spec) {
     if (devices_.count(spec.name)) return fail("device {} already exists", spec.name);
     devices::blk::BlkOptions blk;
     blk.path = spec.blk_file;
+    blk.fd = spec.blk_fd;
     blk.read_only = spec.read_only;
     blk.num_queues = spec.num_queues;
     blk.queue_size = spec.queue_size;
@@ -24,14 +27,17 @@ Result<> Worker::add_device(const control::DeviceSpec& spec) {
     auto device = devices::blk::make_blk_device(blk);
     if (!device) return fail("device {}: {}", spec.name, device.error().message);
     UniqueFd listen_fd;
-    if (spec.socket_fd >= 0) {
-        listen_fd.reset(spec.socket_fd);
+    const bool given_socket = spec.socket_fd >= 0;
+    if (given_socket) {
+        // Whoever gave it keeps its own copy and the path.
+        listen_fd.reset(::fcntl(spec.socket_fd, F_DUPFD_CLOEXEC, 3));
+        if (!listen_fd) return fail_errno("device {}: duplicate the socket fd", spec.name);
     } else {
         auto l = listen_unix(spec.socket_path);
         if (!l) return fail("device {}: {}", spec.name, l.error().message);
         listen_fd = std::move(*l);
     }
-    auto host = std::make_unique<DeviceHost>(spec.name, spec.socket_path, std::move(listen_fd),
+    auto host = std::make_unique<DeviceHost>(spec.name, spec.socket_path, !given_socket, std::move(listen_fd),
                                              std::move(*device), options_, loop_);
     if (status_cb_) host->on_status_change(status_cb_);
     if (auto r = host->start(); !r) return fail("device {}: {}", spec.name, r.error().message);

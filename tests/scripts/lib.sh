@@ -111,7 +111,10 @@ start_daemon() {
     "$NOTIFY_LISTEN" "$notify" 10 >"$work/notify.log" 2>&1 &
     local listener=$!
     wait_for 5 test -S "$notify" || fail "notify-listen did not bind $notify"
-    NOTIFY_SOCKET=$notify "$DAEMON" --run-dir "$work/run" --worker "$WORKER" --log-level debug \
+    # As root, workers drop to uids of a test range that needs no passwd entry.
+    local identity=()
+    [ "$(id -u)" != 0 ] || identity=(--guest-uid-range-base 3900000000)
+    NOTIFY_SOCKET=$notify "$DAEMON" --run-dir "$work/run" --worker "$WORKER" --log-level debug "${identity[@]}" \
         >"$work/daemon.log" 2>&1 &
     daemon_pid=$!
     wait "$listener" || rc=$?

@@ -3,10 +3,12 @@
 // clients, garbage gets an error and never takes the channel down.
 
 #include "base/eventfd.hpp"
+#include "control/fd_passing.hpp"
 #include "control/server.hpp"
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -17,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <span>
 #include <future>
 #include <thread>
 
@@ -64,6 +67,9 @@ public:
     }
     ~Client() { ::close(fd_); }
     void send(const std::string& s) { ASSERT_EQ(::send(fd_, s.data(), s.size(), MSG_NOSIGNAL), (ssize_t)s.size()); }
+    void send(const std::string& s, std::span<const int> fds) {
+        ASSERT_EQ(send_with_fds(fd_, s, fds), (ssize_t)s.size());
+    }
     // One line without its '\n'; "<eof>" or "<timeout>" otherwise.
     std::string line(int timeout_ms = 5000) {
         for (;;) {
@@ -178,6 +184,46 @@ TEST_F(ControlServerTest, AddRemoveStatus) {
     EXPECT_EQ(c.line(), "ok");
     c.send("status\n");
     EXPECT_EQ(c.line(), "end");
+}
+
+// An add may bring the image and the listening socket as fds: the handler
+// sees them (the same open files) in the spec, and they are closed afterwards.
+TEST_F(ControlServerTest, AddWithFdsHandsThemToTheHandler) {
+    int pipe1[2], pipe2[2];
+    ASSERT_EQ(::pipe2(pipe1, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(pipe2, O_CLOEXEC), 0);
+    UniqueFd r1(pipe1[0]), w1(pipe1[1]), r2(pipe2[0]), w2(pipe2[1]);
+    struct stat want_blk{}, want_sock{};
+    ASSERT_EQ(::fstat(r1.get(), &want_blk), 0);
+    ASSERT_EQ(::fstat(r2.get(), &want_sock), 0);
+    bool same_blk = false, same_sock = false;
+    handler.on_add = [&](const DeviceSpec& spec) {
+        struct stat got{};
+        same_blk = ::fstat(spec.blk_fd, &got) == 0 && got.st_ino == want_blk.st_ino;
+        same_sock = ::fstat(spec.socket_fd, &got) == 0 && got.st_ino == want_sock.st_ino;
+    };
+    Client c(path);
+    ASSERT_TRUE(c.connected);
+    const int fds[] = {r1.get(), r2.get()};
+    c.send("add name=d0 socket=/s blk-file=/img blk-fd=1 socket-fd=1\n", fds);
+    EXPECT_EQ(c.line(), "ok");
+    on_loop([&] { EXPECT_EQ(handler.added.size(), 1u); });
+    EXPECT_TRUE(same_blk);
+    EXPECT_TRUE(same_sock);
+    // The server kept no copy: with ours closed, the write end sees no reader.
+    r1.reset();
+    on_loop([] {});
+    pollfd p{w1.get(), POLLOUT, 0};
+    ASSERT_EQ(::poll(&p, 1, 0), 1);
+    EXPECT_TRUE(p.revents & POLLERR);
+}
+
+TEST_F(ControlServerTest, AddAnnouncingFdsThatDidNotComeIsRefused) {
+    Client c(path);
+    ASSERT_TRUE(c.connected);
+    c.send("add name=d0 socket=/s blk-file=/img blk-fd=1\n");
+    EXPECT_NE(c.line().find("did not come with it"), std::string::npos);
+    on_loop([&] { EXPECT_TRUE(handler.added.empty()); });
 }
 
 TEST_F(ControlServerTest, GarbageGetsAnErrorAndTheConnectionStaysUsable) {

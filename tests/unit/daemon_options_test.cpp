@@ -39,6 +39,29 @@ protected:
     const std::string worker = "/bin/true";  // any executable will do
 };
 
+TEST_F(DaemonOptions, GuestIdentity) {
+    auto o = parse({"--worker", worker});
+    ASSERT_TRUE(o.has_value()) << o.error().message;
+    EXPECT_EQ(o->identity.range_base, "xenvhost-range-base");
+    EXPECT_EQ(o->identity.shared_user, "xenvhost");
+    EXPECT_FALSE(o->identity.run_as_root);
+    o = parse({"--worker", worker, "--config",
+               config("guest-uid-range-base = 3900000000\nguest-user =\nrun-as-root = yes\n")});
+    ASSERT_TRUE(o.has_value()) << o.error().message;
+    EXPECT_EQ(o->identity.range_base, "3900000000");
+    EXPECT_EQ(o->identity.shared_user, "");
+    EXPECT_TRUE(o->identity.run_as_root);
+    for (std::vector<std::string> bad : {std::vector<std::string>{"--run-as-root", "maybe"},
+                                         {"--guest-uid-range-base", "0"},
+                                         {"--guest-user", "5:0"},
+                                         {"--guest-user", "-rf"}}) {
+        bad.insert(bad.begin(), {"--worker", worker});
+        auto r = parse(bad);
+        ASSERT_FALSE(r.has_value()) << bad[2] << " " << bad[3];
+        EXPECT_NE(r.error().message.find(bad[2]), std::string::npos) << r.error().message;
+    }
+}
+
 TEST_F(DaemonOptions, Defaults) {
     auto o = parse({"--worker", worker});
     ASSERT_TRUE(o.has_value()) << o.error().message;

@@ -2,6 +2,7 @@
 
 #include "xen/xs_transaction.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -365,8 +366,16 @@ bool XenstoreEnv::wait_file(const std::string& path, bool exists, int timeout_ms
 Result<std::unique_ptr<DaemonProcess>> DaemonProcess::start(const XenstoreEnv& env,
                                                             const std::vector<std::string>& extra_args,
                                                             const std::vector<std::string>& extra_env) {
-    std::vector<std::string> argv = {build_bin("xenvhostd"), "--run-dir", env.run_dir(), "--worker",
-                                     build_bin("xenvhost-worker")};
+    std::vector<std::string> argv = {build_bin("xenvhostd"), "--run-dir", env.run_dir()};
+    if (std::find(extra_args.begin(), extra_args.end(), "--worker") == extra_args.end())
+        argv.insert(argv.end(), {"--worker", build_bin("xenvhost-worker")});
+    // Workers drop to uids of a test range that needs no passwd entry (the
+    // same drop as on an installed system); a test may give its own.
+    const bool own_identity = std::any_of(extra_args.begin(), extra_args.end(), [](const std::string& a) {
+        return a == "--guest-uid-range-base" || a == "--guest-user" || a == "--run-as-root";
+    });
+    if (::geteuid() == 0 && !own_identity)
+        argv.insert(argv.end(), {"--guest-uid-range-base", std::to_string(kTestUidRangeBase)});
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     auto d = std::make_unique<DaemonProcess>();
     static int counter = 0;

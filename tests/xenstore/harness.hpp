@@ -23,6 +23,10 @@ namespace xenvhost::xstest {
 using Clock = std::chrono::steady_clock;
 using Vars = std::map<std::string, std::string>;
 
+// Guests' workers run as this plus their domid (xenvhostd's uid range) when
+// the tests run as root; nothing on the machine owns these ids.
+inline constexpr unsigned kTestUidRangeBase = 3900000000u;
+
 // A child process with its output in a log file; killed and reaped on destruction.
 class Process {
 public:

@@ -72,13 +72,24 @@ uint64_t BackingFile::capacity_sectors() const {
     return size_bytes / logical_block_size * (logical_block_size / kSectorSize);
 }
 
-Result<BackingFile> open_backing_file(const std::string& path, bool read_only, CacheMode cache) {
+// An image opened by someone else (xenvhostd, for a deprivileged worker).
+Result<UniqueFd> adopt_image(const std::string& path, bool read_only, int given_fd) {
+    int flags = ::fcntl(given_fd, F_GETFL);
+    if (flags < 0) return fail_errno("image fd for '{}'", path);
+    if (!read_only && (flags & O_ACCMODE) != O_RDWR) return fail("image fd for '{}' is not open read-write", path);
+    UniqueFd fd(::fcntl(given_fd, F_DUPFD_CLOEXEC, 3));
+    if (!fd) return fail_errno("duplicate the image fd for '{}'", path);
+    return fd;
+}
+
+Result<BackingFile> open_backing_file(const std::string& path, bool read_only, CacheMode cache, int given_fd) {
     BackingFile f;
     f.path = path;
     f.read_only = read_only;
-    bool want_direct = cache == CacheMode::kNone;
+    // O_DIRECT belongs to the open file description, which the giver shares.
+    bool want_direct = cache == CacheMode::kNone && given_fd < 0;
 
-    auto fd = open_image(path, read_only, want_direct);
+    auto fd = given_fd >= 0 ? adopt_image(path, read_only, given_fd) : open_image(path, read_only, want_direct);
     if (!fd && want_direct && fd.error().err == EINVAL) {
         // tmpfs and some FUSE file systems refuse O_DIRECT at open time.
         log::info("blk: '{}' does not support O_DIRECT; using the page cache", path);

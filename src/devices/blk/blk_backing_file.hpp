@@ -39,7 +39,9 @@ struct BackingFile {
 // Opens `path` read-only or read-write with the given cache mode. Fails with a
 // readable reason for a missing file, a directory, a device that is read-only
 // when writing was asked for, or an image smaller than one block.
-Result<BackingFile> open_backing_file(const std::string& path, bool read_only, CacheMode cache);
+// With `given_fd` (not -1) nothing is opened: the fd (whose access mode must
+// allow what read_only asks) is duplicated and served through the page cache.
+Result<BackingFile> open_backing_file(const std::string& path, bool read_only, CacheMode cache, int given_fd = -1);
 
 // The image's size now (it may have grown since it was opened).
 Result<uint64_t> current_size(const BackingFile& file);

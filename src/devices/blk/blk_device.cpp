@@ -99,7 +99,7 @@ private:
 
 Result<std::unique_ptr<Device>> make_blk_device(const BlkOptions& o) {
     if (auto r = validate_options(o); !r) return std::unexpected(r.error());
-    auto file = open_backing_file(o.path, o.read_only, o.cache);
+    auto file = open_backing_file(o.path, o.read_only, o.cache, o.fd);
     if (!file) return std::unexpected(file.error());
 
     auto disk = std::make_shared<BlkDisk>();

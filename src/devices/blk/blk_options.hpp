@@ -16,6 +16,7 @@ enum class CacheMode : uint8_t { kWriteback, kNone };
 
 struct BlkOptions {
     std::string path{};  // image file or block device
+    int fd = -1;         // the image already open (not owned; duplicated): path only names it
     bool read_only = false;
     uint16_t num_queues = 1;
     uint16_t queue_size = 256;  // largest queue the front-end may choose

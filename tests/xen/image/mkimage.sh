@@ -122,12 +122,30 @@ hvm_boot_disk() {
     rm -f "$img.cfg"
 }
 
+# dom0 has no systemd-sysusers: /etc/passwd and /etc/group get root and
+# the users of the sysusers.d file `make install` staged (the guests'
+# workers run as them), a "-" uid as 999 and down.
+dom0_users() {
+    local stage=$1 conf=$1/usr/lib/sysusers.d/xenvhost.conf type name id free=999
+    [ -f "$conf" ] || { echo "image: no $conf from make install" >&2; return 1; }
+    mkdir -p "$stage/etc"
+    echo "root:x:0:0:root:/root:/bin/bash" >"$stage/etc/passwd"
+    echo "root:x:0:" >"$stage/etc/group"
+    while read -r type name id _; do
+        [ "$type" = u ] || continue
+        if [ "$id" = - ]; then id=$free; free=$((free - 1)); fi
+        echo "$name:x:$id:$id::/:/usr/sbin/nologin" >>"$stage/etc/passwd"
+        echo "$name:x:$id:" >>"$stage/etc/group"
+    done <"$conf"
+}
+
 build_dom0_project() {
     local out=$1 base_list=$2 src=$3 bin_dir=$4
     install -D -m 0755 "$src/dom0/init" "$stage/init"
     install -D -m 0755 "$src/dom0/main.sh" "$stage/$SHARE/dom0-main.sh"
     mkdir -p "$stage/$SHARE"
     cp -r "$src/scenarios" "$stage/$SHARE/"
+    dom0_users "$stage"
     # Programs `make install` did not place are copied as they are.
     mkdir -p "$stage/usr/bin"
     local f

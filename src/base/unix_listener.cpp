@@ -1,4 +1,4 @@
-#include "worker/listener.hpp"
+#include "base/unix_listener.hpp"
 
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-namespace xenvhost::worker {
+namespace xenvhost {
 
 Result<UniqueFd> listen_unix(const std::string& path) {
     sockaddr_un addr{};
@@ -33,4 +33,4 @@ Result<UniqueFd> accept_connection(int listen_fd) {
     return UniqueFd(fd);
 }
 
-}  // namespace xenvhost::worker
+}  // namespace xenvhost

@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace xenvhost::worker {
+namespace xenvhost {
 
 // Binds and listens on `path`, replacing a stale socket left by an earlier
 // run (but never a file that is not a socket).
@@ -15,4 +15,4 @@ Result<UniqueFd> listen_unix(const std::string& path);
 // Accepts one connection (close-on-exec); fails with EAGAIN semantics as an error.
 Result<UniqueFd> accept_connection(int listen_fd);
 
-}  // namespace xenvhost::worker
+}  // namespace xenvhost

@@ -1,0 +1,31 @@
+#pragma once
+// The drop a process serving one guest makes once it holds everything it
+// needs (Xen handles, sockets, images as fds): Xen handles restricted to the
+// guest, an empty private root, the guest's uid and gid without groups or
+// capabilities, no_new_privs and no core dumps, then the syscall filter.
+// Each step in its own file; this is the order they must come in.
+
+#include "base/error.hpp"
+#include "sandbox/identity.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace xenvhost::sandbox {
+
+struct Plan {
+    Identity identity;
+    std::string root;               // mount point of the empty root (sandbox/file_view.hpp)
+    std::optional<uint32_t> domid;  // restrict the Xen handles to this guest
+    std::span<const std::string_view> extra_syscalls;
+};
+
+Result<> enter(const Plan& plan);
+
+// "UID:GID" as given on a guest process's command line by xenvhostd.
+Result<Identity> parse_identity(std::string_view text);
+
+}  // namespace xenvhost::sandbox

@@ -1,0 +1,80 @@
+// Whom a guest's processes run as: a uid range (a user or numbers), the
+// shared user, root only when allowed; nothing ever maps to uid or gid 0.
+
+#include "sandbox/identity.hpp"
+#include "sandbox/sandbox.hpp"
+#include "sandbox/syscall_filter.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace xenvhost::sandbox {
+namespace {
+
+constexpr const char* kNoSuchUser = "xenvhost-test-no-such-user";
+
+TEST(SandboxIdentity, RangeGivesEachGuestItsOwnIdsFromTheDomid) {
+    IdentityPolicy p{"3900000000", kNoSuchUser, false};
+    auto a = identity_for(p, 5), b = identity_for(p, 6);
+    ASSERT_TRUE(a && *a && b && *b);
+    EXPECT_EQ(**a, (Identity{3900000005u, 3900000005u}));
+    EXPECT_EQ(**b, (Identity{3900000006u, 3900000006u}));
+    // The same domid again (a restart) gets the same ids.
+    EXPECT_EQ(**identity_for(p, 5), **a);
+    p.range_base = "70000:80000";
+    EXPECT_EQ(**identity_for(p, 7), (Identity{70007u, 80007u}));
+}
+
+TEST(SandboxIdentity, SharedUserWhenTheRangeBaseDoesNotExist) {
+    IdentityPolicy p{kNoSuchUser, "4000000000:4000000001", false};
+    EXPECT_EQ(**identity_for(p, 5), (Identity{4000000000u, 4000000001u}));
+    p.range_base = "";
+    EXPECT_EQ(**identity_for(p, 9), (Identity{4000000000u, 4000000001u}));
+}
+
+TEST(SandboxIdentity, NoUserIsRefusedUnlessRootIsAllowed) {
+    IdentityPolicy p{kNoSuchUser, kNoSuchUser, false};
+    auto r = identity_for(p, 5);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("run-as-root = yes"), std::string::npos) << r.error().message;
+    p.run_as_root = true;
+    auto root = identity_for(p, 5);
+    ASSERT_TRUE(root);
+    EXPECT_FALSE(root->has_value());
+}
+
+TEST(SandboxIdentity, RootAndBadValuesAreNeverAnIdentity) {
+    for (auto bad : {"0", "0:5", "5:0", "12x", "4294967295", "-1"}) {
+        IdentityPolicy p{bad, kNoSuchUser, true};
+        EXPECT_FALSE(identity_for(p, 5)) << bad;
+        EXPECT_FALSE(check_user_syntax(bad)) << bad;
+    }
+    EXPECT_FALSE(check_user_syntax("a user"));
+    EXPECT_FALSE(check_user_syntax(""));
+    EXPECT_TRUE(check_user_syntax("xenvhost-range-base"));
+    EXPECT_TRUE(check_user_syntax("131072"));
+    // root's own entry may not be used either.
+    IdentityPolicy p{"root", kNoSuchUser, true};
+    EXPECT_FALSE(identity_for(p, 5));
+    // A base too close to the top leaves no room for the domids.
+    p.range_base = "4294960000";
+    EXPECT_FALSE(identity_for(p, 5));
+    EXPECT_FALSE(identity_for(IdentityPolicy{"100000", "", false}, 0)) << "dom0 is no guest";
+}
+
+TEST(SandboxIdentity, CommandLineForm) {
+    EXPECT_EQ(*parse_identity("3900000005:3900000005"), (Identity{3900000005u, 3900000005u}));
+    for (auto bad : {"5", "0:5", "5:0", ":", "5:", "a:b", "5:5:5"}) EXPECT_FALSE(parse_identity(bad)) << bad;
+}
+
+TEST(SandboxSyscallFilter, AllowlistHasNoWayToOpenExecOrSignal) {
+    auto list = worker_syscalls();
+    for (auto refused : {"open", "openat", "openat2", "execve", "execveat", "ptrace", "kill", "socket", "socketpair",
+                         "connect", "bind", "mount", "chroot", "setuid", "setresuid", "fork", "vfork", "clone3",
+                         "process_vm_readv", "process_vm_writev", "pidfd_open", "pidfd_send_signal"})
+        EXPECT_EQ(std::find(list.begin(), list.end(), refused), list.end()) << refused;
+}
+
+}  // namespace
+}  // namespace xenvhost::sandbox

@@ -1,0 +1,162 @@
+// Deprivileged workers: each guest's worker, started by xenvhostd, runs as
+// the uid of its range (not root, not another guest's), without capabilities,
+// with no_new_privs and a seccomp filter, and still serves its guest; a
+// restart gets the same uid; without a user, root is refused unless the
+// configuration allows it; and a compromised worker gets nothing else.
+
+#include "tests/xenstore/fixture.hpp"
+
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+namespace xenvhost::xstest {
+namespace {
+
+// The fields of /proc/PID/status this test checks.
+std::map<std::string, std::string> proc_status(pid_t pid) {
+    std::map<std::string, std::string> out;
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    std::string line;
+    while (std::getline(in, line)) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue;
+        auto value = line.substr(colon + 1);
+        value.erase(0, value.find_first_not_of(" \t"));
+        out[line.substr(0, colon)] = value;
+    }
+    return out;
+}
+
+std::string first_word(const std::string& s) { return s.substr(0, s.find_first_of(" \t")); }
+
+class Deprivilege : public XenstoreLevel {
+protected:
+    void SetUp() override {
+        if (::geteuid() != 0) GTEST_SKIP() << "needs root: the uid drop is real";
+        XenstoreLevel::SetUp();
+    }
+
+    // Checks the worker behind `dir` is deprivileged as dom`domid`'s worker.
+    void expect_deprivileged(const std::string& dir, unsigned domid) {
+        pid_t pid = worker_pid(dir);
+        ASSERT_GT(pid, 0);
+        auto st = proc_status(pid);
+        const std::string uid = std::to_string(kTestUidRangeBase + domid);
+        EXPECT_EQ(first_word(st["Uid"]), uid) << st["Uid"];
+        EXPECT_EQ(st["Uid"], fmt::format("{0}\t{0}\t{0}\t{0}", uid));
+        EXPECT_EQ(st["Gid"], fmt::format("{0}\t{0}\t{0}\t{0}", uid));
+        EXPECT_EQ(st["Groups"], "");
+        for (auto set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+            EXPECT_EQ(st[set], "0000000000000000") << set;
+        EXPECT_EQ(st["NoNewPrivs"], "1");
+        EXPECT_EQ(st["Seccomp"], "2");  // filter mode
+    }
+};
+
+TEST_F(Deprivilege, EachGuestsWorkerRunsAsItsOwnUidWithoutPrivilegeAndServesIo) {
+    XS_ASSERT_OK(env->create_domain(5, "guest5"));
+    XS_ASSERT_OK(env->create_domain(6, "guest6"));
+    std::string img5 = image("g5.img"), img6 = image("g6.img");
+    start_daemon();
+    XS_ASSERT_OK(env->write_tree(disk(5, kXvda, img5)));
+    XS_ASSERT_OK(env->write_tree(disk(6, kXvda, img6)));
+    std::string dir5 = be("virtio_disk", 5, kXvda), dir6 = be("virtio_disk", 6, kXvda);
+    ASSERT_TRUE(wait_state(dir5, "2"));
+    ASSERT_TRUE(wait_state(dir6, "2"));
+    expect_deprivileged(dir5, 5);
+    expect_deprivileged(dir6, 6);
+    EXPECT_NE(first_word(proc_status(worker_pid(dir5))["Uid"]), first_word(proc_status(worker_pid(dir6))["Uid"]));
+    // Its view of the file system is an empty root.
+    std::error_code ec;
+    auto root = std::filesystem::directory_iterator(fmt::format("/proc/{}/root/", worker_pid(dir5)), ec);
+    EXPECT_FALSE(ec) << ec.message();
+    EXPECT_EQ(root, std::filesystem::directory_iterator());
+    expect_io(socket("virtio_disk", 5, kXvda), img5, 8);
+    expect_io(socket("virtio_disk", 6, kXvda), img6, 16);
+
+    // A second disk added later comes as fds from the daemon, to the same worker.
+    std::string img5b = image("g5b.img");
+    XS_ASSERT_OK(env->write_tree(disk(5, kXvdb, img5b)));
+    std::string dir5b = be("virtio_disk", 5, kXvdb);
+    ASSERT_TRUE(wait_state(dir5b, "2"));
+    EXPECT_EQ(worker_pid(dir5b), worker_pid(dir5));
+    expect_io(socket("virtio_disk", 5, kXvdb), img5b, 24);
+}
+
+TEST_F(Deprivilege, ARestartedWorkerGetsTheSameUid) {
+    XS_ASSERT_OK(env->create_domain(5, "guest5"));
+    std::string img = image("g5.img");
+    start_daemon();
+    XS_ASSERT_OK(env->write_tree(disk(5, kXvda, img)));
+    std::string dir = be("virtio_disk", 5, kXvda);
+    ASSERT_TRUE(wait_state(dir, "2"));
+    pid_t first = worker_pid(dir);
+    ASSERT_EQ(::kill(first, SIGKILL), 0);
+    ASSERT_TRUE(env->wait_value(dir + "/xenvhost-restarts", "1", kWaitMs));
+    ASSERT_TRUE(env->wait_until(dir, [&] { return worker_pid(dir) != first && pid_alive(worker_pid(dir)); }, kWaitMs));
+    expect_deprivileged(dir, 5);
+    expect_io(socket("virtio_disk", 5, kXvda), img, 8);
+}
+
+TEST_F(Deprivilege, WithoutAUserRootIsRefusedAndTheStatusKeySaysWhy) {
+    XS_ASSERT_OK(env->create_domain(5, "guest5"));
+    std::string img = image("g5.img");
+    start_daemon({"--guest-uid-range-base", "xenvhost-test-no-such-user", "--guest-user", "xenvhost-test-no-such-user"});
+    XS_ASSERT_OK(env->write_tree(disk(5, kXvda, img)));
+    std::string dir = be("virtio_disk", 5, kXvda);
+    ASSERT_TRUE(wait_error(dir));
+    auto why = env->read(dir + "/xenvhost-error").value_or("");
+    EXPECT_NE(why.find("refusing to start its worker as root"), std::string::npos) << why;
+    EXPECT_NE(why.find("run-as-root"), std::string::npos) << why;
+}
+
+TEST_F(Deprivilege, RunAsRootWhenTheConfigurationSaysSo) {
+    XS_ASSERT_OK(env->create_domain(5, "guest5"));
+    std::string img = image("g5.img");
+    start_daemon({"--guest-uid-range-base", "xenvhost-test-no-such-user", "--guest-user", "xenvhost-test-no-such-user",
+                  "--run-as-root", "yes"});
+    XS_ASSERT_OK(env->write_tree(disk(5, kXvda, img)));
+    std::string dir = be("virtio_disk", 5, kXvda);
+    ASSERT_TRUE(wait_state(dir, "2"));
+    EXPECT_EQ(first_word(proc_status(worker_pid(dir))["Uid"]), "0");
+    expect_io(socket("virtio_disk", 5, kXvda), img, 8);
+}
+
+TEST_F(Deprivilege, ACompromisedWorkerGetsNothingElse) {
+    XS_ASSERT_OK(env->create_domain(5, "victim"));
+    XS_ASSERT_OK(env->create_domain(6, "attacker"));
+    std::string img5 = image("g5.img"), img6 = image("g6.img");
+    start_daemon({"--worker", build_bin("xenvhost-worker-escape")},
+                 {"XENVHOST_ESCAPE_DOMID=6", "XENVHOST_ESCAPE_VICTIM_DOMID=5",
+                  "XENVHOST_ESCAPE_VICTIM_PIDFILE=" + env->run_dir() + "/dom5/worker.pid",
+                  "XENVHOST_ESCAPE_VICTIM_IMAGE=" + img5});
+    XS_ASSERT_OK(env->write_tree(disk(5, kXvda, img5)));
+    std::string dir5 = be("virtio_disk", 5, kXvda), dir6 = be("virtio_disk", 6, kXvda);
+    ASSERT_TRUE(wait_state(dir5, "2"));
+    pid_t victim = worker_pid(dir5);
+    XS_ASSERT_OK(env->write_tree(disk(6, kXvda, img6)));
+    ASSERT_TRUE(wait_state(dir6, "2"));
+    expect_deprivileged(dir6, 6);
+
+    std::string log = daemon->log();
+    for (auto attempt : {"open /dev/xen/privcmd", "open /dev/xen/gntdev", "open another guest's image",
+                         "signal another guest's worker", "ptrace another guest's worker", "create a socket",
+                         "exec a shell"})
+        EXPECT_NE(log.find(fmt::format("escape: {}: refused", attempt)), std::string::npos) << attempt;
+    EXPECT_NE(log.find("escape: done"), std::string::npos);
+    EXPECT_EQ(log.find("SUCCEEDED"), std::string::npos);
+    // The victim is untouched, and both guests are still served.
+    EXPECT_EQ(worker_pid(dir5), victim);
+    EXPECT_TRUE(pid_alive(victim));
+    expect_io(socket("virtio_disk", 5, kXvda), img5, 8);
+    expect_io(socket("virtio_disk", 6, kXvda), img6, 8);
+    if (HasFailure()) std::cerr << log;
+}
+
+}  // namespace
+}  // namespace xenvhost::xstest

@@ -1,10 +1,13 @@
 #include "memory/xen_handles.hpp"
 
 #include "base/log.hpp"
+#include "xen/device_fd.hpp"
 
 namespace xenvhost::memory {
 
 XenHandles open_xen_handles(std::optional<uint32_t> domid) {
+    // Before any drop of privileges, like the handles themselves.
+    xen::remember_xen_devices();
     XenHandles h;
     if (auto g = xen::GrantTable::open()) {
         h.grants = std::move(*g);

@@ -11,4 +11,8 @@ enum class XenDevice { kGntdev, kPrivcmd };
 
 Result<> check_device_fd(int fd, XenDevice expected);
 
+// Reads the devices' numbers now, for check_device_fd: a process that drops
+// its privileges (an empty root) calls it before the drop.
+void remember_xen_devices();
+
 }  // namespace xenvhost::xen

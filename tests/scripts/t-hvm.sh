@@ -36,6 +36,8 @@ set -euo pipefail
 source "$lib/common.sh"
 source "$lib/hvm.sh"
 HVM_DOMID=7
+# A scenario's own log, when the case gives one.
+if [ -n "\${OWN_LOG:-}" ]; then hvm_own_faults() { grep -E "\$HVM_OWN_FAULTS" "\$OWN_LOG" || true; }; fi
 hvm_require_running
 echo running
 PROBE
@@ -75,6 +77,18 @@ grep -q "xen| (XEN) d7v0 Triple fault" "$work/triple.out" || fail "Xen's line is
 listing "r-----"
 probe 0 running-after-old-fault
 ok "a guest that died by a triple fault exits with HVM_ENV_FAULT (75), Xen's line shown; a running one does not"
+
+# The scenario's own log says xenvhost broke a device first: no retry.
+export OWN_LOG=$work/own.log
+printf 'xenvhost-worker[7]: info: serving\n' >"$OWN_LOG"
+listing "---s--"
+probe 75 triple-no-own-fault
+printf 'xenvhost-dm[9]: warn: pci 0000:00:10.0: device broken until reset: the device did not start\n' >>"$OWN_LOG"
+probe 1 triple-after-own-fault
+grep -q "xenvhost logged faults before it (so no retry)" "$work/triple-after-own-fault.out" ||
+    fail "the own fault is not said: $(cat "$work/triple-after-own-fault.out")"
+grep -q "device broken until reset" "$work/triple-after-own-fault.out" || fail "the own fault's line is not shown"
+ok "a triple fault after xenvhost logged a broken device is a plain failure (exit 1), the line shown"
 
 # A scenario whose attempts exit with the codes listed in $work/codes-NAME
 # (one per line); it counts its attempts in $work/attempts-NAME.

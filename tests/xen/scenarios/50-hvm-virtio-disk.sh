@@ -69,6 +69,9 @@ daemon_pid=
 dm_pid=
 domid=
 
+# Faults xenvhost logged (a refused or broken device): a triple fault
+# after them is not taken for the environment's (hvm_require_running).
+hvm_own_faults() { grep -E "$HVM_OWN_FAULTS" "$work/daemon.log" 2>/dev/null || true; }
 daemon_gone() { [ "$(cut -d' ' -f3 "/proc/$daemon_pid/stat" 2>/dev/null || echo Z)" = Z ]; }
 
 # On a failure: the device model's counters and ioreq slot states and the

@@ -21,7 +21,7 @@ PKGS_LIBS := fmt liburing
 CPPFLAGS  += -Isrc -MMD -MP
 CXXFLAGS  ?= -O2 -g
 CXXFLAGS  += -std=c++2b -Wall -Wextra -Werror -pthread $(shell pkg-config --cflags $(PKGS_LIBS) 2>/dev/null)
-XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxendevicemodel -lxentoollog -lxentoolcore
+XEN_LIBS  := -lxenstore -lxenctrl -lxengnttab -lxenforeignmemory -lxenevtchn -lxendevicemodel -lxentoollog
 LDLIBS    += $(shell pkg-config --libs $(PKGS_LIBS) 2>/dev/null) -lboost_program_options $(XEN_LIBS) -lseccomp -pthread
 
 ifneq ($(SANITIZE),)

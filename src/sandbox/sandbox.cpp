@@ -5,24 +5,25 @@
 #include "sandbox/file_view.hpp"
 #include "sandbox/process_limits.hpp"
 #include "sandbox/syscall_filter.hpp"
-#include "sandbox/xen_restriction.hpp"
 
 #include <charconv>
 
 namespace xenvhost::sandbox {
 
 Result<> enter(const Plan& plan) {
-    // Handles first and root-only steps next: each later step takes away
-    // what the earlier ones need.
-    if (plan.domid)
-        if (auto r = restrict_xen_handles(*plan.domid); !r) return r;
+    // Root-only steps first: each later step takes away what the earlier
+    // ones need. The Xen handles were restricted when they were opened
+    // (memory/xen_handles.cpp: privcmd to the guest). Not here with
+    // xentoolcore_restrict_all: Xen cannot restrict a gntdev handle, and
+    // xentoolcore makes such a handle unusable (dup2 of /dev/null over it),
+    // which ended every grant mapping.
     if (auto r = enter_empty_root(plan.root); !r) return r;
     if (auto r = drop_credentials(plan.identity); !r) return r;
     if (auto r = limit_process(); !r) return r;
     if (auto r = install_syscall_filter(plan.extra_syscalls); !r) return r;
     log::info("deprivileged: uid {} gid {}, no capabilities, no_new_privs, syscall filter, empty root{}",
               plan.identity.uid, plan.identity.gid,
-              plan.domid ? fmt::format(", Xen handles restricted to domain {}", *plan.domid) : std::string());
+              plan.domid ? fmt::format(", privcmd restricted to domain {}", *plan.domid) : std::string());
     return {};
 }
 

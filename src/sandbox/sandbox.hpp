@@ -1,7 +1,7 @@
 #pragma once
 // The drop a process serving one guest makes once it holds everything it
-// needs (Xen handles, sockets, images as fds): Xen handles restricted to the
-// guest, an empty private root, the guest's uid and gid without groups or
+// needs (Xen handles, sockets, images as fds; privcmd restricted to the
+// guest when it was opened): an empty private root, the guest's uid and gid without groups or
 // capabilities, no_new_privs and no core dumps, then the syscall filter.
 // Each step in its own file; this is the order they must come in.
 
@@ -19,7 +19,7 @@ namespace xenvhost::sandbox {
 struct Plan {
     Identity identity;
     std::string root;               // mount point of the empty root (sandbox/file_view.hpp)
-    std::optional<uint32_t> domid;  // restrict the Xen handles to this guest
+    std::optional<uint32_t> domid;  // the guest its privcmd handle is restricted to (for the log)
     std::span<const std::string_view> extra_syscalls;
 };
 

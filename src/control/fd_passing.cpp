@@ -1,5 +1,7 @@
 #include "control/fd_passing.hpp"
 
+#include "base/received_fds.hpp"
+
 #include <sys/socket.h>
 
 #include <cstring>
@@ -38,15 +40,7 @@ ssize_t receive_with_fds(int sock, char* buf, size_t len, std::deque<UniqueFd>& 
     msg.msg_controllen = sizeof control;
     ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0) return n;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; ++i) {
-            int fd;
-            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            fds.emplace_back(fd);
-        }
-    }
+    take_received_fds(msg, [&](int fd) { fds.emplace_back(fd); });
     // More fds than we made room for were closed by the kernel (MSG_CTRUNC):
     // the line they came with will find too few and be refused.
     return n;

@@ -1,5 +1,7 @@
 #include "vhost_user/connection.hpp"
 
+#include "base/received_fds.hpp"
+
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -37,15 +39,7 @@ Result<size_t> Connection::recv_part(uint8_t* buf, size_t len, std::vector<Uniqu
             return fail_errno("recvmsg");
         }
         // Take ownership of every fd before looking at anything else.
-        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < count; ++i) {
-                int fd;
-                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                fds.emplace_back(fd);
-            }
-        }
+        take_received_fds(msg, [&](int fd) { fds.emplace_back(fd); });
         if (msg.msg_flags & MSG_CTRUNC) return fail_as(ErrorKind::kProtocol, "ancillary data truncated (too many fds)");
         if (n == 0) {
             if (first && got == 0) return fail_as(ErrorKind::kPeerGone, "closed");

@@ -1,5 +1,6 @@
 #include "frontend/connection.hpp"
 
+#include "base/received_fds.hpp"
 #include "frontend/clock.hpp"
 
 #include <poll.h>
@@ -115,19 +116,13 @@ Result<void> Connection::read_exact(uint8_t* dst, size_t len, int timeout_ms,
             return fail_errno("recvmsg");
         }
         // Take ownership of every received fd before anything else can fail.
-        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < count; ++i) {
-                int fd;
-                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                if (fds) {
-                    fds->emplace_back(fd);
-                } else {
-                    ::close(fd);
-                }
+        take_received_fds(msg, [&](int fd) {
+            if (fds) {
+                fds->emplace_back(fd);
+            } else {
+                ::close(fd);
             }
-        }
+        });
         if (n == 0) return std::unexpected(Error{"peer closed the connection", kPeerClosed});
         if (msg.msg_flags & MSG_CTRUNC) return fail("back-end sent more fds than a reply may carry");
         done += static_cast<size_t>(n);

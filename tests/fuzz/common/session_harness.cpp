@@ -1,6 +1,7 @@
 #include "common/session_harness.hpp"
 
 #include "base/eventfd.hpp"
+#include "base/received_fds.hpp"
 #include "common/check.hpp"
 #include "memory/plain_memory.hpp"
 #include "memory/xen_memory.hpp"
@@ -426,15 +427,7 @@ void SessionDriver::drain_replies() {
         m.msg_controllen = sizeof control;
         const ssize_t n = ::recvmsg(peer_.get(), &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n <= 0) break;
-        for (cmsghdr* c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-            const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < count; ++i) {
-                int fd;
-                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                received_fd_.reset(fd);
-            }
-        }
+        take_received_fds(m, [&](int fd) { received_fd_.reset(fd); });
         FUZZ_CHECK(!(m.msg_flags & MSG_CTRUNC), "the back-end sent more fds than a reply carries");
         reply_bytes_.insert(reply_bytes_.end(), buf, buf + n);
     }

@@ -33,6 +33,7 @@ fi
 source "$(dirname "$0")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/hvm.sh
 source "$(dirname "$0")/lib/hvm.sh"
+hvm_opt_in
 hvm_with_retry "$@"
 
 name=hvm-virtio

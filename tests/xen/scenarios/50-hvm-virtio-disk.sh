@@ -87,6 +87,7 @@ diagnose() {
     [ -z "$w" ] || hvm_show_threads "$w" xenvhost-worker
     [ -z "$domid" ] || hvm_show_crash "$domid"
     xl dmesg 2>/dev/null | grep -v '^(XEN) .*\(s=[0-9]\|port \[\)' | tail -n 40 | sed 's/^/  xen| /' || true
+    hvm_show_firmware "$serial"
     hvm_lines "$serial" | tail -n 20 | sed 's/^/  guest| /'
 }
 

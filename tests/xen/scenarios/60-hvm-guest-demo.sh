@@ -60,6 +60,7 @@ cleanup() {
         wait "$daemon_pid" 2>/dev/null || true
     fi
     if [ "$rc" -ne 0 ]; then
+        hvm_show_firmware "$serial"
         hvm_lines "$serial" | tail -n 40 | sed 's/^/  guest| /'
         [ ! -s "$work/daemon.log" ] || tail -n 60 "$work/daemon.log" | sed 's/^/  xenvhostd: /'
     fi

@@ -1,9 +1,11 @@
 # shellcheck shell=bash
 # Helpers for the scenarios with an HVM test guest (sourced after common.sh).
 # The guest (tests/xen/hvm-guest/init) is Debian's kernel and an initramfs
-# on a boot disk the project serves (hvmloader, SeaBIOS, syslinux), its
-# console on an emulated UART that qemu-xen writes to a file; it checks its
-# disks, prints GUEST-* lines there and powers off (or stays).
+# on a boot disk the project serves (hvmloader, SeaBIOS, syslinux); the
+# firmware writes to an emulated UART (qemu-xen logs it to SERIAL.uart), the
+# guest's kernel to its Xen PV console (hvc0, logged by xenconsoled, SERIAL
+# links to that log); it checks its disks, prints GUEST-* lines there and
+# powers off (or stays).
 
 # Under the nested SVM of QEMU TCG an HVM guest dies now and then by a
 # triple fault right after a VM exit: Xen logs "dNvM Triple fault" and the
@@ -93,19 +95,24 @@ HVM_BOOT_IMAGE=/root/hvm-boot.img
 hvm_boot_disk() {
     local img=$1 extra=$2
     cp "$HVM_BOOT_IMAGE" "$img" || die "no boot disk $HVM_BOOT_IMAGE"
-    # SERIAL: syslinux says on the console what it loads (a stall while
-    # SeaBIOS reads the disk shows there); no `quiet`: the kernel's stub
-    # says when it decompresses and boots.
+    # SERIAL: syslinux says on the UART what it loads (a stall while
+    # SeaBIOS reads the disk shows there).
+    # console=hvc0: the kernel polls an emulated UART for every byte, two
+    # VM exits to qemu-xen each, and under QEMU TCG's nested SVM the
+    # guest's rare triple faults come right after VM exits; the PV console
+    # takes a line per event-channel notification.
     # printk.devkmsg=on: the init's lines go through /dev/kmsg unthrottled.
     printf 'SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL vmlinuz\n  APPEND initrd=initrd %s\n' \
-        "console=ttyS0 rdinit=/init loglevel=3 printk.devkmsg=on $extra" >"$img.cfg"
+        "console=hvc0 rdinit=/init loglevel=3 printk.devkmsg=on $extra" >"$img.cfg"
     mcopy -o -i "$img" "$img.cfg" ::syslinux.cfg || die "cannot write the boot disk's syslinux.cfg"
     rm -f "$img.cfg"
 }
 
 # Writes the xl config CFG of HVM guest NAME: booted from its first disk
-# (hvm_boot_disk holds its kernel words), console to SERIAL, no graphics,
-# qemu-xen; each further argument is one disk specification.
+# (hvm_boot_disk holds its kernel words), no graphics, qemu-xen; each
+# further argument is one disk specification. SERIAL becomes a link to
+# xenconsoled's log of the guest's PV console (emptied first: a retry
+# reuses the name); the firmware's UART goes to SERIAL.uart.
 # tsc_mode native: Xen would otherwise trap every RDTSC of a guest whose
 # (emulated) CPU has no invariant TSC, and under the nested SVM of QEMU TCG
 # the guest died by a triple fault right after such an exit (its RIP just
@@ -114,13 +121,16 @@ hvm_config() {
     local cfg=$1 name=$2 serial=$3 disks='' d
     shift 3
     for d in "$@"; do disks+="${disks:+, }'$d'"; done
+    local console_log=/var/log/xen/console/guest-$name.log
+    rm -f "$console_log" "$serial" "$serial.uart"
+    ln -s "$console_log" "$serial"
     cat >"$cfg" <<CFG
 name = "$name"
 type = "hvm"
 memory = 256
 vcpus = 1
 boot = "c"
-serial = "file:$serial"
+serial = "file:$serial.uart"
 vga = "none"
 vnc = 0
 sdl = 0
@@ -146,6 +156,10 @@ hvm_show_dm_log() {
 # and the first may follow the firmware's last text on the same line:
 # every timestamp starts a line.
 hvm_lines() { tr -d '\r' <"$1" 2>/dev/null | sed 's/\[ *[0-9]*\.[0-9]*\] /\n/g' || true; }
+# The last lines the firmware (SeaBIOS, syslinux) wrote on the UART.
+hvm_show_firmware() {
+    tr -d '\r' <"$1.uart" 2>/dev/null | tail -n "${2:-8}" | sed 's/^/  firmware| /' || true
+}
 # PATTERN anchored with ^ also matches after a timestamp (one grep: this is
 # polled).
 hvm_has() { grep -qE -- "(^|\] )${2#^}" "$1" 2>/dev/null; }

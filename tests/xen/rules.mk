@@ -27,7 +27,7 @@
 #                          xenvhost.verify: scenario 50's worker reads back
 #                          every buffer it writes, --verify-guest-writes)
 #   XEN_ARGS=...           Xen's own command line (serial console, dom0 1024M/1 vCPU)
-#   XEN_QEMU_CPU=qemu64,+svm,+npt  XEN_QEMU_MEM=3G  XEN_QEMU_SMP=2
+#   XEN_QEMU_CPU=qemu64,+svm,+npt  XEN_QEMU_MEM=3G  XEN_QEMU_SMP=2  XEN_QEMU_ACCEL=tcg
 #                          (+npt gives Xen HAP, which HVM guests need: Debian's
 #                          Xen has no shadow paging; never -cpu max: dom0
 #                          crashes under TCG)
@@ -54,6 +54,7 @@ XEN_ARGS       ?= console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max
 XEN_QEMU_CPU   ?= qemu64,+svm,+npt
 XEN_QEMU_MEM   ?= 3G
 XEN_QEMU_SMP   ?= 2
+XEN_QEMU_ACCEL ?= tcg
 
 # The dom0 device checks (scenario 00-devices).
 XEN_DEVCHECK      := $(BUILD)/bin/xen-devices-check
@@ -136,7 +137,7 @@ xen-images: $(XEN_DIR)/xen $(XEN_DIR)/vmlinux $(XEN_DIR)/dom0.cpio.gz
 test-xen: xen-images
 	XEN_TIMEOUT='$(XEN_TIMEOUT)' XEN_SCENARIOS='$(XEN_SCENARIOS)' XEN_INTERACTIVE='$(XEN_INTERACTIVE)' \
 	XEN_DOM0_ARGS='$(XEN_DOM0_ARGS)' XEN_ARGS='$(XEN_ARGS)' XEN_QEMU_CPU='$(XEN_QEMU_CPU)' \
-	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_QEMU_SMP)' \
+	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_QEMU_SMP)' XEN_QEMU_ACCEL='$(XEN_QEMU_ACCEL)' \
 	  bash $(XEN_SRC)/run.sh $(XEN_DIR) $(XEN_SRC)/scenarios
 
 TEST_LEVELS += xen
@@ -171,5 +172,5 @@ demo: demo-deps
 	fi; \
 	echo "demo: built in $$(( $$(date +%s) - t0 )) s"
 	@XEN_TIMEOUT='$(XEN_TIMEOUT)' XEN_ARGS='$(XEN_ARGS)' XEN_QEMU_CPU='$(XEN_QEMU_CPU)' \
-	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_QEMU_SMP)' XEN_DOM0_ARGS='$(XEN_DOM0_ARGS)' \
+	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_QEMU_SMP)' XEN_QEMU_ACCEL='$(XEN_QEMU_ACCEL)' XEN_DOM0_ARGS='$(XEN_DOM0_ARGS)' \
 	  bash $(XEN_SRC)/demo.sh $(XEN_DIR) $(XEN_SRC)/scenarios

@@ -7,7 +7,7 @@
 #   run.sh IMAGES_DIR SCENARIO_DIR
 #
 # Knobs (environment; tests/xen/rules.mk documents them): XEN_TIMEOUT,
-# XEN_INTERACTIVE, XEN_QEMU_CPU, XEN_QEMU_MEM, XEN_QEMU_SMP, XEN_ARGS,
+# XEN_INTERACTIVE, XEN_QEMU_CPU, XEN_QEMU_MEM, XEN_QEMU_SMP, XEN_QEMU_ACCEL, XEN_ARGS,
 # XEN_DOM0_ARGS, XEN_SCENARIOS.
 set -euo pipefail
 
@@ -20,6 +20,7 @@ timeout_s=${XEN_TIMEOUT:-1800}
 cpu=${XEN_QEMU_CPU:-qemu64,+svm,+npt}
 mem=${XEN_QEMU_MEM:-3G}
 smp=${XEN_QEMU_SMP:-2}
+accel=${XEN_QEMU_ACCEL:-tcg}
 xen_args=${XEN_ARGS:-console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 loglvl=all guest_loglvl=all console_timestamps=boot bootscrub=0}
 dom0_args="console=hvc0 earlyprintk=xen rdinit=/init loglevel=4 ${XEN_DOM0_ARGS:-}"
 if [[ -n ${XEN_SCENARIOS:-} ]]; then
@@ -35,7 +36,7 @@ done
 # The multiboot Xen image takes dom0's kernel and initramfs as modules,
 # each "path [command line]". dom0's kernel is the uncompressed ELF: Xen
 # would otherwise spend seconds of TCG time decompressing xz.
-qemu=(qemu-system-x86_64 -accel tcg -cpu "$cpu" -m "$mem" -smp "$smp" -no-reboot
+qemu=(qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m "$mem" -smp "$smp" -no-reboot
     -kernel "$images/xen" -append "$xen_args"
     -initrd "$images/vmlinux $dom0_args,$images/dom0.cpio.gz")
 
@@ -136,7 +137,7 @@ follow() {
     fi
 }
 
-echo "=== Xen test: QEMU TCG -cpu $cpu -m $mem -smp $smp, timeout ${timeout_s}s"
+echo "=== Xen test: QEMU -accel $accel -cpu $cpu -m $mem -smp $smp, timeout ${timeout_s}s"
 echo "=== serial transcript (host seconds since QEMU start; Xen's own lines filtered)"
 outcome=timeout
 while :; do

@@ -17,6 +17,17 @@ ifeq ($(origin CXX),default)
 CXX := g++
 endif
 
+# The one version of the project: the top entry of debian/changelog, which is
+# also the package's version; its date is the man pages' date. Only
+# src/base/version.cpp gets it, so a new entry rebuilds that one object.
+CHANGELOG    := debian/changelog
+VERSION      := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' $(CHANGELOG))
+VERSION_DATE := $(shell date -u -d "$$(sed -n '/^ -- /{s/^ -- .*>  //p;q}' $(CHANGELOG))" +%Y-%m-%d)
+VERSION_CPPFLAGS := -DXENVHOST_VERSION='"$(VERSION)"'
+ifeq ($(VERSION),)
+$(error no version in $(CHANGELOG))
+endif
+
 PKGS_LIBS := fmt liburing
 CPPFLAGS  += -Isrc -MMD -MP
 CXXFLAGS  ?= -O2 -g
@@ -74,6 +85,9 @@ all: $(PROGRAMS) $(STATUS)
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/obj/src/base/version.o: CPPFLAGS += $(VERSION_CPPFLAGS)
+$(BUILD)/obj/src/base/version.o: $(CHANGELOG)
 
 $(LIB): $(LIB_OBJS)
 $(WORKER_LIB): $(filter-out $(WORKER_MAIN),$(WORKER_OBJS))
@@ -171,6 +185,9 @@ INSTALL_SCRIPTS := xl-scripts/xenvhost-create
 INSTALL_UNITS   := toolstack-hooks/xenvhostd.service toolstack-hooks/xenvhostd-driverdomain.service
 INSTALL_PATHS   := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/xenvhost/|$(SYSCONFDIR)/xenvhost/|g' \
                    -e 's|/etc/default/|$(SYSCONFDIR)/default/|g'
+# The man pages' .TH line gets the version and its date; scripts get the version.
+INSTALL_MAN_TH  := -e '/^\.TH /s/"[^"]*" "xenvhost"/"$(VERSION_DATE)" "xenvhost $(VERSION)"/'
+INSTALL_VERSION := -e 's/@VERSION@/$(VERSION)/g'
 
 .PHONY: install
 install: all
@@ -178,7 +195,12 @@ install: all
 	  $(DESTDIR)$(SYSUSERSDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(INSTALL_SCRIPTS) $(STATUS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(STATUS) $(DESTDIR)$(BINDIR)/
+	for script in $(INSTALL_SCRIPTS); do \
+	  sed $(INSTALL_VERSION) $$script >$(DESTDIR)$(BINDIR)/$${script##*/}.tmp && \
+	  chmod 0755 $(DESTDIR)$(BINDIR)/$${script##*/}.tmp && \
+	  mv $(DESTDIR)$(BINDIR)/$${script##*/}.tmp $(DESTDIR)$(BINDIR)/$${script##*/} || exit 1; \
+	done
 	for unit in $(INSTALL_UNITS); do \
 	  sed $(INSTALL_PATHS) $$unit >$(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp && \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp && \
@@ -187,9 +209,11 @@ install: all
 	conf=$(DESTDIR)$(SYSCONFDIR)/xenvhost/xenvhost.conf; \
 	if [ -e $$conf ]; then echo "install: keeping the existing $$conf"; \
 	else sed $(INSTALL_PATHS) toolstack-hooks/xenvhost.conf >$$conf.tmp && chmod 0644 $$conf.tmp && mv $$conf.tmp $$conf; fi
-	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	for page in man/*.[158]; do \
+	  dir=$(DESTDIR)$(MANDIR)/man$${page##*.}; \
+	  sed $(INSTALL_MAN_TH) $$page >$$dir/$${page##*/}.tmp && grep -q '^\.TH .*"xenvhost $(VERSION)"' $$dir/$${page##*/}.tmp && \
+	  chmod 0644 $$dir/$${page##*/}.tmp && mv $$dir/$${page##*/}.tmp $$dir/$${page##*/} || exit 1; \
+	done
 	install -m 0644 toolstack-hooks/xenvhost.sysusers $(DESTDIR)$(SYSUSERSDIR)/xenvhost.conf
 	@# The users guests' workers run as; a staged install leaves that to the package.
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \

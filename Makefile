@@ -4,6 +4,7 @@
 #   make deps       install every Debian package the build and the tests need
 #   make test       run every test level (what .ci/run calls)
 #   make install    install into $(DESTDIR)$(PREFIX)
+#   make deb        the Debian package: build/deb/xenvhost_VERSION_ARCH.deb, and lintian on it
 #
 # Test levels have their own fragments in tests/<level>/rules.mk.
 
@@ -154,7 +155,8 @@ DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   linux-image-amd64 busybox-static \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
   shellcheck systemd clang libclang-rt-14-dev xz-utils jq groff-base man-db strace \
-  syslinux syslinux-common mtools dosfstools
+  syslinux syslinux-common mtools dosfstools \
+  build-essential debhelper dpkg-dev lintian init-system-helpers
 
 # A shell command printing the packages of DEB_PACKAGES not installed yet.
 MISSING_PACKAGES = for p in $(DEB_PACKAGES); do \
@@ -219,6 +221,33 @@ install: all
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
 	  systemd-sysusers $(SYSUSERSDIR)/xenvhost.conf; \
 	else echo "install: create the users of $(SYSUSERSDIR)/xenvhost.conf on the target (systemd-sysusers)"; fi
+
+# ---------------------------------------------------------------- deb
+# dpkg-buildpackage writes its output into the parent of the tree it builds,
+# so it builds a copy of this tree (without build/ and .git) at
+# $(DEB_TREE), and the package lands in $(DEB_DIR). The copy keeps its own
+# build/ (Debian's flags) between runs and is not cleaned first (-nc), so
+# an unchanged tree compiles nothing again; debian/'s products are made anew.
+# The calling make's variables and jobserver are not the copy's.
+DEB_DIR    := $(BUILD)/deb
+DEB_TREE   := $(DEB_DIR)/xenvhost-$(VERSION)
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
+DEB        := $(DEB_DIR)/xenvhost_$(VERSION)_$(DEB_ARCH).deb
+DEB_INPUTS := Makefile $(shell find src debian man toolstack-hooks xl-scripts -type f 2>/dev/null)
+
+$(DEB): $(DEB_INPUTS)
+	@mkdir -p $(DEB_TREE)
+	find $(DEB_TREE) -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
+	tar -cf - --exclude=./build --exclude=./$(BUILD) --exclude=./.git . | tar -xf - -C $(DEB_TREE)
+	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u LDLIBS \
+	  dpkg-buildpackage -us -uc -b -nc -J$(NPROC) >../build.log 2>&1 || \
+	  { tail -n 40 ../build.log; echo "deb: dpkg-buildpackage failed; see $(DEB_DIR)/build.log"; exit 1; }
+	test -f $@
+
+.PHONY: deb
+deb: $(DEB)
+	lintian --fail-on error --display-level '>=info' $(DEB_DIR)/xenvhost_$(VERSION)_$(DEB_ARCH).changes | tee $(DEB_DIR)/lintian.log
+	@echo "deb: $(DEB)"
 
 .PHONY: clean
 clean:

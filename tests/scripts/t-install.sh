@@ -9,7 +9,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 : "${BUILD:?}"
-need systemd-analyze man cmp dpkg-parsechangelog
+need systemd-analyze systemd-sysusers man cmp dpkg-parsechangelog
 
 new_work
 
@@ -140,6 +140,20 @@ cmp -s "$repo/toolstack-hooks/xenvhost.conf" "$d/etc/xenvhost/xenvhost.conf" || 
 ok "units start /usr/sbin/xenvhostd with /etc/xenvhost/xenvhost.conf"
 verify_units "$d" /lib/systemd/system
 check_man_links "$d" /usr /lib/systemd/system
+
+# The installed sysusers.d file creates its users (what the package's postinst
+# runs), in a root of its own.
+sysroot=$work/sysusers-root
+mkdir -p "$sysroot/etc" "$sysroot/usr/lib/sysusers.d"
+echo "root:x:0:0:root:/root:/bin/bash" >"$sysroot/etc/passwd"
+echo "root:x:0:" >"$sysroot/etc/group"
+cp "$d/usr/lib/sysusers.d/xenvhost.conf" "$sysroot/usr/lib/sysusers.d/"
+out=$(systemd-sysusers --root="$sysroot" xenvhost.conf 2>&1) || fail "systemd-sysusers: $out"
+while read -r type name _; do
+    [ "$type" = u ] || continue
+    grep -q "^$name:" "$sysroot/etc/passwd" || fail "systemd-sysusers did not create $name: $out"
+done <"$sysroot/usr/lib/sysusers.d/xenvhost.conf"
+ok "systemd-sysusers creates the users of the installed sysusers.d file"
 
 # The installed daemon, with the installed configuration, finds the installed
 # worker by default: option checks pass, and it stops at xenstore.

@@ -29,6 +29,13 @@ ifeq ($(VERSION),)
 $(error no version in $(CHANGELOG))
 endif
 
+# The Debian package (`make deb`, below; the Xen level installs it in dom0).
+DEB_DIR    := $(BUILD)/deb
+DEB_TREE   := $(DEB_DIR)/xenvhost-$(VERSION)
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
+DEB        := $(DEB_DIR)/xenvhost_$(VERSION)_$(DEB_ARCH).deb
+DEB_INPUTS := Makefile $(shell find src debian man toolstack-hooks xl-scripts -type f 2>/dev/null)
+
 PKGS_LIBS := fmt liburing
 CPPFLAGS  += -Isrc -MMD -MP
 CXXFLAGS  ?= -O2 -g
@@ -149,6 +156,9 @@ test: all
 	@bash tests/run-levels.sh $(ORDERED_LEVELS)
 
 # ---------------------------------------------------------------- deps
+# The last line is for the package: `make deb` needs build-essential,
+# debhelper, dpkg-dev and lintian; dom0's image copies dpkg, systemd-sysusers
+# and deb-systemd-helper (init-system-helpers) from this host.
 DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev nlohmann-json3-dev libseccomp-dev \
   qemu-system-x86 qemu-system-common qemu-system-data qemu-system-xen seabios qemu-utils \
@@ -229,11 +239,6 @@ install: all
 # build/ (Debian's flags) between runs and is not cleaned first (-nc), so
 # an unchanged tree compiles nothing again; debian/'s products are made anew.
 # The calling make's variables and jobserver are not the copy's.
-DEB_DIR    := $(BUILD)/deb
-DEB_TREE   := $(DEB_DIR)/xenvhost-$(VERSION)
-DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
-DEB        := $(DEB_DIR)/xenvhost_$(VERSION)_$(DEB_ARCH).deb
-DEB_INPUTS := Makefile $(shell find src debian man toolstack-hooks xl-scripts -type f 2>/dev/null)
 
 $(DEB): $(DEB_INPUTS)
 	@mkdir -p $(DEB_TREE)

@@ -238,13 +238,15 @@ install: all
 # $(DEB_TREE), and the package lands in $(DEB_DIR). The copy keeps its own
 # build/ (Debian's flags) between runs and is not cleaned first (-nc), so
 # an unchanged tree compiles nothing again; debian/'s products are made anew.
-# The calling make's variables and jobserver are not the copy's.
+# It runs in a clean environment: the caller's BUILD, CXXFLAGS, MAKEFLAGS and
+# the like must not reach the copy's make (BUILD would make it use this
+# tree's objects, built without Debian's flags).
 
 $(DEB): $(DEB_INPUTS)
 	@mkdir -p $(DEB_TREE)
 	find $(DEB_TREE) -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
 	tar -cf - --exclude=./build --exclude=./$(BUILD) --exclude=./.git . | tar -xf - -C $(DEB_TREE)
-	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES -u LDLIBS \
+	cd $(DEB_TREE) && env -i PATH="$$PATH" HOME="$$HOME" $${DEB_BUILD_OPTIONS:+DEB_BUILD_OPTIONS="$$DEB_BUILD_OPTIONS"} \
 	  dpkg-buildpackage -us -uc -b -nc -J$(NPROC) >../build.log 2>&1 || \
 	  { tail -n 40 ../build.log; echo "deb: dpkg-buildpackage failed; see $(DEB_DIR)/build.log"; exit 1; }
 	test -f $@

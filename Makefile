@@ -245,7 +245,7 @@ install: all
 $(DEB): $(DEB_INPUTS)
 	@mkdir -p $(DEB_TREE)
 	find $(DEB_TREE) -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
-	tar -cf - --exclude=./build --exclude=./$(BUILD) --exclude=./.git . | tar -xf - -C $(DEB_TREE)
+	tar -cf - --exclude=./build --exclude=./$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))) --exclude=./.git . | tar -xf - -C $(DEB_TREE)
 	cd $(DEB_TREE) && env -i PATH="$$PATH" HOME="$$HOME" $${DEB_BUILD_OPTIONS:+DEB_BUILD_OPTIONS="$$DEB_BUILD_OPTIONS"} \
 	  dpkg-buildpackage -us -uc -b -nc -J$(NPROC) >../build.log 2>&1 || \
 	  { tail -n 40 ../build.log; echo "deb: dpkg-buildpackage failed; see $(DEB_DIR)/build.log"; exit 1; }

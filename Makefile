@@ -4,6 +4,7 @@
 #   make deps       install every Debian package the build and the tests need
 #   make test       run every test level (what .ci/run calls)
 #   make install    install into $(DESTDIR)$(PREFIX)
+#   make deb        the Debian package: build/deb/xenvhost_VERSION_ARCH.deb, and lintian on it
 #
 # Test levels have their own fragments in tests/<level>/rules.mk.
 
@@ -16,6 +17,24 @@ SANITIZE ?=
 ifeq ($(origin CXX),default)
 CXX := g++
 endif
+
+# The one version of the project: the top entry of debian/changelog, which is
+# also the package's version; its date is the man pages' date. Only
+# src/base/version.cpp gets it, so a new entry rebuilds that one object.
+CHANGELOG    := debian/changelog
+VERSION      := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' $(CHANGELOG))
+VERSION_DATE := $(shell date -u -d "$$(sed -n '/^ -- /{s/^ -- .*>  //p;q}' $(CHANGELOG))" +%Y-%m-%d)
+VERSION_CPPFLAGS := -DXENVHOST_VERSION='"$(VERSION)"'
+ifeq ($(VERSION),)
+$(error no version in $(CHANGELOG))
+endif
+
+# The Debian package (`make deb`, below; the Xen level installs it in dom0).
+DEB_DIR    := $(BUILD)/deb
+DEB_TREE   := $(DEB_DIR)/xenvhost-$(VERSION)
+DEB_ARCH   := $(shell dpkg --print-architecture 2>/dev/null)
+DEB        := $(DEB_DIR)/xenvhost_$(VERSION)_$(DEB_ARCH).deb
+DEB_INPUTS := Makefile $(shell find src debian man toolstack-hooks xl-scripts -type f 2>/dev/null)
 
 PKGS_LIBS := fmt liburing
 CPPFLAGS  += -Isrc -MMD -MP
@@ -74,6 +93,9 @@ all: $(PROGRAMS) $(STATUS)
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/obj/src/base/version.o: CPPFLAGS += $(VERSION_CPPFLAGS)
+$(BUILD)/obj/src/base/version.o: $(CHANGELOG)
 
 $(LIB): $(LIB_OBJS)
 $(WORKER_LIB): $(filter-out $(WORKER_MAIN),$(WORKER_OBJS))
@@ -134,13 +156,17 @@ test: all
 	@bash tests/run-levels.sh $(ORDERED_LEVELS)
 
 # ---------------------------------------------------------------- deps
+# The last line is for the package: `make deb` needs build-essential,
+# debhelper, dpkg-dev and lintian; dom0's image copies dpkg, systemd-sysusers
+# and deb-systemd-helper (init-system-helpers) from this host.
 DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev nlohmann-json3-dev libseccomp-dev \
   qemu-system-x86 qemu-system-common qemu-system-data qemu-system-xen seabios qemu-utils \
   linux-image-amd64 busybox-static \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
   shellcheck systemd clang libclang-rt-14-dev xz-utils jq groff-base man-db strace \
-  syslinux syslinux-common mtools dosfstools
+  syslinux syslinux-common mtools dosfstools \
+  build-essential debhelper dpkg-dev lintian init-system-helpers
 
 # A shell command printing the packages of DEB_PACKAGES not installed yet.
 MISSING_PACKAGES = for p in $(DEB_PACKAGES); do \
@@ -171,6 +197,9 @@ INSTALL_SCRIPTS := xl-scripts/xenvhost-create
 INSTALL_UNITS   := toolstack-hooks/xenvhostd.service toolstack-hooks/xenvhostd-driverdomain.service
 INSTALL_PATHS   := -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/xenvhost/|$(SYSCONFDIR)/xenvhost/|g' \
                    -e 's|/etc/default/|$(SYSCONFDIR)/default/|g'
+# The man pages' .TH line gets the version and its date; scripts get the version.
+INSTALL_MAN_TH  := -e '/^\.TH /s/"[^"]*" "xenvhost"/"$(VERSION_DATE)" "xenvhost $(VERSION)"/'
+INSTALL_VERSION := -e 's/@VERSION@/$(VERSION)/g'
 
 .PHONY: install
 install: all
@@ -178,7 +207,12 @@ install: all
 	  $(DESTDIR)$(SYSUSERSDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(SBINDIR)/
-	install -m 0755 $(INSTALL_SCRIPTS) $(STATUS) $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(STATUS) $(DESTDIR)$(BINDIR)/
+	for script in $(INSTALL_SCRIPTS); do \
+	  sed $(INSTALL_VERSION) $$script >$(DESTDIR)$(BINDIR)/$${script##*/}.tmp && \
+	  chmod 0755 $(DESTDIR)$(BINDIR)/$${script##*/}.tmp && \
+	  mv $(DESTDIR)$(BINDIR)/$${script##*/}.tmp $(DESTDIR)$(BINDIR)/$${script##*/} || exit 1; \
+	done
 	for unit in $(INSTALL_UNITS); do \
 	  sed $(INSTALL_PATHS) $$unit >$(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp && \
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$${unit##*/}.tmp && \
@@ -187,14 +221,40 @@ install: all
 	conf=$(DESTDIR)$(SYSCONFDIR)/xenvhost/xenvhost.conf; \
 	if [ -e $$conf ]; then echo "install: keeping the existing $$conf"; \
 	else sed $(INSTALL_PATHS) toolstack-hooks/xenvhost.conf >$$conf.tmp && chmod 0644 $$conf.tmp && mv $$conf.tmp $$conf; fi
-	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	for page in man/*.[158]; do \
+	  dir=$(DESTDIR)$(MANDIR)/man$${page##*.}; \
+	  sed $(INSTALL_MAN_TH) $$page >$$dir/$${page##*/}.tmp && grep -q '^\.TH .*"xenvhost $(VERSION)"' $$dir/$${page##*/}.tmp && \
+	  chmod 0644 $$dir/$${page##*/}.tmp && mv $$dir/$${page##*/}.tmp $$dir/$${page##*/} || exit 1; \
+	done
 	install -m 0644 toolstack-hooks/xenvhost.sysusers $(DESTDIR)$(SYSUSERSDIR)/xenvhost.conf
 	@# The users guests' workers run as; a staged install leaves that to the package.
 	if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
 	  systemd-sysusers $(SYSUSERSDIR)/xenvhost.conf; \
 	else echo "install: create the users of $(SYSUSERSDIR)/xenvhost.conf on the target (systemd-sysusers)"; fi
+
+# ---------------------------------------------------------------- deb
+# dpkg-buildpackage writes its output into the parent of the tree it builds,
+# so it builds a copy of this tree (without build/ and .git) at
+# $(DEB_TREE), and the package lands in $(DEB_DIR). The copy keeps its own
+# build/ (Debian's flags) between runs and is not cleaned first (-nc), so
+# an unchanged tree compiles nothing again; debian/'s products are made anew.
+# It runs in a clean environment: the caller's BUILD, CXXFLAGS, MAKEFLAGS and
+# the like must not reach the copy's make (BUILD would make it use this
+# tree's objects, built without Debian's flags).
+
+$(DEB): $(DEB_INPUTS)
+	@mkdir -p $(DEB_TREE)
+	find $(DEB_TREE) -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
+	tar -cf - --exclude=./build --exclude=./$(patsubst $(CURDIR)/%,%,$(abspath $(BUILD))) --exclude=./.git . | tar -xf - -C $(DEB_TREE)
+	cd $(DEB_TREE) && env -i PATH="$$PATH" HOME="$$HOME" $${DEB_BUILD_OPTIONS:+DEB_BUILD_OPTIONS="$$DEB_BUILD_OPTIONS"} \
+	  dpkg-buildpackage -us -uc -b -nc -J$(NPROC) >../build.log 2>&1 || \
+	  { tail -n 40 ../build.log; echo "deb: dpkg-buildpackage failed; see $(DEB_DIR)/build.log"; exit 1; }
+	test -f $@
+
+.PHONY: deb
+deb: $(DEB)
+	lintian --fail-on error --display-level '>=info' $(DEB_DIR)/xenvhost_$(VERSION)_$(DEB_ARCH).changes | tee $(DEB_DIR)/lintian.log
+	@echo "deb: $(DEB)"
 
 .PHONY: clean
 clean:

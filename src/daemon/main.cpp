@@ -2,6 +2,7 @@
 // for guests and serves them through one xenvhost-worker per guest.
 
 #include "base/log.hpp"
+#include "base/version.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/options.hpp"
 #include "daemon/sd_notify.hpp"
@@ -30,6 +31,10 @@ int main(int argc, char** argv) {
     }
     if (options->help) {
         std::fputs(daemon::usage().c_str(), stdout);
+        return 0;
+    }
+    if (options->version) {
+        std::fputs(version_line("xenvhostd").c_str(), stdout);
         return 0;
     }
     log::set_level(options->log_level);

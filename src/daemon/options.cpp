@@ -48,7 +48,8 @@ po::options_description cli_options() {
     po::options_description d = file_options();
     d.add_options()
         ("config", po::value<std::string>()->value_name("FILE"), "read options from FILE")
-        ("help,h", "print this help and exit");
+        ("help,h", "print this help and exit")
+        ("version", "print the version and exit");
     return d;
 }
 
@@ -90,8 +91,9 @@ Result<Options> parse_options(int argc, const char* const* argv) {
     }
 
     Options o;
-    if (vm.count("help")) {
-        o.help = true;
+    if (vm.count("help") || vm.count("version")) {
+        o.help = vm.count("help");
+        o.version = !o.help;
         return o;
     }
     if (vm.count("config")) o.config_file = vm["config"].as<std::string>();

@@ -12,6 +12,7 @@ namespace xenvhost::daemon {
 
 struct Options {
     bool help = false;
+    bool version = false;
     std::string run_dir = "/run/xenvhost";  // sockets and runtime files
     std::string worker;                     // the xenvhost-worker to run
     std::string device_model;               // the xenvhost-dm to run for HVM guests

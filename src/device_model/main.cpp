@@ -2,6 +2,7 @@
 // transport its drivers use and drives each device's vhost-user back-end.
 
 #include "base/log.hpp"
+#include "base/version.hpp"
 #include "base/unique_fd.hpp"
 #include "device_model/guest_device_model.hpp"
 #include "device_model/options.hpp"
@@ -72,6 +73,10 @@ int main(int argc, char** argv) {
     }
     if (opts->help) {
         std::fputs(opts->help_text.c_str(), stdout);
+        return 0;
+    }
+    if (opts->version) {
+        std::fputs(version_line("xenvhost-dm").c_str(), stdout);
         return 0;
     }
     log::set_level(opts->log_level);

@@ -130,6 +130,7 @@ po::options_description describe(Given& g, DmOptions& o) {
     // clang-format off
     desc.add_options()
         ("help,h", "print this help and exit")
+        ("version", "print the version and exit")
         ("domid", po::value(&g.domid), "the guest")
         ("vcpus", po::value(&g.vcpus), "the guest's vCPUs (event channels bound, one per vCPU; default 1)")
         ("ram", po::value(&g.ram), "the guest's RAM as inclusive first-last ranges, e.g. 0x0-0x9ffff,0xc0000-0xfffffff")
@@ -180,7 +181,8 @@ Result<DmOptions> parse_dm_options(int argc, char** argv) {
     help << desc;
     o.help_text = help.str();
     o.help = vm.count("help");
-    if (o.help) return o;
+    o.version = vm.count("version");
+    if (o.help || o.version) return o;
     if (auto ok = check(g, o); !ok) return pass(ok.error());
     return o;
 }

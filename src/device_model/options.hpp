@@ -33,6 +33,7 @@ struct DmDevice {
 
 struct DmOptions {
     bool help = false;
+    bool version = false;
     std::string help_text;
     uint32_t domid = 0;
     unsigned vcpus = 1;

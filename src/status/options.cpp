@@ -1,5 +1,7 @@
 #include "status/options.hpp"
 
+#include "base/version.hpp"
+
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
@@ -43,7 +45,7 @@ std::variant<Options, Exit> parse_options(int argc, const char* const* argv) {
         "json,j", po::bool_switch(&o.json), "print a JSON array instead of a table")(
         "watch,w", po::bool_switch(&o.watch),
         "print again whenever a device's keys change, until interrupted (with --json: one array per line)")(
-        "help,h", "print this help and exit");
+        "help,h", "print this help and exit")("version", "print the version and exit");
     po::options_description hidden;
     hidden.add_options()("guest", po::value(&guests));
     po::options_description all;
@@ -62,6 +64,7 @@ std::variant<Options, Exit> parse_options(int argc, const char* const* argv) {
         text << d << kExitStatus;
         return Exit{0, text.str()};
     }
+    if (vm.count("version")) return Exit{0, version_line("xenvhost-status")};
     if (vm.count("backend")) {
         unsigned v = 0;
         auto [end, ec] = std::from_chars(backend.data(), backend.data() + backend.size(), v);

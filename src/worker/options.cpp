@@ -30,6 +30,7 @@ po::options_description describe(Given& g, WorkerOptions& opts) {
     // clang-format off
     desc.add_options()
         ("help,h", "print this help and exit")
+        ("version", "print the version and exit")
         ("print-capabilities", "print the back-end capabilities as JSON and exit")
         ("socket-path,s", po::value(&g.socket_path), "listen for the front-end on this unix socket")
         ("fd", po::value(&g.fd), "use this already listening socket fd instead of --socket-path")
@@ -135,8 +136,9 @@ Result<WorkerOptions> parse_worker_options(int argc, char** argv) {
     help << desc;
     opts.help_text = help.str();
     opts.help = vm.count("help");
+    opts.version = vm.count("version");
     opts.print_capabilities = vm.count("print-capabilities");
-    if (opts.help || opts.print_capabilities) return opts;
+    if (opts.help || opts.version || opts.print_capabilities) return opts;
 
     if (auto ok = check_service(g, vm.count("xen"), opts); !ok) return pass(ok.error());
     take_flags(vm, opts);

@@ -14,6 +14,7 @@ namespace xenvhost::worker {
 
 struct WorkerOptions {
     bool help = false;
+    bool version = false;
     bool print_capabilities = false;
     std::string help_text;
     std::vector<control::DeviceSpec> devices;

@@ -1,6 +1,7 @@
 #include "worker/run.hpp"
 
 #include "base/log.hpp"
+#include "base/version.hpp"
 #include "control/server.hpp"
 #include "event/event_loop.hpp"
 #include "event/signal_fd.hpp"
@@ -36,6 +37,10 @@ int run(int argc, char** argv, const RunHooks& hooks) {
     }
     if (opts->help) {
         std::fputs(opts->help_text.c_str(), stdout);
+        return 0;
+    }
+    if (opts->version) {
+        std::fputs(version_line("xenvhost-worker").c_str(), stdout);
         return 0;
     }
     if (opts->print_capabilities) {

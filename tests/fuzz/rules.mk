@@ -42,6 +42,9 @@ $(FUZZ_DIR)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(FUZZ_CXX) $(FUZZ_CPPFLAGS) $(FUZZ_CXXFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
+$(FUZZ_DIR)/obj/src/base/version.o: FUZZ_CPPFLAGS += $(VERSION_CPPFLAGS)
+$(FUZZ_DIR)/obj/src/base/version.o: $(CHANGELOG)
+
 $(FUZZ_LIB): $(FUZZ_SRC_OBJS) $(FUZZ_COMMON_OBJS)
 	@mkdir -p $(@D)
 	@rm -f $@

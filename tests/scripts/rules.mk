@@ -4,10 +4,11 @@
 # libxl does; shellcheck of every shell script of the project's toolstack
 # files; `make install` into a temporary DESTDIR, checked file by file, with
 # systemd-analyze verify on the installed units; the man pages against the
-# programs' --help.
+# programs' --help; the Debian package (`make deb`: contents, versions,
+# maintainer scripts, lintian).
 #
 #   make test-scripts
-#   make test-scripts SCRIPTS_CASES=xl:man   only these groups (lint, xl, install, man, hvm)
+#   make test-scripts SCRIPTS_CASES=xl:man   only these groups (lint, xl, install, man, hvm, deb)
 
 SCRIPTS_DIR     := $(BUILD)/tests/scripts
 SCRIPTS_XSLIBXL := $(SCRIPTS_DIR)/xs-libxl

@@ -3,7 +3,7 @@
 # summary. SCRIPTS_CASES=a:b runs only those groups.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-groups=(lint xl install man hvm)
+groups=(lint xl install man hvm deb)
 if [ -n "${SCRIPTS_CASES:-}" ]; then
     IFS=: read -r -a groups <<<"$SCRIPTS_CASES"
 fi

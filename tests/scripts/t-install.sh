@@ -3,12 +3,13 @@
 # /usr/local): every path and mode, the rewritten paths in the units and the
 # configuration, the configuration kept on a second install, the installed
 # daemon finding the installed worker, and systemd-analyze verify on the
-# installed units.
+# installed units; every installed program's --version and every installed
+# man page's .TH line name the package's version (debian/changelog).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 : "${BUILD:?}"
-need systemd-analyze man cmp
+need systemd-analyze systemd-sysusers man cmp dpkg-parsechangelog
 
 new_work
 
@@ -97,6 +98,25 @@ check_man_links() {  # DESTDIR PREFIX UNITDIR: every Documentation= page resolve
     ok "every Documentation=man: page of the units is installed"
 }
 
+# Every installed program prints "NAME VERSION" for --version, VERSION being the
+# package's (dpkg's reading of debian/changelog); every man page's .TH names it.
+check_versions() {  # DESTDIR PREFIX
+    local version prog out page n=0
+    version=$(dpkg-parsechangelog -l "$repo/debian/changelog" -SVersion)
+    [ -n "$version" ] || fail "no version in debian/changelog"
+    for prog in "$1$2"/sbin/* "$1$2"/bin/*; do
+        out=$("$prog" --version) || fail "${prog#"$1"} --version failed"
+        equals "$out" "${prog##*/} $version" "${prog#"$1"} --version"
+        n=$((n + 1))
+    done
+    [ "$n" = 5 ] || fail "$n programs installed, 5 expected"
+    for page in "$1$2"/share/man/man?/*; do
+        grep -q "^\.TH [^ ]* [158] \"[0-9-]*\" \"xenvhost $version\" " "$page" ||
+            fail "${page#"$1"}: .TH does not name xenvhost $version: $(grep '^\.TH ' "$page")"
+    done
+    ok "every installed program's --version and every man page's .TH say $version"
+}
+
 # ---------------------------------------------------------------- PREFIX=/usr
 echo "make install PREFIX=/usr"
 d=$work/usr-root
@@ -105,9 +125,13 @@ check_tree "$d" /usr /lib/systemd/system
 for prog in xenvhostd xenvhost-worker xenvhost-dm; do
     cmp -s "$BUILD/bin/$prog" "$d/usr/sbin/$prog" || fail "$prog differs from $BUILD/bin/$prog"
 done
-cmp -s "$repo/xl-scripts/xenvhost-create" "$d/usr/bin/xenvhost-create" || fail "xenvhost-create differs from xl-scripts/"
+# The script as it is, but for the version written in.
+version=$(dpkg-parsechangelog -l "$repo/debian/changelog" -SVersion)
+sed "s/@VERSION@/$version/g" "$repo/xl-scripts/xenvhost-create" | cmp -s - "$d/usr/bin/xenvhost-create" ||
+    fail "xenvhost-create differs from xl-scripts/ (with the version written in)"
 cmp -s "$BUILD/bin/xenvhost-status" "$d/usr/bin/xenvhost-status" || fail "xenvhost-status differs from $BUILD/bin/xenvhost-status"
 ok "programs and scripts are the built ones"
+check_versions "$d" /usr
 for unit in xenvhostd.service xenvhostd-driverdomain.service; do
     contains "$d/lib/systemd/system/$unit" "ExecStart=/usr/sbin/xenvhostd --config /etc/xenvhost/xenvhost.conf \$XENVHOSTD_ARGS"
     contains "$d/lib/systemd/system/$unit" "EnvironmentFile=-/etc/default/xenvhostd"
@@ -116,6 +140,20 @@ cmp -s "$repo/toolstack-hooks/xenvhost.conf" "$d/etc/xenvhost/xenvhost.conf" || 
 ok "units start /usr/sbin/xenvhostd with /etc/xenvhost/xenvhost.conf"
 verify_units "$d" /lib/systemd/system
 check_man_links "$d" /usr /lib/systemd/system
+
+# The installed sysusers.d file creates its users (what the package's postinst
+# runs), in a root of its own.
+sysroot=$work/sysusers-root
+mkdir -p "$sysroot/etc" "$sysroot/usr/lib/sysusers.d"
+echo "root:x:0:0:root:/root:/bin/bash" >"$sysroot/etc/passwd"
+echo "root:x:0:" >"$sysroot/etc/group"
+cp "$d/usr/lib/sysusers.d/xenvhost.conf" "$sysroot/usr/lib/sysusers.d/"
+out=$(systemd-sysusers --root="$sysroot" xenvhost.conf 2>&1) || fail "systemd-sysusers: $out"
+while read -r type name _; do
+    [ "$type" = u ] || continue
+    grep -q "^$name:" "$sysroot/etc/passwd" || fail "systemd-sysusers did not create $name: $out"
+done <"$sysroot/usr/lib/sysusers.d/xenvhost.conf"
+ok "systemd-sysusers creates the users of the installed sysusers.d file"
 
 # The installed daemon, with the installed configuration, finds the installed
 # worker by default: option checks pass, and it stops at xenstore.
@@ -147,6 +185,7 @@ done
 contains "$d/etc/xenvhost/xenvhost.conf" "#worker = /usr/local/sbin/xenvhost-worker"
 contains "$d/etc/xenvhost/xenvhost.conf" "#device-model = /usr/local/sbin/xenvhost-dm"
 ok "units and configuration name /usr/local/sbin"
+check_versions "$d" /usr/local
 verify_units "$d" /usr/local/lib/systemd/system
 check_man_links "$d" /usr/local /usr/local/lib/systemd/system
 

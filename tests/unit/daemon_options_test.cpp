@@ -83,6 +83,10 @@ TEST_F(DaemonOptions, CommandLine) {
     EXPECT_EQ(o->backoff_initial_ms, 50u);
     EXPECT_EQ(o->backoff_max_ms, 800u);
     EXPECT_TRUE(parse({"--help"})->help);
+    auto v = parse({"--version"});
+    ASSERT_TRUE(v);
+    EXPECT_TRUE(v->version);
+    EXPECT_FALSE(v->help);
 }
 
 TEST_F(DaemonOptions, ConfigFileFillsWhatTheCommandLineLeaves) {

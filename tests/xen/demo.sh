@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: the real Xen 4.17 hypervisor boots under QEMU with xenvhost
-# installed in dom0 (`make install`), and dom0 runs the Xen level's scenario
+# installed in dom0 from its Debian package (dpkg -i), and dom0 runs the Xen level's scenario
 # 60-hvm-guest-demo alone (kernel word xenvhost.demo: no PV test guest):
 # xenvhostd started, a stock Debian HVM guest created through
 # xenvhost-create with two virtio disks that xenvhost serves, SeaBIOS booting
@@ -27,7 +27,7 @@ serial=$images/demo-serial.log
 
 cat <<INTRO
 xenvhost demo: the real Xen hypervisor under $(qemu-system-x86_64 --version | head -n 1 | cut -d'(' -f1)(TCG, no KVM),
-a Debian PV dom0 with xenvhost installed by \`make install\`; a stock Debian HVM guest
+a Debian PV dom0 with xenvhost installed from its Debian package by dpkg; a stock Debian HVM guest
 boots from a virtio disk that xenvhost serves and its own virtio_blk driver uses a second one.
   left column: host seconds since QEMU started; then each step's own duration.
 
@@ -35,6 +35,9 @@ INTRO
 
 # ---------------------------------------------------------------- transcript
 declare -A label=(
+    [package]="package installed"
+    [purge]="dpkg --purge"
+    [reinstall]="dpkg -i again"
     [service]="xenvhostd started, ready"
     [boot]="guest booted"
     [guest]="guest's own driver"
@@ -89,6 +92,9 @@ filter() {
                 host_step "$t"; line "$t" "dom0 up (its init runs)" "$took" ;;
             *" TOOLSTACK-READY"*)
                 host_step "$t"; line "$t" "toolstack up" "$took" "xenstored, xen-init-dom0, xenconsoled, xl" ;;
+            *" PACKAGE-INSTALLED "*)
+                text=${rest#* PACKAGE-INSTALLED }
+                host_step "$t"; line "$t" "xenvhost installed" "$took" "dpkg -i: ${text% dpkg -i *}" ;;
             "[$scenario] SHOW "*)
                 shows+=("${rest#"[$scenario] SHOW "}") ;;
             "[$scenario] STEP "*)

@@ -32,14 +32,14 @@
 #                          Xen has no shadow paging; never -cpu max: dom0
 #                          crashes under TCG)
 #   XEN_KVER=...           kernel for dom0 and the domU (default: newest in /lib/modules)
-#   XEN_INSTALL=           (empty) do not build and `make install` the project's
-#                          programs; put in dom0 only what $(BUILD)/bin holds already
+#   XEN_INSTALL=           (empty) do not build the project's package; put in
+#                          dom0 only what $(BUILD)/bin holds already
 #
 # dom0's initramfs is two concatenated archives: a base layer (busybox, bash,
 # Xen tools and libraries, Xen kernel modules, the domU) and a project layer
-# (init, scenarios, every program in $(BUILD)/bin with its libraries,
-# `make install` output once the worker builds), so a change to the project
-# rebuilds only the small layer.
+# (init, scenarios, every program in $(BUILD)/bin with its libraries, and
+# the project's Debian package, $(DEB), which dom0 installs with dpkg at
+# boot), so a change to the project rebuilds only the small layer.
 
 XEN_DIR        := $(BUILD)/xen
 XEN_SRC        := tests/xen
@@ -68,9 +68,10 @@ $(XEN_DEVCHECK): $(XEN_DEVCHECK_OBJS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lfmt -lxengnttab -lxenforeignmemory -lxenevtchn -lxenctrl -lxentoollog
 
-# The project's programs go in through `make install` once the worker has a
+# The project's programs go in as its Debian package once the worker has a
 # main(); until then whatever $(BUILD)/bin holds is copied as it is.
 XEN_INSTALL   ?= $(if $(wildcard src/worker/main.cpp),yes)
+XEN_DEB       := $(if $(XEN_INSTALL),$(DEB))
 XEN_PROGRAMS  := $(if $(XEN_INSTALL),$(PROGRAMS))
 # Test programs of other levels are taken from $(BUILD)/bin as their level
 # built them (building them is that level's job); this stamp changes with
@@ -119,10 +120,11 @@ $(XEN_DIR)/dom0-base.cpio.gz: $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_S
 	  $(XEN_DIR)/vmlinux $(XEN_DIR)/domU.cpio.gz $(XEN_SRC)/domU/domU.cfg \
 	  $(XEN_HVM_KERNEL) $(XEN_DIR)/hvm.cpio.gz $(XEN_HVM_BLKIO)
 
-$(XEN_DIR)/dom0-project.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_PROJECT_INPUTS) $(XEN_BIN_STAMP) $(XEN_IMAGE_TOOLS)
+$(XEN_DIR)/dom0-project.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_PROJECT_INPUTS) $(XEN_BIN_STAMP) $(XEN_IMAGE_TOOLS) \
+    $(XEN_DEB)
 	@mkdir -p $(XEN_DIR)
 	stage=$$(mktemp -d $(abspath $(XEN_DIR))/stage.XXXXXX) && \
-	  { [ -z "$(XEN_INSTALL)" ] || $(MAKE) --no-print-directory install DESTDIR=$$stage PREFIX=/usr || \
+	  { [ -z "$(XEN_DEB)" ] || install -D -m 0644 $(XEN_DEB) $$stage/usr/share/xenvhost-tests/xen/packages/$(notdir $(XEN_DEB)) || \
 	    { rm -rf $$stage; exit 1; }; } && \
 	  bash $(XEN_SRC)/image/mkimage.sh dom0-project $@ $$stage \
 	    $(XEN_DIR)/dom0-base.cpio.gz.list $(XEN_SRC) $(BUILD)/bin

@@ -74,6 +74,24 @@ start_domu() {
     mark "DOMU-READY domid=$DOMU_ID $(since "$t0")s after xl create"
 }
 
+# The project's Debian package, when the image carries one, installed as on a
+# host before any scenario uses its programs. dom0 has no package database:
+# the libraries the package depends on are in the image (copied with the
+# programs that need them), so dpkg is told not to check its Depends.
+install_package() {
+    local deb t0
+    for deb in "$SHARE"/packages/*.deb; do
+        [ -f "$deb" ] || continue
+        t0=$(uptime_s)
+        if ! dpkg --force-depends -i "$deb" >/tmp/dpkg-install.log 2>&1; then
+            cat /tmp/dpkg-install.log
+            return 1
+        fi
+        grep -v -e '^ ' -e 'depends on' /tmp/dpkg-install.log
+        mark "PACKAGE-INSTALLED $(dpkg-query -W -f='${Package} ${Version}' "$(dpkg-deb -f "$deb" Package)") dpkg -i $(since "$t0")s"
+    done
+}
+
 # Prefixes each line as soon as it arrives (sed would hold every line until
 # the next one comes, to know whether it is the last).
 prefix() {
@@ -139,6 +157,7 @@ main() {
     mark "DOM0-SHELL-READY $(uname -r)"
     start_xen_devices
     start_toolstack
+    install_package
     if grep -qw nodomu /proc/cmdline; then
         mark "NODOMU: no guest, no scenarios"
     elif grep -qw 'xenvhost\.demo' /proc/cmdline; then

@@ -8,7 +8,8 @@
 #   mkimage.sh vmlinux      OUT BZIMAGE
 #
 # dom0-project's STAGE is a fresh directory that may already hold what
-# `make install DESTDIR=STAGE PREFIX=/usr` put there; it is removed at the end.
+# `make install DESTDIR=STAGE PREFIX=/usr` put there, or the project's
+# package in $SHARE/packages; it is removed at the end.
 # Scratch directories and temporary outputs have unique names, so two builds
 # in the same tree do not trip over each other.
 # dom0 boots with two archives concatenated: the base layer (busybox, Xen
@@ -100,7 +101,28 @@ build_dom0_base() {
     img_add "$stage" /usr/bin/mtools "$gconv/gconv-modules" "$gconv/gconv-modules.cache" \
         "$gconv/gconv-modules.d/gconv-modules-extra.conf" "$gconv/IBM850.so" "$gconv/IBM437.so"
     ln -sf mtools "$stage/usr/bin/mcopy"
+    dom0_dpkg "$stage"
     img_pack "$stage" "$out"
+}
+
+# dpkg, to install the project's package in dom0 as on a host, and what the
+# package's maintainer scripts run: systemd-sysusers (the users guests'
+# workers run as) and deb-systemd-helper (the units' enablement; perl-base's
+# perl runs it). dpkg-deb runs GNU tar (busybox's lacks its options), and
+# dpkg wants ldconfig and start-stop-daemon on PATH. No
+# systemd runs in dom0, so the scripts start and stop no unit. Busybox's
+# dpkg applets are links to /bin/busybox: they are removed first, or the
+# copy would write through them.
+DPKG_PROGRAMS=(/usr/bin/dpkg /usr/bin/dpkg-deb /usr/bin/dpkg-split /usr/bin/dpkg-query /usr/bin/dpkg-trigger /bin/tar /sbin/ldconfig
+    /usr/bin/systemd-sysusers /usr/bin/perl /usr/bin/deb-systemd-helper)
+dom0_dpkg() {
+    local stage=$1 f
+    for f in "${DPKG_PROGRAMS[@]}"; do rm -f "$stage$f"; done
+    img_add "$stage" "${DPKG_PROGRAMS[@]}"
+    mkdir -p "$stage/usr/lib/x86_64-linux-gnu"
+    cp -a /usr/lib/x86_64-linux-gnu/perl-base "$stage/usr/lib/x86_64-linux-gnu/"
+    mkdir -p "$stage"/var/lib/dpkg/{info,updates,triggers} "$stage/etc/dpkg"
+    : >"$stage/var/lib/dpkg/status"
 }
 
 # The HVM guest's boot disk: a FAT file system with syslinux in its boot
@@ -122,15 +144,17 @@ hvm_boot_disk() {
     rm -f "$img.cfg"
 }
 
-# dom0 has no systemd-sysusers: /etc/passwd and /etc/group get root and
-# the users of the sysusers.d file `make install` staged (the guests'
-# workers run as them), a "-" uid as 999 and down.
+# /etc/passwd and /etc/group get root, and with a package in the stage
+# nothing else (its postinst runs systemd-sysusers); without one, the users
+# of the sysusers.d file `make install` staged (the guests' workers run as
+# them), a "-" uid as 999 and down.
 dom0_users() {
     local stage=$1 conf=$1/usr/lib/sysusers.d/xenvhost.conf type name id free=999
-    [ -f "$conf" ] || { echo "image: no $conf from make install" >&2; return 1; }
     mkdir -p "$stage/etc"
     echo "root:x:0:0:root:/root:/bin/bash" >"$stage/etc/passwd"
     echo "root:x:0:" >"$stage/etc/group"
+    if compgen -G "$stage/$PACKAGES/*.deb" >/dev/null; then return 0; fi
+    [ -f "$conf" ] || { echo "image: no $conf from make install" >&2; return 1; }
     while read -r type name id _; do
         [ "$type" = u ] || continue
         if [ "$id" = - ]; then id=$free; free=$((free - 1)); fi
@@ -139,6 +163,22 @@ dom0_users() {
     done <"$conf"
 }
 
+# The project's package, when the stage holds one in $PACKAGES: dom0
+# installs it with dpkg at boot. Unpacked into STAGE/.package for this
+# build only: its programs are not copied from BIN_DIR, and the libraries
+# they need go into the image.
+PACKAGES=$SHARE/packages
+dom0_package() {
+    local stage=$1 deb
+    for deb in "$stage/$PACKAGES"/*.deb; do
+        [[ -f $deb ]] || continue
+        mkdir -p "$stage/.package"
+        dpkg-deb -x "$deb" "$stage/.package"
+    done
+}
+# Is PROGRAM (a file name) one the package installs?
+in_package() { [[ -e $stage/.package/usr/sbin/$1 || -e $stage/.package/usr/bin/$1 ]]; }
+
 build_dom0_project() {
     local out=$1 base_list=$2 src=$3 bin_dir=$4
     install -D -m 0755 "$src/dom0/init" "$stage/init"
@@ -146,11 +186,13 @@ build_dom0_project() {
     mkdir -p "$stage/$SHARE"
     cp -r "$src/scenarios" "$stage/$SHARE/"
     dom0_users "$stage"
-    # Programs `make install` did not place are copied as they are.
+    dom0_package "$stage"
+    # Programs `make install` or the package did not place are copied as they are.
     mkdir -p "$stage/usr/bin"
     local f
     for f in "$bin_dir"/*; do
         [[ -f $f && -x $f ]] || continue
+        in_package "$(basename "$f")" && continue
         [[ -e $stage/usr/bin/$(basename "$f") ]] || install -m 0755 "$f" "$stage/usr/bin/"
     done
     local -a programs=()
@@ -167,7 +209,9 @@ build_dom0_project() {
             return 1
         fi
     done
+    if [[ -d $stage/.package ]]; then mapfile -t -O "${#programs[@]}" programs < <(find "$stage/.package" -type f -perm -u+x); fi
     IMG_SKIP=$base_list img_add_libs "$stage" "${programs[@]}"
+    rm -rf "$stage/.package"
     img_pack "$stage" "$out"
 }
 

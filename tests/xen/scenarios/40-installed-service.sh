@@ -1,6 +1,10 @@
 #!/bin/bash
-# The installed service as a host runs it. xenvhostd is started from what
-# `make install` put into dom0, the way systemd would start
+# The installed service as a host runs it. The project's Debian package is
+# installed (dom0's main.sh ran dpkg -i at boot): its programs answer
+# --version with the package's version, its postinst enabled
+# xenvhostd.service the Debian way (deb-systemd-helper) and not the
+# driver-domain unit, and created the users guests' workers run as.
+# xenvhostd is started from what the package installed, the way systemd would start
 # xenvhostd.service: the unit's ExecStart with its EnvironmentFile expanded,
 # a clean environment, RuntimeDirectory created, readiness from sd_notify
 # (Type=notify: READY=1 from the main pid on $NOTIFY_SOCKET). Then a guest
@@ -8,7 +12,10 @@
 # xenvhost-create, xenvhost-status and the status keys are checked, data
 # moves through a worker's grant mappings, the guest is destroyed and its
 # worker must be gone, and the service is stopped as the unit's KillMode
-# says (SIGTERM; exit 0, STOPPING=1, nothing left behind).
+# says (SIGTERM; exit 0, STOPPING=1, nothing left behind). Last, `dpkg
+# --purge xenvhost` must leave no file of the package, no unit or
+# enablement and no runtime directory; the package is then installed again
+# for the scenarios after this one.
 #
 # Every step prints "STEP <name> <seconds> <what>", and lines worth showing
 # "SHOW <text>"; `make demo` (tests/xen/demo.sh) shows only those.
@@ -66,6 +73,34 @@ cleanup() {
     rm -rf "$work" "$img" /etc/default/xenvhostd
 }
 trap 'cleanup $?' EXIT
+
+# ------------------------------------------------------------- the package
+pkg=xenvhost
+wants=/etc/systemd/system/multi-user.target.wants
+t0=$(uptime_s)
+deb=
+for f in /usr/share/xenvhost-tests/xen/packages/"$pkg"_*.deb; do [ -f "$f" ] && deb=$f; done
+[ -n "$deb" ] || die "dom0's image carries no $pkg package"
+status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) || die "the package $pkg is not installed"
+[ "$status" = "install ok installed" ] || die "the package $pkg is '$status', not installed"
+version=$(dpkg-query -W -f='${Version}' "$pkg")
+for prog in xenvhostd xenvhost-worker xenvhost-dm xenvhost-status xenvhost-create; do
+    path=$(command -v "$prog") || die "$prog is not on PATH"
+    dpkg-query -S "$path" >/dev/null 2>&1 || die "$path (first on PATH) is not the package's"
+    out=$("$prog" --version) || die "$prog --version failed"
+    [ "$out" = "$prog $version" ] || die "$prog --version says '$out', the package is $version"
+done
+[ "$(readlink "$wants/xenvhostd.service")" = "$unit" ] || die "the postinst did not enable xenvhostd.service"
+[ ! -e "$wants/xenvhostd-driverdomain.service" ] || die "the postinst enabled xenvhostd-driverdomain.service"
+for user in xenvhost xenvhost-range-base; do
+    grep -q "^$user:" /etc/passwd || die "the postinst did not create the user $user"
+done
+dpkg-query -W -f='${Conffiles}\n' "$pkg" | grep -q '^ /etc/xenvhost/xenvhost.conf ' ||
+    die "/etc/xenvhost/xenvhost.conf is not a conffile of $pkg"
+echo "SHOW $(dpkg-query -W -f='${Package} ${Version} ${Architecture}' "$pkg") installed by dpkg -i $(basename "$deb")"
+step package "$t0" "$pkg $version installed with dpkg: every program's --version says $version;" \
+    "xenvhostd.service enabled ($wants), the driver-domain unit not; users xenvhost and xenvhost-range-base;" \
+    "/etc/xenvhost/xenvhost.conf a conffile"
 
 # ------------------------------------------------------------- the unit
 [ -f "$unit" ] || die "$unit is not installed"
@@ -344,14 +379,45 @@ left=$(service_pids)
 grep -q "^NOTIFY pid=$stopped_pid .*STOPPING=1" "$work/notify.log" || die "xenvhostd sent no STOPPING=1"
 left=$(ls -A "$run_dir")
 [ -z "$left" ] || die "xenvhostd left in $run_dir: $left"
-# systemd removes the RuntimeDirectory at the stop unless told to preserve it.
+# systemd removes the RuntimeDirectory at the stop unless told to preserve
+# it; a preserved one is the package's to remove.
 preserve=$(unit_value RuntimeDirectoryPreserve)
 case ${preserve:-no} in
     yes) kept="$run_dir empty, kept (RuntimeDirectoryPreserve=yes)" ;;
-    *) kept="$run_dir empty, removed" ;;
+    *) kept="$run_dir empty, removed"; rmdir "$run_dir"; run_dir= ;;
 esac
-rmdir "$run_dir"
-run_dir=
 step stop "$t0" "SIGTERM (KillMode=$kill_mode): STOPPING=1, xenvhostd exited 0, no process of the service left;" \
     "$kept"
 sed 's/^/  xenvhostd: /' "$work/daemon.log"
+
+# ------------------------------------------------------------- purge
+# The operator's EnvironmentFile written above is not the package's.
+rm -f "${env_file#-}"
+t0=$(uptime_s)
+dpkg-query -L "$pkg" >"$work/package.list"
+dpkg --purge "$pkg" >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; die "dpkg --purge $pkg failed"; }
+sed 's/^/  dpkg: /' "$work/purge.log"
+left=()
+while read -r path; do
+    if [ -d "$path" ] && [ ! -L "$path" ]; then
+        # dpkg keeps a directory of the package only while something else is in it.
+        [ -n "$(ls -A "$path")" ] || left+=("$path/")
+    elif [ -e "$path" ] || [ -L "$path" ]; then
+        left+=("$path")
+    fi
+done <"$work/package.list"
+[ "${#left[@]}" = 0 ] || die "dpkg --purge left: ${left[*]}"
+[ ! -e /etc/xenvhost ] || die "dpkg --purge left /etc/xenvhost: $(ls -A /etc/xenvhost)"
+[ ! -e "/run/$runtime" ] || die "dpkg --purge left the RuntimeDirectory /run/$runtime"
+run_dir=
+enablement=$(find /etc/systemd /var/lib/systemd ! -type d 2>/dev/null)
+[ -z "$enablement" ] || die "dpkg --purge left units' enablement: $enablement"
+if dpkg-query -W "$pkg" >/dev/null 2>&1; then die "dpkg still knows $pkg after the purge"; fi
+echo "SHOW dpkg --purge $pkg: none of its $(wc -l <"$work/package.list") paths left, nor /etc/xenvhost, $wants/xenvhostd.service or /run/$runtime"
+step purge "$t0" "dpkg --purge $pkg: no file, directory, conffile, unit, enablement or runtime directory left"
+
+t0=$(uptime_s)
+dpkg --force-depends -i "$deb" >"$work/reinstall.log" 2>&1 || { cat "$work/reinstall.log"; die "dpkg -i $deb failed"; }
+[ "$(dpkg-query -W -f='${Status}' "$pkg")" = "install ok installed" ] || die "$pkg is not installed again"
+[ "$(readlink "$wants/xenvhostd.service")" = "$unit" ] || die "xenvhostd.service is not enabled again"
+step reinstall "$t0" "dpkg -i $(basename "$deb") again (for the scenarios after this one): installed and enabled"

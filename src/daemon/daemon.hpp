@@ -52,8 +52,12 @@ private:
         bool awaiting_model = false;  // an HVM guest's device: state 2 once the device model has it
         bool modelled = false;        // on the guest's bus through the running device model
         std::string external;         // its external back-end's socket; empty: the guest's worker serves it
+        bool refused = false;         // its worker reported a refusal by Xen (xenvhost-error written)
     };
-    enum class GuestType { kHvm, kPv, kUnknown };
+    // kHvmRefused: an HVM guest whose device model Xen refuses this (driver)
+    // domain; kUnknownRestricted: unknown, and this domain's kernel keeps
+    // privcmd from asking Xen (xen/privilege.hpp).
+    enum class GuestType { kHvm, kHvmRefused, kPv, kUnknown, kUnknownRestricted };
     struct GuestModel {
         std::unique_ptr<DeviceModelProcess> process;
         std::unique_ptr<event::Timer> gather;  // waits for the guest's other devices

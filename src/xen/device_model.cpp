@@ -1,5 +1,7 @@
 #include "xen/device_model.hpp"
 
+#include <cerrno>
+
 #define __XEN_TOOLS__ 1  // the device-model and ioreq definitions are for tools only
 extern "C" {  // the headers have no C++ guards
 #include <xendevicemodel.h>
@@ -14,6 +16,23 @@ Result<std::shared_ptr<DeviceModel>> DeviceModel::open(uint32_t domid) {
     xendevicemodel_handle* handle = xendevicemodel_open(nullptr, 0);
     if (!handle) return fail_errno("xendevicemodel_open (/dev/xen/privcmd)");
     return std::make_shared<DeviceModel>(handle, domid);
+}
+
+DmProbe DeviceModel::probe(uint32_t domid) {
+    DmProbe p;
+    xendevicemodel_handle* handle = xendevicemodel_open(nullptr, 0);
+    if (!handle) {
+        p.open_err = errno ? errno : ENODEV;
+        return p;
+    }
+    if (xendevicemodel_restrict(handle, static_cast<domid_t>(domid)) < 0) {
+        p.restrict_err = errno ? errno : EIO;
+    } else {
+        unsigned vcpus = 0;
+        if (xendevicemodel_nr_vcpus(handle, static_cast<domid_t>(domid), &vcpus) < 0) p.dmop_err = errno ? errno : EIO;
+    }
+    xendevicemodel_close(handle);
+    return p;
 }
 
 DeviceModel::~DeviceModel() { xendevicemodel_close(h(handle_)); }

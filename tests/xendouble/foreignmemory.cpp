@@ -7,6 +7,8 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,9 +47,13 @@ void* map_frames(xenforeignmemory_handle* h, uint32_t dom, int prot, size_t page
     std::vector<bool> skip(pages, false);
     size_t bad = 0;
     int first_error = 0;
+    const char* foreign = std::getenv(kForeignEnv);
+    const bool refused = foreign && std::strcmp(foreign, "refused") == 0;
     for (size_t i = 0; i < pages; ++i) {
         int e = 0;
-        if (arr[i] >= s.pages()) {
+        if (refused) {
+            e = EPERM;
+        } else if (arr[i] >= s.pages()) {
             e = EINVAL;
         } else if (s.frame_missing(arr[i])) {
             e = ENOENT;

@@ -103,6 +103,13 @@ private:
     void on_worker_given_up(unsigned domid, const std::string& reason);
     void on_worker_stopped(unsigned domid);
     void on_release_domain();
+    // Whether the guest domain still exists: xenstored's answer, or in a
+    // driver domain that may not ask, whether its devices' frontend
+    // directories are there.
+    Result<bool> guest_running(unsigned domid) const;
+    // A driver domain removes a closed device's directory itself, shortly
+    // after writing state 6.
+    void schedule_removal(const std::string& dir);
     void retire_worker_if_idle(unsigned domid);
     void finish_shutdown_if_done();
 
@@ -142,6 +149,7 @@ private:
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;
     std::map<unsigned, GuestModel> models_;
+    std::map<std::string, std::unique_ptr<event::Timer>> removals_;  // device directories to remove
     bool shutting_down_ = false;
     bool lost_ = false;
     std::function<void()> shutdown_done_;

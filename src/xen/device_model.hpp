@@ -20,9 +20,9 @@ struct PciSbdf {
 class DeviceModel {
 public:
     static Result<std::shared_ptr<DeviceModel>> open(uint32_t domid);
-    // Asks Xen for the guest's vCPU count (a DMOP that changes nothing)
-    // through a handle restricted to the guest; xen/privilege.hpp says what
-    // the answers mean.
+    // Whether this domain's kernel lets privcmd reach the guest, then Xen's
+    // answer to a DMOP that changes nothing (the guest's vCPU count);
+    // xen/privilege.hpp says what the answers mean.
     static DmProbe probe(uint32_t domid);
     explicit DeviceModel(void* handle, uint32_t domid) : handle_(handle), domid_(domid) {}
     DeviceModel(const DeviceModel&) = delete;

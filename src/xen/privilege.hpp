@@ -16,18 +16,18 @@ namespace xenvhost::xen {
 
 inline constexpr std::string_view kRefusedMarker = "privilege refused: ";
 
-// What xenvhostd learnt by asking about a guest through privcmd: whether
-// the handle could be restricted to the guest (Linux's privcmd in a domU is
-// restricted to the domain's xenstore `target` since the fix for XSA-482,
-// unless loaded with unrestricted=1: restricting it to another domain then
-// fails with EINVAL and nothing reaches Xen), then what a DMOP that changes
-// nothing answered (xendevicemodel_nr_vcpus). Xen's x86 dm_op checks the
-// guest is HVM (EINVAL) before the caller's privilege (EPERM), so the answer
-// also tells the guest's type where the toolstack's /libxl/<domid>/type is
-// not readable (a driver domain).
+// What xenvhostd learnt by asking about a guest through privcmd: whether a
+// privcmd handle could be restricted to the guest (Linux's privcmd in a domU
+// is restricted to the domain's xenstore `target` since the fix for
+// XSA-482, unless loaded with unrestricted=1: restricting it to another
+// domain then fails with EINVAL and nothing reaches Xen), then what a DMOP
+// that changes nothing answered (xendevicemodel_nr_vcpus). Xen's x86 dm_op
+// checks the guest is HVM (EINVAL) before the caller's privilege (EPERM), so
+// the answer also tells the guest's type where the toolstack's
+// /libxl/<domid>/type is not readable (a driver domain).
 struct DmProbe {
     int open_err = 0;      // errno of opening privcmd, 0 if it opened
-    int restrict_err = 0;  // errno of restricting the handle to the guest
+    int restrict_err = 0;  // errno of restricting a fresh privcmd handle to the guest
     int dmop_err = 0;      // errno of the DMOP, 0 if it succeeded
 };
 enum class DmAccess {

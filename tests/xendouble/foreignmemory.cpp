@@ -3,6 +3,7 @@
 // `frames` (or beyond the guest's memory) fails with a per-page error.
 
 #include "xendouble/foreign_handle.hpp"
+#include "xendouble/ioreq_layout.hpp"
 
 #include <fcntl.h>
 
@@ -103,7 +104,10 @@ int xenforeignmemory_close(xenforeignmemory_handle* fmem) {
 int xenforeignmemory_restrict(xenforeignmemory_handle* fmem, domid_t domid) {
     std::lock_guard lock(fmem->mutex);
     // privcmd: a handle is restricted once; another domain later is EINVAL.
-    if (fmem->restricted && *fmem->restricted != domid) {
+    // A domU's kernel restricts every handle to the domain's xenstore target
+    // (XSA-482's fix): XENDOUBLE_DM_ACCESS=restricted.
+    const char* access = std::getenv(kDmAccessEnv);
+    if ((fmem->restricted && *fmem->restricted != domid) || (access && std::strcmp(access, "restricted") == 0)) {
         errno = EINVAL;
         return -1;
     }

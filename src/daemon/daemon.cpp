@@ -10,6 +10,9 @@
 namespace xenvhost::daemon {
 namespace {
 constexpr std::chrono::milliseconds kHealthPeriod{2000};
+// How long a driver domain leaves a closed device's directory for libxl in
+// dom0 to read its state 6 (libxl then waits up to 10 s for the removal).
+constexpr std::chrono::milliseconds kRemovalDelay{1500};
 }  // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, event::EventLoop& loop) {
@@ -245,7 +248,7 @@ void Daemon::start_device(Device& dev, Action action) {
     auto entry = entry_of(dev);
     if (!entry) return fail_device(dev, entry.error().message);
     if (auto r = check_image(*entry); !r) return fail_device(dev, r.error().message);
-    auto introduced = xs_.is_domain_introduced(dev.key.domid);
+    auto introduced = guest_running(dev.key.domid);
     if (!introduced) return check_xenstore(introduced.error());
     if (!*introduced) {
         log::info("{}: guest domain {} is not running; not serving the device", dev.key.label(), dev.key.domid);
@@ -308,11 +311,16 @@ void Daemon::close_device(const DeviceKey& key) {
         return;
     }
     if (self_ != 0) {
-        // In a driver domain nobody else may remove the backend directory (xl devd would).
-        if (auto rm = xs_.remove(dir); !rm) return check_xenstore(rm.error());
+        // In a driver domain nobody else may remove the backend directory
+        // (xl devd would), but not at once: libxl in dom0 reads `state` when
+        // its watch fires, and a directory already gone there is an error to
+        // it ("wanted state 6 but it was removed"; seen on the real
+        // hypervisor). It waits up to 10 s for the removal after that.
         publisher_.forget(dir);
         devices_.erase(it);
-        log::info("{}: closed (state 6), device directory removed", key.label());
+        schedule_removal(dir);
+        log::info("{}: closed (state 6); its device directory is removed in {} ms", key.label(),
+                  kRemovalDelay.count());
         return;
     }
     log::info("{}: closed (state 6)", key.label());
@@ -324,7 +332,7 @@ void Daemon::on_release_domain() {
     for (auto& [key, _] : devices_) domids.insert(key.domid);
     for (auto& [d, _] : models_) domids.insert(d);
     for (unsigned d : domids) {
-        auto introduced = xs_.is_domain_introduced(d);
+        auto introduced = guest_running(d);
         if (!introduced) return check_xenstore(introduced.error());
         if (*introduced) continue;
         log::info("dom{}: guest domain is gone; releasing its devices and worker", d);
@@ -341,6 +349,49 @@ void Daemon::on_release_domain() {
         if (auto w = workers_.find(d); w != workers_.end()) w->second->stop();
         else remove_guest_run_dir(d);
     }
+}
+
+void Daemon::schedule_removal(const std::string& dir) {
+    if (removals_.contains(dir)) return;
+    auto timer = event::Timer::create(loop_, [this, dir] {
+        if (auto rm = xs_.remove(dir); !rm) check_xenstore(rm.error());
+        else log::info("{}: device directory removed", dir);
+        // The timer's own callback is on the stack.
+        loop_.defer([this, dir] { removals_.erase(dir); });
+    });
+    if (!timer) {
+        log::error("{}: {}; removing the device directory now", dir, timer.error().message);
+        if (auto rm = xs_.remove(dir); !rm) check_xenstore(rm.error());
+        return;
+    }
+    (*timer)->arm(kRemovalDelay);
+    removals_.emplace(dir, std::move(*timer));
+}
+
+Result<bool> Daemon::guest_running(unsigned domid) const {
+    auto introduced = xs_.is_domain_introduced(domid);
+    if (introduced || self_ == 0 || (introduced.error().err != EACCES && introduced.error().err != EPERM))
+        return introduced;
+    // xenstored refuses a driver domain the question (Debian's 4.17 does).
+    // libxl lets the back-end domain read the frontend directory of each of
+    // the guest's devices, which goes with /local/domain/<guest>: one that
+    // is still there says the guest is.
+    bool known = false;
+    for (auto& [key, dev] : devices_) {
+        if (key.domid != domid) continue;
+        known = true;
+        auto frontend = xs_.read(dir_of(key) + "/frontend");
+        if (!frontend) return std::unexpected(frontend.error());
+        if (!*frontend || frontend->value().empty()) continue;
+        auto node = xs_.read(**frontend);
+        if (!node) {
+            if (node.error().err == EACCES) continue;
+            return std::unexpected(node.error());
+        }
+        if (node->has_value()) return true;
+    }
+    if (!known) return true;  // nothing to look at: the device watches will tell
+    return false;
 }
 
 void Daemon::shutdown(std::function<void()> done) {

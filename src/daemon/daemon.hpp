@@ -52,8 +52,12 @@ private:
         bool awaiting_model = false;  // an HVM guest's device: state 2 once the device model has it
         bool modelled = false;        // on the guest's bus through the running device model
         std::string external;         // its external back-end's socket; empty: the guest's worker serves it
+        bool refused = false;         // its worker reported a refusal by Xen (xenvhost-error written)
     };
-    enum class GuestType { kHvm, kPv, kUnknown };
+    // kHvmRefused: an HVM guest whose device model Xen refuses this (driver)
+    // domain; kUnknownRestricted: unknown, and this domain's kernel keeps
+    // privcmd from asking Xen (xen/privilege.hpp).
+    enum class GuestType { kHvm, kHvmRefused, kPv, kUnknown, kUnknownRestricted };
     struct GuestModel {
         std::unique_ptr<DeviceModelProcess> process;
         std::unique_ptr<event::Timer> gather;  // waits for the guest's other devices
@@ -99,6 +103,13 @@ private:
     void on_worker_given_up(unsigned domid, const std::string& reason);
     void on_worker_stopped(unsigned domid);
     void on_release_domain();
+    // Whether the guest domain still exists: xenstored's answer, or in a
+    // driver domain that may not ask, whether its devices' frontend
+    // directories are there.
+    Result<bool> guest_running(unsigned domid) const;
+    // A driver domain removes a closed device's directory itself, shortly
+    // after writing state 6.
+    void schedule_removal(const std::string& dir);
     void retire_worker_if_idle(unsigned domid);
     void finish_shutdown_if_done();
 
@@ -138,6 +149,7 @@ private:
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;
     std::map<unsigned, GuestModel> models_;
+    std::map<std::string, std::unique_ptr<event::Timer>> removals_;  // device directories to remove
     bool shutting_down_ = false;
     bool lost_ = false;
     std::function<void()> shutdown_done_;

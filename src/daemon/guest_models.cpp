@@ -6,10 +6,13 @@
 #include "base/log.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/guest_layout.hpp"
+#include "xen/device_model.hpp"
+#include "xen/privilege.hpp"
 
 #include <unistd.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace xenvhost::daemon {
 namespace {
@@ -20,6 +23,9 @@ using namespace std::chrono_literals;
 constexpr auto kGatherDevices = 100ms;
 constexpr const char* kNoTransportPv = "none: a PV guest has no MMIO emulation, so no virtio transport";
 constexpr const char* kNoTransportUnknown = "none: the guest's type (/libxl/<domid>/type) is not readable here";
+constexpr const char* kNoTransportRefused = "none: Xen refuses this domain a device model for the HVM guest";
+
+std::string errno_text(int err) { return err ? std::strerror(err) : "ok"; }
 
 unsigned parse_unsigned(const std::optional<std::string>& text, unsigned fallback) {
     if (!text) return fallback;
@@ -32,9 +38,27 @@ unsigned parse_unsigned(const std::optional<std::string>& text, unsigned fallbac
 
 Daemon::GuestType Daemon::guest_type(unsigned domid) {
     auto type = xs_.read(fmt::format("/libxl/{}/type", domid));
-    if (!type || !*type) return GuestType::kUnknown;
-    if (**type == "hvm") return GuestType::kHvm;
-    return GuestType::kPv;  // "pv" and "pvh": neither has PCI nor an IOAPIC for a stock kernel
+    if (type && *type) {
+        if (**type == "hvm") return GuestType::kHvm;
+        return GuestType::kPv;  // "pv" and "pvh": neither has PCI nor an IOAPIC for a stock kernel
+    }
+    if (self_ == 0) return GuestType::kUnknown;
+    // A driver domain cannot read /libxl: a DMOP that changes nothing says
+    // whether the guest is HVM and whether Xen lets us be its device model.
+    const xen::DmProbe probe = xen::DeviceModel::probe(domid);
+    const xen::DmAccess access = xen::classify_dm_probe(probe);
+    log::info("dom{}: /libxl/{}/type is not readable here; asked Xen through privcmd: open {}, restrict {}, "
+              "DMOP {} ({})",
+              domid, domid, errno_text(probe.open_err), errno_text(probe.restrict_err), errno_text(probe.dmop_err),
+              xen::dm_access_name(access));
+    switch (access) {
+        case xen::DmAccess::kAllowed: return GuestType::kHvm;
+        case xen::DmAccess::kRefused: return GuestType::kHvmRefused;
+        case xen::DmAccess::kNotHvm: return GuestType::kPv;
+        case xen::DmAccess::kKernelRestricted: return GuestType::kUnknownRestricted;
+        case xen::DmAccess::kUnknown: break;
+    }
+    return GuestType::kUnknown;
 }
 
 // Called when the worker listens on the device's socket. True: state 2 waits
@@ -51,6 +75,18 @@ bool Daemon::needs_model(Device& dev, StatusUpdate& update) {
     case GuestType::kUnknown:
         update.set(kKeyTransport, kNoTransportUnknown);
         return false;
+    case GuestType::kUnknownRestricted:
+        update.set(kKeyTransport, xen::kNoTransportRestricted);
+        return false;
+    case GuestType::kHvmRefused: {
+        // No state 2: the guest would find no device. The error key says
+        // what was refused and what to change.
+        const std::string why = xen::device_model_refused(self_, dev.key.domid);
+        dev.phase = Phase::kFailed;
+        log::error("{}: cannot be served: {}", dev.key.label(), why);
+        update.set(kKeyTransport, kNoTransportRefused).set(kKeyError, why).set(kKeyConnected, "0");
+        return true;
+    }
     }
     return false;
 }

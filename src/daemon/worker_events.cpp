@@ -4,6 +4,7 @@
 
 #include "base/log.hpp"
 #include "daemon/daemon.hpp"
+#include "xen/privilege.hpp"
 
 #include <filesystem>
 
@@ -73,6 +74,7 @@ void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& r
     }
     auto& w = workers_.at(domid);
     if (dev->phase == Phase::kStarting) {
+        dev->refused = false;
         StatusUpdate u;
         u.set(kKeySocket, socket_path(dev->key))
             .set(kKeyWorkerPid, std::to_string(w->pid()))
@@ -93,7 +95,8 @@ void Daemon::on_added(unsigned domid, const std::string& name, const Result<>& r
 void Daemon::device_listening(Device& dev, StatusUpdate u) {
     const std::string socket = served_socket(dev);
     if (!dev.adopting && needs_model(dev, u)) {
-        log::info("{}: listening on {}; state 2 once the device model has it", dev.key.label(), socket);
+        if (dev.phase != Phase::kFailed)
+            log::info("{}: listening on {}; state 2 once the device model has it", dev.key.label(), socket);
         publish(dev.key, u);
         return;
     }
@@ -117,7 +120,17 @@ void Daemon::on_device_event(unsigned domid, const control::DeviceStatus& s) {
         log::info("{}: front-end {} (mapping {})", dev->key.label(), s.connected ? "connected" : "disconnected",
                   s.mapping);
     dev->connected = s.connected;
-    publish(dev->key, StatusUpdate{}.set(kKeyConnected, s.connected ? "1" : "0").set(kKeyMapping, s.mapping));
+    StatusUpdate u;
+    u.set(kKeyConnected, s.connected ? "1" : "0").set(kKeyMapping, s.mapping);
+    // Xen refused the worker something for this guest (a foreign mapping in
+    // a driver domain): that does not change while the guest runs, so the
+    // error key stays until the device is served again.
+    if (auto refusal = xen::refusal_in(s.last_error); !refusal.empty() && !dev->refused) {
+        dev->refused = true;
+        log::error("{}: {}", dev->key.label(), refusal);
+        u.set(kKeyError, std::string(refusal));
+    }
+    publish(dev->key, u);
 }
 
 void Daemon::on_worker_up(unsigned domid, pid_t pid, unsigned restarts) {

@@ -25,8 +25,8 @@ Result<std::shared_ptr<const Region>> MemoryBuilder::make_xen_region(const Regio
     if (policy_.domid && d.domid != *policy_.domid)
         return fail_as(ErrorKind::kPolicy, "region of domain {}, but this process serves domain {}", d.domid,
                        *policy_.domid);
-    if (grant ? !handles_.grants : !handles_.foreign)
-        return fail_as(ErrorKind::kPolicy, "{} mapping is not available on this host", grant ? "grant" : "foreign");
+    if (grant && !handles_.grants) return fail_as(ErrorKind::kPolicy, "grant mapping is not available on this host");
+    if (!grant && !handles_.foreign) return fail_as(ErrorKind::kPolicy, "{}", handles_.foreign_unavailable());
     if (auto ok = xen::check_device_fd(fd.get(), grant ? xen::XenDevice::kGntdev : xen::XenDevice::kPrivcmd); !ok)
         return pass(ok.error(), ErrorKind::kPolicy);
     if (!grant && policy_.foreign_map_whole && can_map_foreign_whole(d)) {

@@ -2,6 +2,9 @@
 
 #include "base/log.hpp"
 #include "xen/device_fd.hpp"
+#include "xen/privilege.hpp"
+
+#include <cerrno>
 
 namespace xenvhost::memory {
 
@@ -18,7 +21,11 @@ XenHandles open_xen_handles(std::optional<uint32_t> domid) {
         if (domid) {
             if (auto r = (*f)->restrict_to(*domid); !r) {
                 // An unrestricted handle could map any domain: refuse to use it.
-                log::warn("foreign mappings unavailable: {}", r.error().message);
+                // EINVAL: the kernel restricted it to another domain already
+                // (a domU's privcmd, since the fix for XSA-482).
+                if (r.error().err == EINVAL) h.foreign_refused = xen::privcmd_restricted(*domid);
+                log::warn("foreign mappings unavailable: {}{}", r.error().message,
+                          h.foreign_refused.empty() ? "" : "; " + h.foreign_refused);
                 return h;
             }
         }

@@ -9,12 +9,20 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace xenvhost::memory {
 
 struct XenHandles {
     std::shared_ptr<xen::GrantTable> grants;     // null where gntdev is unavailable
     std::shared_ptr<xen::ForeignMemory> foreign;  // null where privcmd is unavailable
+    // Why `foreign` is null when this domain's kernel keeps privcmd from the
+    // guest (a xen/privilege.hpp refusal, which the daemon turns into the
+    // device's error key); empty otherwise.
+    std::string foreign_refused = {};
+    std::string foreign_unavailable() const {
+        return foreign_refused.empty() ? "foreign mapping is not available on this host" : foreign_refused;
+    }
 };
 
 // Opens what the host offers; a missing device is logged and left null, so

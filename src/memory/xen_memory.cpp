@@ -98,7 +98,7 @@ Result<XenMemory::FrameMapping> XenMemory::map_frames(XenRegionKind kind, uint32
         fm.data = m->data();
         fm.mapping = std::move(*m);
     } else {
-        if (!handles_.foreign) return fail_as(ErrorKind::kPolicy, "foreign mapping is not available on this host");
+        if (!handles_.foreign) return fail_as(ErrorKind::kPolicy, "{}", handles_.foreign_unavailable());
         if (scratch.errs.size() < frames.size()) scratch.errs.resize(frames.size());
         auto m = handles_.foreign->map(domid, frames, writable, scratch.errs);
         if (!m) {

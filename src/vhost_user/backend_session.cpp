@@ -3,6 +3,7 @@
 #include "base/log.hpp"
 #include "vhost_user/session_errors.hpp"
 #include "virtio/ring_layout.hpp"
+#include "xen/privilege.hpp"
 
 #include <array>
 #include <cstring>
@@ -99,6 +100,7 @@ Result<> BackendSession::handle(Message& msg) {
                            (msg.header.flags & kFlagNeedReply) && (*spec)->reply == ReplyKind::kNone;
     Result<> done = run_handler(msg);
     if (done) return wants_ack ? conn_.reply_u64(msg.header.request, kReplyOk) : Result<>{};
+    if (auto refusal = xen::refusal_in(done.error().message); !refusal.empty()) privilege_refusal_ = refusal;
     if (done.error().kind != ErrorKind::kPolicy) {
         // Tell a front-end that asked, then close.
         if (wants_ack) (void)conn_.reply_u64(msg.header.request, kReplyFailed);

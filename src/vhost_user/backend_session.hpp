@@ -63,6 +63,10 @@ public:
     // Protocol features this back-end offers.
     uint64_t offered_protocol_features() const;
     const char* memory_mode() const;
+    // The last thing this domain was refused for the guest by Xen or its own
+    // kernel (a xen/privilege.hpp refusal, from a message that failed or was
+    // refused), or empty.
+    const std::string& privilege_refusal() const { return privilege_refusal_; }
 
 private:
     struct Vring {
@@ -148,6 +152,7 @@ private:
     std::shared_ptr<const virtio::InflightArea> inflight_;
     std::shared_ptr<BackendChannel> channel_;
     std::shared_ptr<memory::Iotlb> iotlb_ = std::make_shared<memory::Iotlb>();
+    std::string privilege_refusal_;
 };
 
 }  // namespace xenvhost::vhost_user

@@ -80,8 +80,14 @@ void DeviceHost::on_message() {
         disconnect(fmt::format("protocol error: {}", r.error().message));
         return;
     }
-    // The mapping mode becomes known with the first memory table.
-    if (status_cb_ && session_->memory_mode() != mode_before) status_cb_(status());
+    // What Xen or this domain's kernel refused for the guest is its last
+    // error, which xenvhostd turns into the device's error key.
+    bool changed = session_->memory_mode() != mode_before;  // known with the first memory table
+    if (const std::string& refusal = session_->privilege_refusal(); !refusal.empty() && refusal != last_error_) {
+        last_error_ = refusal;
+        changed = true;
+    }
+    if (status_cb_ && changed) status_cb_(status());
 }
 
 void DeviceHost::disconnect(std::string_view why) {

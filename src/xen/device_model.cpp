@@ -1,5 +1,9 @@
 #include "xen/device_model.hpp"
 
+#include "xen/foreign_memory.hpp"
+
+#include <cerrno>
+
 #define __XEN_TOOLS__ 1  // the device-model and ioreq definitions are for tools only
 extern "C" {  // the headers have no C++ guards
 #include <xendevicemodel.h>
@@ -14,6 +18,36 @@ Result<std::shared_ptr<DeviceModel>> DeviceModel::open(uint32_t domid) {
     xendevicemodel_handle* handle = xendevicemodel_open(nullptr, 0);
     if (!handle) return fail_errno("xendevicemodel_open (/dev/xen/privcmd)");
     return std::make_shared<DeviceModel>(handle, domid);
+}
+
+DmProbe DeviceModel::probe(uint32_t domid) {
+    DmProbe p;
+    // Whether this domain's kernel lets privcmd reach the guest at all: a
+    // fresh privcmd handle restricted by the kernel to another domain (a
+    // domU's, since the fix for XSA-482) refuses a restriction to the guest
+    // with EINVAL. libxendevicemodel would not say: it falls back to
+    // libxencall when privcmd's DM_OP ioctl fails, and its restrict then
+    // answers EOPNOTSUPP.
+    auto foreign = ForeignMemory::open();
+    if (!foreign) {
+        p.open_err = foreign.error().err ? foreign.error().err : ENODEV;
+        return p;
+    }
+    if (auto r = (*foreign)->restrict_to(domid); !r) {
+        p.restrict_err = r.error().err ? r.error().err : EIO;
+        return p;
+    }
+    xendevicemodel_handle* handle = xendevicemodel_open(nullptr, 0);
+    if (!handle) {
+        p.open_err = errno ? errno : ENODEV;
+        return p;
+    }
+    // Best effort: the probe changes nothing, restricted or not.
+    (void)xendevicemodel_restrict(handle, static_cast<domid_t>(domid));
+    unsigned vcpus = 0;
+    if (xendevicemodel_nr_vcpus(handle, static_cast<domid_t>(domid), &vcpus) < 0) p.dmop_err = errno ? errno : EIO;
+    xendevicemodel_close(handle);
+    return p;
 }
 
 DeviceModel::~DeviceModel() { xendevicemodel_close(h(handle_)); }

@@ -3,6 +3,7 @@
 // (ioreq servers, interrupt lines, MSIs), restricted to that guest.
 
 #include "base/error.hpp"
+#include "xen/privilege.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,10 @@ struct PciSbdf {
 class DeviceModel {
 public:
     static Result<std::shared_ptr<DeviceModel>> open(uint32_t domid);
+    // Whether this domain's kernel lets privcmd reach the guest, then Xen's
+    // answer to a DMOP that changes nothing (the guest's vCPU count);
+    // xen/privilege.hpp says what the answers mean.
+    static DmProbe probe(uint32_t domid);
     explicit DeviceModel(void* handle, uint32_t domid) : handle_(handle), domid_(domid) {}
     DeviceModel(const DeviceModel&) = delete;
     DeviceModel& operator=(const DeviceModel&) = delete;

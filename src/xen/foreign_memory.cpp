@@ -1,5 +1,7 @@
 #include "xen/foreign_memory.hpp"
 
+#include "xen/privilege.hpp"
+
 #include <sys/mman.h>
 
 #define __XEN_TOOLS__ 1  // the public headers want it; xenctrl.h (which sets it) is not C++-clean
@@ -8,6 +10,7 @@ extern "C" {  // the header has no C++ guards
 }
 
 #include <algorithm>
+#include <cerrno>
 #include <type_traits>
 #include <utility>
 
@@ -86,9 +89,13 @@ Result<ForeignMapping> ForeignMemory::map(uint32_t domid, std::span<const uint64
     // The library takes a non-const list but only reads it.
     void* addr = xenforeignmemory_map(h(handle_), domid, PROT_READ | (writable ? PROT_WRITE : 0), frames.size(),
                                       const_cast<xen_pfn_t*>(frames.data()), err.data());
+    // EPERM: this domain has no privilege over the guest (a driver domain
+    // under the default XSM policy), which no retry changes.
+    if (!addr && errno == EPERM) return std::unexpected(Error{foreign_map_refused(domid), EPERM, ErrorKind::kMapFailure});
     if (!addr) return fail_errno("foreign map of {} frames of domain {}", frames.size(), domid);
     ForeignMapping mapping(shared_from_this(), addr, frames.size());
     for (size_t i = 0; i < err.size(); ++i) {
+        if (err[i] == -EPERM) return std::unexpected(Error{foreign_map_refused(domid), EPERM, ErrorKind::kMapFailure});
         if (err[i])
             return std::unexpected(Error{
                 fmt::format("frame {:#x} of domain {} could not be mapped (error {})", frames[i], domid, err[i]),

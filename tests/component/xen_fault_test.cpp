@@ -233,5 +233,35 @@ TEST_F(XenFaultTest, MissingRingFrameRefusesTheRing) {
     expect_serves(again->blk(), 1900, 9);
 }
 
+// A driver domain under Xen's default XSM policy: every foreign map of the
+// guest is refused page by page with EPERM. The worker reports it as a
+// refusal that says what to change (xenvhostd turns it into the device's
+// xenvhost-error), not as a missing frame.
+class ForeignRefusedTest : public XenWorkerFixture<> {
+protected:
+    void SetUp() override {
+        ::setenv(xendouble::kForeignEnv, "refused", 1);  // the worker inherits it
+        start_worker();
+        ::unsetenv(xendouble::kForeignEnv);
+    }
+};
+
+TEST_F(ForeignRefusedTest, RingRefusedAndTheStatusSaysWhy) {
+    XenSessionOptions o;
+    o.mapping = XenMapping::kForeign;
+    auto s = XenBlkSession::connect(worker_->socket(), worker_->files(), o);
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_OK((*s)->prepare());
+    EXPECT_FALSE((*s)->start()) << "a ring in memory Xen refuses to map was started";
+    // The refused ring ends the connection; the status carries the reason.
+    s->reset();
+    auto st = worker_->status();
+    ASSERT_TRUE(st) << st.error().message;
+    EXPECT_NE(st->last_error.find("privilege refused: this domain may not map guest 7's memory by foreign mapping"),
+              std::string::npos)
+        << st->last_error;
+    EXPECT_GT(st->map_failures, 0u);
+}
+
 }  // namespace
 }  // namespace xenvhost::component

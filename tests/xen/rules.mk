@@ -35,11 +35,12 @@
 #   XEN_INSTALL=           (empty) do not build the project's package; put in
 #                          dom0 only what $(BUILD)/bin holds already
 #
-# dom0's initramfs is two concatenated archives: a base layer (busybox, bash,
+# dom0's initramfs is concatenated archives: a base layer (busybox, bash,
 # Xen tools and libraries, Xen kernel modules, the domU) and a project layer
 # (init, scenarios, every program in $(BUILD)/bin with its libraries, and
 # the project's Debian package, $(DEB), which dom0 installs with dpkg at
-# boot), so a change to the project rebuilds only the small layer.
+# boot), so a change to the project rebuilds only the small layer. A third
+# layer carries the driver domain's initramfs (scenario 45).
 
 XEN_DIR        := $(BUILD)/xen
 XEN_SRC        := tests/xen
@@ -129,8 +130,21 @@ $(XEN_DIR)/dom0-project.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_PROJECT_INPU
 	  bash $(XEN_SRC)/image/mkimage.sh dom0-project $@ $$stage \
 	    $(XEN_DIR)/dom0-base.cpio.gz.list $(XEN_SRC) $(BUILD)/bin
 
+# The driver domain's initramfs (scenario 45), in a layer of its own: the
+# project's `make install`, xen-grant-frontend, sd-notify-listener, its init
+# and steps.
+XEN_DD_INPUTS := $(XEN_SRC)/driverdomain/init $(XEN_SRC)/driverdomain/dd-steps.sh \
+  $(wildcard $(XEN_SRC)/scenarios/lib/*.sh)
+$(XEN_DIR)/dom0-driverdomain.cpio.gz: $(XEN_DD_INPUTS) $(XEN_BIN_STAMP) $(XEN_IMAGE_TOOLS)
+	@mkdir -p $(XEN_DIR)
+	stage=$$(mktemp -d $(abspath $(XEN_DIR))/stage.XXXXXX) && \
+	  { [ -z "$(XEN_INSTALL)" ] || $(MAKE) --no-print-directory install DESTDIR=$$stage PREFIX=/usr || \
+	    { rm -rf $$stage; exit 1; }; } && \
+	  bash $(XEN_SRC)/image/mkimage.sh driver-domain $@ $$stage $(XEN_KVER) $(XEN_SRC) $(BUILD)/bin
+
 # The kernel unpacks concatenated initramfs archives in order.
-$(XEN_DIR)/dom0.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_DIR)/dom0-project.cpio.gz
+$(XEN_DIR)/dom0.cpio.gz: $(XEN_DIR)/dom0-base.cpio.gz $(XEN_DIR)/dom0-project.cpio.gz \
+    $(XEN_DIR)/dom0-driverdomain.cpio.gz
 	cat $^ >$@.tmp.$$$$ && mv $@.tmp.$$$$ $@
 
 .PHONY: xen-images test-xen

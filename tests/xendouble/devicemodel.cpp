@@ -14,6 +14,7 @@ extern "C" {
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -90,6 +91,9 @@ int xendevicemodel_restrict(xendevicemodel_handle* dmod, domid_t domid) {
     std::lock_guard lock(dmod->mutex);
     // privcmd: a handle is restricted once; another domain later is EINVAL.
     if (dmod->restricted >= 0 && dmod->restricted != domid) return refuse(*dmod->state, EINVAL, "restrict");
+    // A domU's kernel restricts every handle to the domain's xenstore target (XSA-482's fix).
+    if (const char* a = std::getenv(kDmAccessEnv); a && std::strcmp(a, "restricted") == 0)
+        return refuse(*dmod->state, EINVAL, "restrict: the kernel restricted privcmd to another domain");
     dmod->restricted = domid;
     note(false, "devicemodel: restricted to domain %u", domid);
     return 0;
@@ -204,6 +208,18 @@ int xendevicemodel_set_pci_intx_level(xendevicemodel_handle* dmod, domid_t domid
         return refuse(s, EINVAL, "set_pci_intx_level: out of range");
     note(false, "devicemodel: INTx %u:%u level %u", device, intx, level);
     return set_level(s, s.dm().intx[device][intx], level, kIntxChanges);
+}
+
+// dm.c checks that the guest is HVM (EINVAL) before the caller's privilege (EPERM).
+int xendevicemodel_nr_vcpus(xendevicemodel_handle* dmod, domid_t domid, unsigned int* vcpus) {
+    if (check(dmod, domid, "nr_vcpus") < 0) return -1;
+    const IoreqState& s = *dmod->state;
+    const char* access = std::getenv(kDmAccessEnv);
+    if (access && std::strcmp(access, "refused") == 0) return refuse(s, EPERM, "nr_vcpus: no privilege over the guest");
+    if (access && std::strcmp(access, "pv") == 0) return refuse(s, EINVAL, "nr_vcpus: not an HVM guest");
+    *vcpus = s.vcpus();
+    note(false, "devicemodel: nr_vcpus %u", *vcpus);
+    return 0;
 }
 
 int xendevicemodel_set_irq_level(xendevicemodel_handle* dmod, domid_t domid, unsigned int irq, unsigned int level) {

@@ -3,10 +3,13 @@
 // `frames` (or beyond the guest's memory) fails with a per-page error.
 
 #include "xendouble/foreign_handle.hpp"
+#include "xendouble/ioreq_layout.hpp"
 
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,9 +48,13 @@ void* map_frames(xenforeignmemory_handle* h, uint32_t dom, int prot, size_t page
     std::vector<bool> skip(pages, false);
     size_t bad = 0;
     int first_error = 0;
+    const char* foreign = std::getenv(kForeignEnv);
+    const bool refused = foreign && std::strcmp(foreign, "refused") == 0;
     for (size_t i = 0; i < pages; ++i) {
         int e = 0;
-        if (arr[i] >= s.pages()) {
+        if (refused) {
+            e = EPERM;
+        } else if (arr[i] >= s.pages()) {
             e = EINVAL;
         } else if (s.frame_missing(arr[i])) {
             e = ENOENT;
@@ -97,7 +104,10 @@ int xenforeignmemory_close(xenforeignmemory_handle* fmem) {
 int xenforeignmemory_restrict(xenforeignmemory_handle* fmem, domid_t domid) {
     std::lock_guard lock(fmem->mutex);
     // privcmd: a handle is restricted once; another domain later is EINVAL.
-    if (fmem->restricted && *fmem->restricted != domid) {
+    // A domU's kernel restricts every handle to the domain's xenstore target
+    // (XSA-482's fix): XENDOUBLE_DM_ACCESS=restricted.
+    const char* access = std::getenv(kDmAccessEnv);
+    if ((fmem->restricted && *fmem->restricted != domid) || (access && std::strcmp(access, "restricted") == 0)) {
         errno = EINVAL;
         return -1;
     }

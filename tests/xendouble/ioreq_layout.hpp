@@ -22,6 +22,14 @@ namespace xenvhost::xendouble {
 // directory says so instead of hanging).
 inline constexpr const char* kVcpusEnv = "XENDOUBLE_VCPUS";
 
+// What the hypervisor answers a DMOP of a domain that is not dom0 (a driver
+// domain's xenvhostd probing the guest with nr_vcpus): "refused" is EPERM
+// (an HVM guest under the default XSM policy), "pv" is EINVAL (not HVM),
+// "restricted" makes xendevicemodel_restrict fail with EINVAL as a domU's
+// privcmd does since the fix for XSA-482 (restricted to the domain's
+// xenstore target); unset, the caller may (dom0, or a policy that allows it).
+inline constexpr const char* kDmAccessEnv = "XENDOUBLE_DM_ACCESS";
+
 // One page: a shared_iopage_t, one ioreq_t (32 bytes) per vCPU. Mapped by
 // xenforeignmemory_map_resource(XENMEM_resource_ioreq_server, frame 1).
 inline constexpr const char* kIoreqFile = "ioreq";

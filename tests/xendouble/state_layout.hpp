@@ -15,6 +15,10 @@ inline constexpr uint64_t kPageSize = 4096;  // Xen frames are 4 KiB
 inline constexpr const char* kDirEnv = "XENDOUBLE_DIR";
 inline constexpr const char* kDomidEnv = "XENDOUBLE_DOMID";
 inline constexpr const char* kDebugEnv = "XENDOUBLE_DEBUG";  // set: log every call to stderr
+// "refused": every foreign map of the guest fails page by page with -EPERM,
+// as privcmd reports Xen's answer to a domain without privilege over the
+// guest (a driver domain under the default XSM policy).
+inline constexpr const char* kForeignEnv = "XENDOUBLE_FOREIGN";
 
 // Page N is guest frame N (foreign mappings) and the page of grant ref N
 // (grant mappings). Its size fixes the number of pages.

@@ -4,6 +4,7 @@
 // start or dies fails the guest's devices.
 
 #include "tests/xenstore/model_fixture.hpp"
+#include "xen/privilege.hpp"
 
 #include <signal.h>
 
@@ -185,6 +186,65 @@ TEST_F(DeviceModelLevel, KilledModelFailsTheDevicesAndItsServerIsDestroyed) {
     EXPECT_NE(daemon->log().find("destroyed ioreq server 0 left by the device model"), std::string::npos);
     EXPECT_TRUE(wait_for([&] { return process_gone(dm); }, kWaitMs)) << "not reaped";
     EXPECT_TRUE(daemon_children("xenvhost-dm").empty()) << "a device model was started again";
+}
+
+// A driver domain (domid node 3) cannot read /libxl/<domid>/type: xenvhostd
+// asks Xen with a DMOP that changes nothing, and the double answers as Xen
+// does for an unprivileged caller (XENDOUBLE_DM_ACCESS).
+class DriverDomainModel : public DeviceModelLevel {
+protected:
+    static constexpr unsigned kSelf = 3;
+    void start(const char* access) {
+        XS_ASSERT_OK(env->xs().write("/local/domain/0/domid", std::to_string(kSelf)));
+        ASSERT_NO_FATAL_FAILURE(guest(std::nullopt));
+        auto g = DoubleGuest::create(env->dir() + "/xendouble", kGuest, kGuestVcpus, kGuestRamKib);
+        ASSERT_TRUE(g.has_value()) << g.error().message;
+        xd = std::move(*g);
+        auto daemon_env = xd->daemon_env();
+        daemon_env.push_back(std::string("XENDOUBLE_DM_ACCESS=") + access);
+        started = env->dir() + "/dm-started";
+        // A device model that leaves a trace if it is ever run.
+        ASSERT_NO_FATAL_FAILURE(
+            start_daemon({"--device-model", script("dm.sh", "touch " + started + "\nexit 1")}, daemon_env));
+        Tree t = disk(kGuest, kXvda, image("a.img"), "w", std::nullopt, kSelf);
+        t.set("/backend/", "base", "0");
+        t.set("/backend/", "irq", "0");
+        XS_ASSERT_OK(env->write_tree(t));
+        dir = be("virtio_disk", kGuest, kXvda, kSelf);
+    }
+    std::string started, dir;
+};
+
+TEST_F(DriverDomainModel, RefusedDeviceModelIsAnErrorKeyThatSaysWhatToChange) {
+    ASSERT_NO_FATAL_FAILURE(start("refused"));
+    ASSERT_TRUE(wait_error(dir)) << "state " << env->read(dir + "/state").value_or("-");
+    std::string error = env->read(dir + "/xenvhost-error").value_or("");
+    EXPECT_TRUE(error.starts_with("privilege refused: domain 3 may not be the device model of HVM guest 5")) << error;
+    EXPECT_NE(error.find("XSM/FLASK"), std::string::npos) << error;
+    EXPECT_NE(error.find("dom0"), std::string::npos) << error;
+    // No state 2: the guest would find no device, and xenvhost-create reports the key.
+    EXPECT_EQ(env->read(dir + "/state"), "1");
+    EXPECT_EQ(env->read(dir + "/xenvhost-transport"), "none: Xen refuses this domain a device model for the HVM guest");
+    EXPECT_EQ(env->read(dir + "/xenvhost-connected"), "0");
+    EXPECT_FALSE(XenstoreEnv::wait_file(started, true, 1000)) << "a device model was started anyway";
+}
+
+TEST_F(DriverDomainModel, KernelRestrictedPrivcmdIsNamedInTheTransportKey) {
+    ASSERT_NO_FATAL_FAILURE(start("restricted"));
+    // The guest may be PV, which a driver domain serves through grants: no error, but the key says
+    // that an HVM guest would get no device model, and why.
+    ASSERT_TRUE(wait_state(dir, "2")) << "error " << env->read(dir + "/xenvhost-error").value_or("-");
+    EXPECT_EQ(env->read(dir + "/xenvhost-transport"), xen::kNoTransportRestricted);
+    EXPECT_FALSE(env->read(dir + "/xenvhost-error").has_value());
+    EXPECT_FALSE(XenstoreEnv::wait_file(started, true, 1000)) << "a device model was started";
+}
+
+TEST_F(DriverDomainModel, PvGuestIsLearntFromXen) {
+    ASSERT_NO_FATAL_FAILURE(start("pv"));
+    ASSERT_TRUE(wait_state(dir, "2")) << "error " << env->read(dir + "/xenvhost-error").value_or("-");
+    EXPECT_EQ(env->read(dir + "/xenvhost-transport"), kNoTransportPv);
+    EXPECT_FALSE(env->read(dir + "/xenvhost-error").has_value());
+    EXPECT_FALSE(XenstoreEnv::wait_file(started, true, 1000)) << "a device model was started for a PV guest";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #   mkimage.sh dom0-base    OUT KVER KERNEL DOMU_CPIO DOMU_CFG HVM_KERNEL HVM_CPIO BLKIO
 #   mkimage.sh dom0-project OUT STAGE BASE_LIST XEN_TEST_DIR BIN_DIR
 #   mkimage.sh vmlinux      OUT BZIMAGE
+#   mkimage.sh driver-domain OUT STAGE KVER XEN_TEST_DIR BIN_DIR
 #
 # dom0-project's STAGE is a fresh directory that may already hold what
 # `make install DESTDIR=STAGE PREFIX=/usr` put there, or the project's
@@ -215,6 +216,51 @@ build_dom0_project() {
     img_pack "$stage" "$out"
 }
 
+# The driver domain of scenario 45: its own initramfs, carried in dom0 as
+# /root/driverdomain.cpio.gz by a third layer of dom0's archive (OUT), so a
+# change to the project rebuilds it without touching the base layer. It
+# holds busybox, bash, the xenstore client (libxenstore reaches xenstored
+# through /dev/xen/xenbus there), the Xen device modules, what
+# `make install DESTDIR=STAGE PREFIX=/usr` put in STAGE (xenvhostd, the
+# worker, the units, the configuration), the test programs the steps use,
+# and the steps (driverdomain/init, dd-steps.sh, the scenarios' lib).
+build_driver_domain() {
+    local out=$1 kver=$2 src=$3 bin_dir=$4 root f
+    root=$stage/dd
+    mkdir -p "$root"
+    img_skeleton "$root"
+    install -m 0755 "$src/driverdomain/init" "$root/init"
+    install -D -m 0644 "$src/driverdomain/dd-steps.sh" "$root/$SHARE/dd-steps.sh"
+    mkdir -p "$root/$SHARE/scenarios"
+    cp -r "$src/scenarios/lib" "$root/$SHARE/scenarios/"
+    img_add "$root" /usr/bin/xenstore /bin/bash /lib/x86_64-linux-gnu/libgcc_s.so.1
+    local cmd
+    for cmd in read write ls list rm chmod watch exists; do
+        ln -sf xenstore "$root/usr/bin/xenstore-$cmd"
+    done
+    # The installation, as a package would lay it out.
+    local item
+    for item in "$stage"/*; do
+        [[ $item == "$root" ]] || cp -a "$item" "$root/"
+    done
+    dom0_users "$root"
+    for f in xen-grant-frontend sd-notify-listener; do
+        [[ -x $bin_dir/$f ]] || { echo "image: $bin_dir/$f is not built" >&2; return 1; }
+        install -m 0755 "$bin_dir/$f" "$root/usr/bin/"
+    done
+    local -a programs=()
+    mapfile -t programs < <(find "$root/usr" -type f -perm -u+x)
+    for f in "${programs[@]}"; do
+        if [[ $(head -c 4 "$f" | od -An -c | tr -d ' ') == '177ELF' ]]; then strip --strip-debug "$f"; fi
+    done
+    img_add_libs "$root" "${programs[@]}"
+    img_add_modules "$root" "$kver" "${XEN_MODULES[@]}"
+    mkdir -p "$stage/layer/root"
+    img_pack "$root" "$stage/layer/root/driverdomain.cpio.gz"
+    rm -f "$stage/layer/root/driverdomain.cpio.gz.list"
+    img_pack "$stage/layer" "$out"
+}
+
 # The ELF kernel inside an xz-compressed bzImage. Booting it saves Xen (for
 # dom0) and libxenguest (for each domU) seconds of xz decompression under TCG.
 extract_vmlinux() {
@@ -255,12 +301,18 @@ main() {
             build_dom0_project "$1" "${@:3}"
             ;;
         vmlinux) (($# == 2)) || usage; extract_vmlinux "$@" ;;
+        driver-domain)
+            (($# == 5)) || usage
+            stage=$2
+            [[ -d $stage ]] || { echo "image: $stage is not a directory" >&2; exit 2; }
+            build_driver_domain "$1" "${@:3}"
+            ;;
         *) usage ;;
     esac
 }
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 

@@ -100,7 +100,9 @@ private:
     void on_worker_stopped(unsigned domid);
     void on_release_domain();
     void retire_worker_if_idle(unsigned domid);
+    // shutdown.cpp
     void finish_shutdown_if_done();
+    void kill_stragglers();
 
     // Devices of the operator's back-ends (external_devices.cpp).
     void log_external_backends() const;
@@ -138,6 +140,8 @@ private:
     std::map<DeviceKey, Device> devices_;
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;
     std::map<unsigned, GuestModel> models_;
+    // One deadline for every process a shutdown stops.
+    std::unique_ptr<event::Timer> stop_grace_;
     bool shutting_down_ = false;
     bool lost_ = false;
     std::function<void()> shutdown_done_;

@@ -28,7 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kConnectTimeout = 5s;
 constexpr auto kConnectRetryMax = 50ms;
-constexpr auto kStopGrace = 3s;
 
 // Waits for a pidfd to become readable (the process exited).
 bool wait_exit(int pidfd, int timeout_ms) {
@@ -334,17 +333,30 @@ void WorkerProcess::remove(const std::string& name) {
 }
 
 void WorkerProcess::stop() {
-    if (state_ == State::kStopping || state_ == State::kStopped) return;
+    if (begin_stop()) timer_->arm(kStopGrace);
+}
+
+void WorkerProcess::terminate() { begin_stop(); }
+
+bool WorkerProcess::begin_stop() {
+    if (state_ == State::kStopping || state_ == State::kStopped) return false;
+    // A connect retry or a restart backoff must not fire into the stop.
+    timer_->cancel();
     if (!pidfd_) {
         state_ = State::kStopped;
-        timer_->cancel();
         if (hooks_.stopped) hooks_.stopped();
-        return;
+        return false;
     }
     state_ = State::kStopping;
     log::info("dom{}: stopping worker pid {}", domid_, pid_);
     pidfd_signal(pidfd_.get(), SIGTERM);
-    timer_->arm(std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
+    return true;
+}
+
+void WorkerProcess::kill() {
+    if (!pidfd_) return;
+    if (state_ == State::kStopping) log::warn("dom{}: worker pid {} ignored SIGTERM, killing it", domid_, pid_);
+    pidfd_signal(pidfd_.get(), SIGKILL);
 }
 
 void WorkerProcess::abandon() {
@@ -372,10 +384,7 @@ void WorkerProcess::fire_timer() {
                 schedule_restart(r.error().message);
             }
             break;
-        case State::kStopping:
-            log::warn("dom{}: worker pid {} ignored SIGTERM, killing it", domid_, pid_);
-            if (pidfd_) pidfd_signal(pidfd_.get(), SIGKILL);
-            break;
+        case State::kStopping: kill(); break;
         default: break;
     }
 }

@@ -61,6 +61,11 @@ public:
     void remove(const std::string& name);
     // SIGTERM, SIGKILL after a grace period; `stopped` follows.
     void stop();
+    // SIGTERM only: the caller holds one grace deadline for all the workers
+    // it stops and kill()s those still running at its end; `stopped` follows.
+    void terminate();
+    // SIGKILL now if a process runs (a straggler, or the daemon is going).
+    void kill();
     // Lets go of the worker without signalling it (xenstored is gone and we
     // exit): it keeps serving its guest, and its pid file stays for the next
     // xenvhostd to adopt it. No hook is called afterwards.
@@ -86,6 +91,8 @@ private:
     // why the worker may not start.
     Result<std::vector<std::string>> sandbox_args() const;
     bool try_adopt();
+    // SIGTERM; false when there is no process to stop (`stopped` was called).
+    bool begin_stop();
     void on_adopted(Result<std::vector<control::DeviceStatus>> found);
     control::Client::Callbacks client_callbacks();
     void try_connect();

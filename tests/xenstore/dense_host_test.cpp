@@ -8,7 +8,8 @@
 // every node a write changes, whether each connection may read it, domains
 // without watches included, and looks each domain of the node's permissions
 // up in a list; with a connection per guest a write costs O(guests) and the
-// level O(guests^2): some 15 minutes for 1000 on 2 cores, xenstored at 100%.
+// case O(guests^2): 5 to 7 minutes for 1000 on 2 busy cores, xenstored at
+// 100% (see xenstore/README.md, "Dense hosts").
 
 #include "tests/xenstore/fixture.hpp"
 #include "tests/xenstore/state_stamps.hpp"

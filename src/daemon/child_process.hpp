@@ -8,10 +8,16 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+
 #include <string>
 #include <vector>
 
 namespace xenvhost::daemon {
+
+// How long a guest's process has after SIGTERM (to finish its in-flight
+// I/O, or take its devices off the guest's bus) before SIGKILL.
+inline constexpr std::chrono::milliseconds kStopGrace{3000};
 
 struct Child {
     pid_t pid = -1;

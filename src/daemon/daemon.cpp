@@ -24,6 +24,12 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const Options& options, event::Ev
 }
 
 Daemon::~Daemon() {
+    // Normally nothing is left here. When something is, every process is
+    // signalled before the first destructor reaps its own.
+    for (auto& [domid, w] : workers_) w->kill();
+    for (auto& [domid, m] : models_)
+        if (m.process) m.process->kill();
+    stop_grace_.reset();
     health_.reset();
     monitor_.reset();
     if (watch_fd_ >= 0) loop_.remove(watch_fd_);
@@ -54,6 +60,9 @@ Result<> Daemon::start() {
     if (!health) return std::unexpected(health.error());
     health_ = std::move(*health);
     health_->arm(kHealthPeriod);
+    auto grace = event::Timer::create(loop_, [this] { kill_stragglers(); });
+    if (!grace) return std::unexpected(grace.error());
+    stop_grace_ = std::move(*grace);
     auto batch = discovery_->scan();
     if (!batch) return std::unexpected(batch.error());
     process(std::move(*batch));
@@ -392,29 +401,6 @@ Result<bool> Daemon::guest_running(unsigned domid) const {
     }
     if (!known) return true;  // nothing to look at: the device watches will tell
     return false;
-}
-
-void Daemon::shutdown(std::function<void()> done) {
-    if (shutting_down_) return;
-    shutting_down_ = true;
-    shutdown_done_ = std::move(done);
-    for (auto& [domid, m] : models_) {
-        if (m.gather) m.gather->cancel();
-        if (m.process) m.process->stop();
-    }
-    std::erase_if(models_, [](const auto& m) { return !m.second.process; });
-    if (workers_.empty() && models_.empty()) {
-        loop_.defer([this] {
-            if (shutdown_done_) {
-                auto d = std::move(shutdown_done_);
-                shutdown_done_ = nullptr;
-                d();
-            }
-        });
-        return;
-    }
-    log::info("stopping {} worker(s)", workers_.size());
-    for (auto& [d, w] : workers_) w->stop();
 }
 
 }  // namespace xenvhost::daemon

@@ -111,7 +111,9 @@ private:
     // after writing state 6.
     void schedule_removal(const std::string& dir);
     void retire_worker_if_idle(unsigned domid);
+    // shutdown.cpp
     void finish_shutdown_if_done();
+    void kill_stragglers();
 
     // Devices of the operator's back-ends (external_devices.cpp).
     void log_external_backends() const;
@@ -150,6 +152,8 @@ private:
     std::map<unsigned, std::unique_ptr<WorkerProcess>> workers_;
     std::map<unsigned, GuestModel> models_;
     std::map<std::string, std::unique_ptr<event::Timer>> removals_;  // device directories to remove
+    // One deadline for every process a shutdown stops.
+    std::unique_ptr<event::Timer> stop_grace_;
     bool shutting_down_ = false;
     bool lost_ = false;
     std::function<void()> shutdown_done_;

@@ -16,8 +16,6 @@
 namespace xenvhost::daemon {
 namespace {
 
-using namespace std::chrono_literals;
-constexpr auto kStopGrace = 3s;
 constexpr size_t kMaxReport = 64 * 1024;
 
 std::vector<std::string> arguments(const DeviceModelLaunch& l) {
@@ -75,10 +73,7 @@ Result<std::unique_ptr<DeviceModelProcess>> DeviceModelProcess::start(event::Eve
     p->pidfd_ = std::move(child->pidfd);
     p->report_fd_ = std::move(read_end);
     DeviceModelProcess* self = p.get();
-    auto grace = event::Timer::create(loop, [self] {
-        log::warn("dom{}: device model pid {} ignored SIGTERM; killing it", self->launch_.domid, self->pid_);
-        pidfd_signal(self->pidfd_.get(), SIGKILL);
-    });
+    auto grace = event::Timer::create(loop, [self] { self->kill(); });
     if (!grace) return pass(grace.error());
     p->grace_ = std::move(*grace);
     if (auto ok = loop.add(p->report_fd_.get(), EPOLLIN, [self](uint32_t) { self->on_report_readable(); }); !ok)
@@ -136,14 +131,26 @@ void DeviceModelProcess::on_exit() {
 }
 
 void DeviceModelProcess::stop() {
-    if (stopping_) return;
+    if (begin_stop()) grace_->arm(kStopGrace);
+}
+
+void DeviceModelProcess::terminate() { begin_stop(); }
+
+bool DeviceModelProcess::begin_stop() {
+    if (stopping_) return false;
     stopping_ = true;
     if (!pidfd_) {
         if (hooks_.stopped) loop_.defer(hooks_.stopped);
-        return;
+        return false;
     }
     pidfd_signal(pidfd_.get(), SIGTERM);
-    grace_->arm(kStopGrace);
+    return true;
+}
+
+void DeviceModelProcess::kill() {
+    if (!pidfd_) return;
+    if (stopping_) log::warn("dom{}: device model pid {} ignored SIGTERM; killing it", launch_.domid, pid_);
+    pidfd_signal(pidfd_.get(), SIGKILL);
 }
 
 void DeviceModelProcess::abandon() {

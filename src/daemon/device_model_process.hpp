@@ -54,6 +54,11 @@ public:
     // SIGTERM (the device model takes its devices off the bus and destroys
     // its server), SIGKILL after a grace period; `stopped` follows.
     void stop();
+    // SIGTERM only: the caller holds one grace deadline for all the
+    // processes it stops and kill()s those still running at its end.
+    void terminate();
+    // SIGKILL now if it still runs.
+    void kill();
     // Lets go of it without a signal (xenstored is gone and we exit): the
     // guest keeps its devices.
     void abandon();
@@ -68,6 +73,8 @@ public:
 private:
     void on_report_readable();
     void on_exit();
+    // SIGTERM; false when there is nothing to wait for.
+    bool begin_stop();
     void destroy_left_over_server();
 
     event::EventLoop& loop_;

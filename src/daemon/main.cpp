@@ -4,6 +4,7 @@
 #include "base/log.hpp"
 #include "base/version.hpp"
 #include "daemon/daemon.hpp"
+#include "daemon/fd_limit.hpp"
 #include "daemon/options.hpp"
 #include "daemon/sd_notify.hpp"
 #include "event/event_loop.hpp"
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
     }
     UniqueFd sigfd = std::move(*signals);
     ::signal(SIGPIPE, SIG_IGN);  // libxenstore flips it process-wide otherwise
+    daemon::raise_fd_limit();
 
     std::error_code ec;
     std::filesystem::create_directories(options->run_dir, ec);

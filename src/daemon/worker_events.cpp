@@ -169,14 +169,6 @@ void Daemon::on_worker_stopped(unsigned domid) {
     });
 }
 
-void Daemon::finish_shutdown_if_done() {
-    if (shutting_down_ && workers_.empty() && models_.empty() && shutdown_done_) {
-        auto done = std::move(shutdown_done_);
-        shutdown_done_ = nullptr;
-        done();
-    }
-}
-
 void Daemon::retire_worker_if_idle(unsigned domid) {
     if (shutting_down_) return;
     auto it = workers_.find(domid);

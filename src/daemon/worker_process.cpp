@@ -6,7 +6,6 @@
 #include "sandbox/identity.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
@@ -28,14 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kConnectTimeout = 5s;
 constexpr auto kConnectRetryMax = 50ms;
-constexpr auto kStopGrace = 3s;
-
-// Waits for a pidfd to become readable (the process exited).
-bool wait_exit(int pidfd, int timeout_ms) {
-    pollfd p{pidfd, POLLIN, 0};
-    return ::poll(&p, 1, timeout_ms) == 1;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(event::EventLoop& loop,
@@ -47,8 +38,7 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(event::EventLoop& l
     auto timer = event::Timer::create(loop, [self] { self->fire_timer(); });
     if (!timer) return std::unexpected(timer.error());
     w->timer_ = std::move(*timer);
-    if (w->try_adopt()) return w;
-    w->kill_stale();
+    if (w->try_adopt() || w->replace_stale()) return w;
     if (auto r = w->spawn(); !r) return std::unexpected(r.error());
     return w;
 }
@@ -82,17 +72,27 @@ pid_t WorkerProcess::left_running(const Options& options, unsigned domid) {
     return old;
 }
 
-void WorkerProcess::kill_stale() {
+bool WorkerProcess::replace_stale() {
     pid_t old = left_running(options_, domid_);
-    if (old == 0) return;
+    if (old == 0) return false;
     UniqueFd fd(pidfd_open(old));
-    if (!fd) return;
-    log::warn("dom{}: stopping worker {} left behind by an earlier xenvhostd", domid_, old);
-    pidfd_signal(fd.get(), SIGTERM);
-    if (!wait_exit(fd.get(), 2000)) {
+    if (!fd) return false;  // gone meanwhile
+    // Never waited for here: a daemon that finds many of them would take
+    // their grace periods one after another.
+    if (auto r = loop_.add(fd.get(), EPOLLIN, [this](uint32_t) { on_exit(); }); !r) {
+        log::warn("dom{}: cannot watch worker pid {} left behind by an earlier xenvhostd: {}; killing it", domid_,
+                  old, r.error().message);
         pidfd_signal(fd.get(), SIGKILL);
-        wait_exit(fd.get(), 1000);
+        return false;
     }
+    log::warn("dom{}: stopping worker {} left behind by an earlier xenvhostd", domid_, old);
+    pid_ = old;
+    pidfd_ = std::move(fd);
+    adopted_ = true;  // not our child
+    state_ = State::kReplacing;
+    pidfd_signal(pidfd_.get(), SIGTERM);
+    timer_->arm(kStopGrace);
+    return true;
 }
 
 bool WorkerProcess::try_adopt() {
@@ -334,17 +334,30 @@ void WorkerProcess::remove(const std::string& name) {
 }
 
 void WorkerProcess::stop() {
-    if (state_ == State::kStopping || state_ == State::kStopped) return;
+    if (begin_stop()) timer_->arm(kStopGrace);
+}
+
+void WorkerProcess::terminate() { begin_stop(); }
+
+bool WorkerProcess::begin_stop() {
+    if (state_ == State::kStopping || state_ == State::kStopped) return false;
+    // A connect retry or a restart backoff must not fire into the stop.
+    timer_->cancel();
     if (!pidfd_) {
         state_ = State::kStopped;
-        timer_->cancel();
         if (hooks_.stopped) hooks_.stopped();
-        return;
+        return false;
     }
     state_ = State::kStopping;
     log::info("dom{}: stopping worker pid {}", domid_, pid_);
     pidfd_signal(pidfd_.get(), SIGTERM);
-    timer_->arm(std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
+    return true;
+}
+
+void WorkerProcess::kill() {
+    if (!pidfd_) return;
+    if (state_ == State::kStopping) log::warn("dom{}: worker pid {} ignored SIGTERM, killing it", domid_, pid_);
+    pidfd_signal(pidfd_.get(), SIGKILL);
 }
 
 void WorkerProcess::abandon() {
@@ -372,8 +385,10 @@ void WorkerProcess::fire_timer() {
                 schedule_restart(r.error().message);
             }
             break;
-        case State::kStopping:
-            log::warn("dom{}: worker pid {} ignored SIGTERM, killing it", domid_, pid_);
+        case State::kStopping: kill(); break;
+        case State::kReplacing:
+            log::warn("dom{}: worker pid {} left behind by an earlier xenvhostd ignored SIGTERM, killing it", domid_,
+                      pid_);
             if (pidfd_) pidfd_signal(pidfd_.get(), SIGKILL);
             break;
         default: break;
@@ -421,6 +436,15 @@ void WorkerProcess::on_exit() {
         state_ = State::kStopped;
         timer_->cancel();
         if (hooks_.stopped) hooks_.stopped();
+        return;
+    }
+    if (state_ == State::kReplacing) {
+        timer_->cancel();
+        log::info("dom{}: worker pid {} left behind by an earlier xenvhostd is gone", domid_, pid_);
+        if (auto r = spawn(); !r) {
+            log::error("dom{}: {}", domid_, r.error().message);
+            schedule_restart(r.error().message);
+        }
         return;
     }
     schedule_restart(fmt::format("worker pid {} {}", pid_, how));

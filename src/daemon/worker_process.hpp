@@ -44,7 +44,8 @@ public:
         std::function<void()> stopped;
     };
 
-    enum class State { kStarting, kAdopting, kRunning, kBackoff, kGivenUp, kStopping, kStopped };
+    // kReplacing: a stale worker of an earlier xenvhostd is being stopped; ours starts once it is gone.
+    enum class State { kStarting, kAdopting, kReplacing, kRunning, kBackoff, kGivenUp, kStopping, kStopped };
 
     // Adopts the guest's worker left running by an earlier xenvhostd when
     // there is one that answers on its control socket, else starts one.
@@ -61,6 +62,11 @@ public:
     void remove(const std::string& name);
     // SIGTERM, SIGKILL after a grace period; `stopped` follows.
     void stop();
+    // SIGTERM only: the caller holds one grace deadline for all the workers
+    // it stops and kill()s those still running at its end; `stopped` follows.
+    void terminate();
+    // SIGKILL now if a process runs (a straggler, or the daemon is going).
+    void kill();
     // Lets go of the worker without signalling it (xenstored is gone and we
     // exit): it keeps serving its guest, and its pid file stays for the next
     // xenvhostd to adopt it. No hook is called afterwards.
@@ -86,6 +92,13 @@ private:
     // why the worker may not start.
     Result<std::vector<std::string>> sandbox_args() const;
     bool try_adopt();
+    // A worker left by an earlier xenvhostd that was not adopted: SIGTERM,
+    // and its exit awaited on the loop (SIGKILL after the grace) before ours
+    // is spawned, so that many of them are replaced side by side. False when
+    // there is none.
+    bool replace_stale();
+    // SIGTERM; false when there is no process to stop (`stopped` was called).
+    bool begin_stop();
     void on_adopted(Result<std::vector<control::DeviceStatus>> found);
     control::Client::Callbacks client_callbacks();
     void try_connect();
@@ -94,7 +107,6 @@ private:
     void send_add(const std::string& name);
     // Forgets a device and removes its socket.
     void erase_device(const std::string& name);
-    void kill_stale();
     void schedule_restart(const std::string& reason);
     void fire_timer();
 
@@ -106,7 +118,7 @@ private:
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     std::unique_ptr<control::Client> client_;
-    std::unique_ptr<event::Timer> timer_;  // connect retries, restart backoff, stop grace
+    std::unique_ptr<event::Timer> timer_;  // connect retries, restart backoff, stop and replacement grace
     std::chrono::steady_clock::time_point spawned_at_;
     std::chrono::milliseconds connect_delay_{0};
     unsigned restarts_ = 0;

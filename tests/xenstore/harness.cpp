@@ -385,13 +385,16 @@ Result<std::unique_ptr<DaemonProcess>> DaemonProcess::start(const XenstoreEnv& e
     return d;
 }
 
-long DaemonProcess::rss_kib() const {
-    std::ifstream in(fmt::format("/proc/{}/status", pid()));
+long proc_status_kib(pid_t pid, std::string_view field) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
     std::string line;
     while (std::getline(in, line))
-        if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+        if (line.starts_with(field) && line.size() > field.size() && line[field.size()] == ':')
+            return std::stol(line.substr(field.size() + 1));
     return -1;
 }
+
+long DaemonProcess::rss_kib() const { return proc_status_kib(pid(), "VmRSS"); }
 
 double DaemonProcess::cpu_ms() const {
     std::string stat = read_file(fmt::format("/proc/{}/stat", pid()));

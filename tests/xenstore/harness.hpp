@@ -132,6 +132,8 @@ private:
 std::string build_bin(const std::string& program);
 std::string source_dir();
 bool pid_alive(pid_t pid);
+// A "Vm...:" line of /proc/<pid>/status (VmRSS, VmHWM), in KiB; -1 if absent.
+long proc_status_kib(pid_t pid, std::string_view field);
 // Creates an image file of `size` bytes filled with a pattern.
 Result<> make_image(const std::string& path, uint64_t size, uint8_t seed);
 

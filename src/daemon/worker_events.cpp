@@ -117,7 +117,14 @@ void Daemon::on_device_event(unsigned domid, const control::DeviceStatus& s) {
         log::info("{}: front-end {} (mapping {})", dev->key.label(), s.connected ? "connected" : "disconnected",
                   s.mapping);
     dev->connected = s.connected;
-    publish(dev->key, StatusUpdate{}.set(kKeyConnected, s.connected ? "1" : "0").set(kKeyMapping, s.mapping));
+    publish(dev->key, StatusUpdate{}
+                          .set(kKeyConnected, s.connected ? "1" : "0")
+                          .set(kKeyMapping, s.mapping)
+                          .set(kKeyGrantAccess, s.grant_access)
+                          .set(kKeyCounters, fmt::format("requests={} map-calls={} unmap-calls={} copy-calls={} "
+                                                         "copy-segments={} copy-failures={}",
+                                                         s.requests, s.map_calls, s.unmap_calls, s.copy_calls,
+                                                         s.copy_segments, s.copy_failures)));
 }
 
 void Daemon::on_worker_up(unsigned domid, pid_t pid, unsigned restarts) {

@@ -51,8 +51,8 @@ po::options_description describe(Given& g, WorkerOptions& opts) {
          "whole (the default: foreign regions the front-end allows are mapped once, when they arrive) or "
          "per-request (every request's pages mapped and unmapped around it)")
         ("grant-access", po::value(&g.grant_access),
-         "how request buffers in grant regions are reached: auto (the default: grant copy for requests of at most "
-         "32 KiB, batched maps above), map (one batched map per direction), per-access (a map per buffer, as "
+         "how request buffers in grant regions are reached: auto (the default: grant copy for requests of up to "
+         "64 KiB of data, batched maps above), map (one batched map per direction), per-access (a map per buffer, as "
          "rust-vmm vm-memory does; for measurements) or copy (grant copy through bounce buffers, up to 256 KiB)")
         ("verify-guest-writes",
          "diagnostics: read every buffer a request wrote back through a new mapping before completing it, "

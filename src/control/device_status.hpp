@@ -17,6 +17,11 @@ struct DeviceStatus {
     uint64_t unmap_calls = 0;
     uint64_t pages_mapped = 0;
     uint64_t map_failures = 0;
+    // How grant buffers are reached (--grant-access: auto, map, per-access, copy).
+    std::string grant_access = "auto";
+    uint64_t copy_calls = 0;     // gntdev grant copy calls
+    uint64_t copy_segments = 0;  // segments in them
+    uint64_t copy_failures = 0;  // calls that failed, whole or in a segment
     std::string last_error;  // last protocol or device error, empty if none
 };
 

@@ -15,14 +15,16 @@ namespace {
 std::string format_device_fields(const DeviceStatus& d) {
     return fmt::format(
         "name={} socket={} connected={} mapping={} requests={} map-calls={} unmap-calls={} pages-mapped={} "
-        "map-failures={} last-error={}",
+        "map-failures={} grant-access={} copy-calls={} copy-segments={} copy-failures={} last-error={}",
         encode_value(d.name), encode_value(d.socket_path), d.connected ? 1 : 0, encode_value(d.mapping), d.requests,
-        d.map_calls, d.unmap_calls, d.pages_mapped, d.map_failures, encode_value(d.last_error.substr(0, 512)));
+        d.map_calls, d.unmap_calls, d.pages_mapped, d.map_failures, encode_value(d.grant_access), d.copy_calls,
+        d.copy_segments, d.copy_failures, encode_value(d.last_error.substr(0, 512)));
 }
 
 Result<DeviceStatus> parse_device_fields(std::span<const std::string_view> words) {
     auto args = parse_args(words, {"name", "socket", "connected", "mapping", "requests", "map-calls", "unmap-calls",
-                                   "pages-mapped", "map-failures", "last-error"});
+                                   "pages-mapped", "map-failures", "grant-access", "copy-calls", "copy-segments",
+                                   "copy-failures", "last-error"});
     if (!args) return std::unexpected(args.error());
     DeviceStatus d;
     auto* name = find_arg(*args, "name");
@@ -44,13 +46,21 @@ Result<DeviceStatus> parse_device_fields(std::span<const std::string_view> words
                                                     {"map-calls", &d.map_calls},
                                                     {"unmap-calls", &d.unmap_calls},
                                                     {"pages-mapped", &d.pages_mapped},
-                                                    {"map-failures", &d.map_failures}};
+                                                    {"map-failures", &d.map_failures},
+                                                    {"copy-calls", &d.copy_calls},
+                                                    {"copy-segments", &d.copy_segments},
+                                                    {"copy-failures", &d.copy_failures}};
     for (auto [key, dst] : counters) {
         if (auto* v = find_arg(*args, key)) {
             auto n = parse_uint(key, *v, UINT64_MAX);
             if (!n) return std::unexpected(n.error());
             *dst = *n;
         }
+    }
+    if (auto* v = find_arg(*args, "grant-access")) {
+        if (*v != "auto" && *v != "map" && *v != "per-access" && *v != "copy")
+            return fail("grant-access: '{}' is not auto, map, per-access or copy", *v);
+        d.grant_access = *v;
     }
     if (auto* v = find_arg(*args, "last-error")) d.last_error = *v;
     return d;

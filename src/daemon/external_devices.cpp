@@ -34,6 +34,8 @@ void Daemon::start_external(Device& dev, const DeviceEntry& entry, Action action
         .erase(kKeyRestarts)
         .erase(kKeyConnected)
         .erase(kKeyMapping)
+        .erase(kKeyGrantAccess)
+        .erase(kKeyCounters)
         .erase(kKeyError);
     device_listening(dev, std::move(u));
 }

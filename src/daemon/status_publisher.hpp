@@ -21,6 +21,12 @@ inline constexpr const char* kKeySocket = "vhost-user-socket";
 inline constexpr const char* kKeyWorkerPid = "xenvhost-worker-pid";
 inline constexpr const char* kKeyConnected = "xenvhost-connected";
 inline constexpr const char* kKeyMapping = "xenvhost-mapping";
+// How the worker reaches grant buffers (--grant-access), and its request,
+// map and grant copy counters as of the device's last event (a front-end
+// connecting or going away): "requests=N map-calls=N unmap-calls=N
+// copy-calls=N copy-segments=N copy-failures=N".
+inline constexpr const char* kKeyGrantAccess = "xenvhost-grant-access";
+inline constexpr const char* kKeyCounters = "xenvhost-counters";
 inline constexpr const char* kKeyRestarts = "xenvhost-restarts";
 inline constexpr const char* kKeyError = "xenvhost-error";
 // Where the guest's driver finds the device ("pci 0000:00:10.0 intx A",

@@ -121,7 +121,13 @@ void Daemon::on_device_event(unsigned domid, const control::DeviceStatus& s) {
                   s.mapping);
     dev->connected = s.connected;
     StatusUpdate u;
-    u.set(kKeyConnected, s.connected ? "1" : "0").set(kKeyMapping, s.mapping);
+    u.set(kKeyConnected, s.connected ? "1" : "0")
+        .set(kKeyMapping, s.mapping)
+        .set(kKeyGrantAccess, s.grant_access)
+        .set(kKeyCounters, fmt::format("requests={} map-calls={} unmap-calls={} copy-calls={} "
+                                       "copy-segments={} copy-failures={}",
+                                       s.requests, s.map_calls, s.unmap_calls, s.copy_calls, s.copy_segments,
+                                       s.copy_failures));
     // Xen refused the worker something for this guest (a foreign mapping in
     // a driver domain): that does not change while the guest runs, so the
     // error key stays until the device is served again.

@@ -37,6 +37,10 @@ public:
     virtual ~MapScratch() = default;
     // Drops what the last request held (unmaps, ends its lease); keeps the storage.
     virtual void release() = 0;
+    // The request is done: what the device wrote into copies of the guest's
+    // buffers goes to the guest now (grant copy). A failure means the guest
+    // did not get it, so the request must not complete as a success.
+    virtual Result<> finish() { return {}; }
 };
 
 // Host iovecs of one request, valid until release(). Reused across requests
@@ -47,6 +51,8 @@ struct MappedBuffers {
     std::shared_ptr<const void> keep;  // what the iovecs point into (the memory, a mapping)
     std::unique_ptr<MapScratch> scratch;
 
+    // Before release() when the request completed (MapScratch::finish).
+    Result<> finish() { return scratch ? scratch->finish() : Result<>{}; }
     void release() {
         out.clear();
         in.clear();

@@ -43,7 +43,7 @@ std::shared_ptr<const GuestMemory> MemoryBuilder::make_view(const RegionTable& t
                                                             const std::shared_ptr<MapStats>& stats) const {
     if (table.empty()) return nullptr;  // the last region went away
     switch (addressing) {
-        case Addressing::kXen: return std::make_shared<const XenMemory>(table, handles_, stats);
+        case Addressing::kXen: return std::make_shared<const XenMemory>(table, handles_, stats, policy_.grant_access);
         case Addressing::kIoVirtual: return std::make_shared<const IotlbMemory>(table, iotlb);
         case Addressing::kGuestPhysical: break;
     }

@@ -6,6 +6,7 @@
 
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
+#include "memory/grant_access.hpp"
 #include "memory/guest_memory.hpp"
 #include "memory/iotlb.hpp"
 #include "memory/map_stats.hpp"
@@ -26,6 +27,8 @@ struct MemoryPolicy {
     // Foreign regions the front-end lets us map in advance are mapped whole
     // when they arrive, instead of page by page per request.
     bool foreign_map_whole = true;
+    // How requests reach buffers in grant regions (--grant-access).
+    GrantAccess grant_access = GrantAccess::kAuto;
 };
 
 // How rings and buffers are addressed on a connection.

@@ -1,5 +1,7 @@
 #include "memory/xen_memory.hpp"
 
+#include "memory/grant_copy.hpp"
+
 #include <cstring>
 #include <utility>
 #include <variant>
@@ -31,11 +33,13 @@ struct XenMemory::Scratch final : MapScratch {
         bool writable;
         std::vector<uint64_t> frames;
     };
-    struct Pending {  // an iovec waiting for its batch's address
+    struct Pending {  // an iovec waiting for its batch's (or the bounce buffer's) address
         bool writable;
+        bool copied;  // in the bounce buffer at `bounce`, not in a batch
         size_t iov;
         size_t batch;
         PageSpan span;
+        uint64_t bounce;
     };
     std::vector<Batch> batches;
     size_t batches_used = 0;  // batches past this are spare storage
@@ -43,12 +47,18 @@ struct XenMemory::Scratch final : MapScratch {
     std::vector<uint32_t> refs;  // grant refs of one map call
     std::vector<int> errs;       // per-frame errors of one foreign map call
     std::vector<FrameMapping> maps;
+    GrantCopies copies;
+    xen::GrantTable* grants = nullptr;  // where copies go, while the request holds its memory
+    MapStats* stats = nullptr;
 
-    Batch& batch(XenRegionKind kind, uint32_t domid, bool writable, size_t& index) {
-        for (index = 0; index < batches_used; ++index) {
+    // `shared`: the batch of the same domain and protection if there is one
+    // (one map per direction); otherwise a batch of its own (per access).
+    Batch& batch(XenRegionKind kind, uint32_t domid, bool writable, bool shared, size_t& index) {
+        for (index = 0; shared && index < batches_used; ++index) {
             const auto& b = batches[index];
             if (b.kind == kind && b.domid == domid && b.writable == writable) return batches[index];
         }
+        index = batches_used;
         if (batches_used == batches.size()) batches.emplace_back();
         Batch& b = batches[batches_used++];
         b.kind = kind;
@@ -61,6 +71,11 @@ struct XenMemory::Scratch final : MapScratch {
         maps.clear();
         pending.clear();
         batches_used = 0;
+        copies.clear();
+    }
+    Result<> finish() override {
+        if (!copies.has_copy_back()) return {};
+        return copies.copy_back(*grants, *stats);
     }
 };
 
@@ -167,6 +182,11 @@ bool XenMemory::read(uint64_t gpa, std::span<uint8_t> dst) const {
 Result<> XenMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuffers& out) const {
     auto& s = out.scratch_as<Scratch>();
     s.release();  // whatever a failed earlier call left
+    uint64_t total = 0;
+    for (const auto& b : buffers) total += b.len;
+    const GrantAccess access = resolve_grant_access(access_, total);
+    const bool copy = access == GrantAccess::kCopy && handles_.grants;
+    const bool shared = access != GrantAccess::kPerAccess;
     for (const auto& b : buffers) {
         auto& list = b.writable ? out.in : out.out;
         uint64_t done = 0;
@@ -175,21 +195,38 @@ Result<> XenMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuff
             const Region* r = table_.find(addr);
             if (!r) return outside(b.gpa, b.len);
             const uint64_t piece = std::min<uint64_t>(b.len - done, r->gpa_end() - addr);
+            const auto& d = r->desc();
             if (r->mapped()) {
                 list.push_back(iovec{r->host() + (addr - r->gpa()), piece});
+            } else if (copy && d.kind == XenRegionKind::kGrant) {
+                auto at = s.copies.add(addr, piece, d.domid, b.writable);
+                if (!at) return pass(at.error(), ErrorKind::kGuestFault);
+                list.push_back(iovec{nullptr, piece});
+                s.pending.push_back(Scratch::Pending{b.writable, true, list.size() - 1, 0, {}, *at});
             } else {
-                const auto& d = r->desc();
                 size_t bi = 0;
-                auto& batch = s.batch(d.kind, d.domid, b.writable, bi);
+                auto& batch = s.batch(d.kind, d.domid, b.writable, shared, bi);
                 auto span = gather_pages(d.kind, addr, piece, batch.frames);
                 if (!span) return pass(span.error(), ErrorKind::kGuestFault);
                 list.push_back(iovec{nullptr, piece});
-                s.pending.push_back(Scratch::Pending{b.writable, list.size() - 1, bi, *span});
+                s.pending.push_back(Scratch::Pending{b.writable, false, list.size() - 1, bi, *span, 0});
             }
             done += piece;
         }
     }
     out.keep = shared_from_this();
+    s.grants = handles_.grants.get();
+    s.stats = stats_.get();
+    uint8_t* bounce = nullptr;
+    if (copy) {
+        auto placed = s.copies.place();
+        if (!placed) return pass(placed.error(), ErrorKind::kInternal);
+        bounce = *placed;
+        if (auto r = s.copies.copy_in(*handles_.grants, *stats_); !r) {
+            s.release();
+            return r;
+        }
+    }
     for (size_t i = 0; i < s.batches_used; ++i) {
         const auto& batch = s.batches[i];
         auto fm = map_frames(batch.kind, batch.domid, batch.frames, batch.writable, s);
@@ -201,7 +238,8 @@ Result<> XenMemory::map_buffers(std::span<const GuestBuffer> buffers, MappedBuff
     }
     for (const auto& p : s.pending) {
         auto& list = p.writable ? out.in : out.out;
-        list[p.iov].iov_base = s.maps[p.batch].data + p.span.first_page * kXenPageSize + p.span.offset;
+        list[p.iov].iov_base = p.copied ? bounce + p.bounce
+                                        : s.maps[p.batch].data + p.span.first_page * kXenPageSize + p.span.offset;
     }
     return {};
 }

@@ -17,6 +17,7 @@ QueueEngine::QueueEngine(virtio::SplitRing ring, const EngineSetup& s,
       stats_(stats),
       walker_(ring_.size(), s.indirect),
       slots_(ring_.size()),
+      answers_(ring_.size()),
       in_flight_(ring_.size(), 0),
       inflight_area_(s.inflight),
       verify_(s.verify_writes) {
@@ -96,6 +97,13 @@ void QueueEngine::complete(uint16_t slot, uint32_t written) {
         log::error("queue {}: completion for slot {} that is not in flight", index_, slot);
         return;
     }
+    // Copied buffers go back to the guest only while the ring runs on its
+    // memory: after the memory went, a grant ref may name another page.
+    if (auto f = ring_.attached() ? slots_[slot].finish() : Result<>{}; !f) {
+        log::warn("queue {}: request {}: {}", index_, slot, f.error().message);
+        if (!answering_ && answer_failed_finish(slot)) return;  // completed again from inside
+        written = 0;  // nothing reliable reached the guest
+    }
     if (verify_) verify_writes(slot);
     // The mapping goes before the guest can see the completion (grants
     // must be unmapped before the front-end may revoke them).
@@ -105,6 +113,19 @@ void QueueEngine::complete(uint16_t slot, uint32_t written) {
     ring_.push_used(slot, written);
     if (inflight_) inflight_->used(slot);
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool QueueEngine::answer_failed_finish(uint16_t slot) {
+    auto& bufs = slots_[slot];
+    bufs.release();
+    const auto& answer = answers_[slot];
+    if (!answer || !memory_ || !memory_->map_buffers({&*answer, 1}, bufs)) return false;
+    // The device completes it at once (through complete(), which copies the
+    // status byte back); answering_ keeps a second failure from looping.
+    answering_ = true;
+    handler_->start(slot, devices::Request{bufs.out, bufs.in, true}, *this);
+    answering_ = false;
+    return !in_flight_[slot];
 }
 
 void QueueEngine::verify_writes(uint16_t slot) {
@@ -213,6 +234,7 @@ bool QueueEngine::submit(uint16_t head) {
         }
     }
     in_flight_[head] = 1;
+    answers_[head] = mapped ? handler_->answer_unmapped(chain_.buffers) : std::nullopt;
     if (verify_) {
         auto& w = written_bufs_[head];
         w.clear();

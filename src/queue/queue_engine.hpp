@@ -72,6 +72,10 @@ private:
     // The one reaction to a guest fault: the queue stops and the front-end hears of it.
     void mark_broken(std::string_view why);
     void complete(uint16_t slot, uint32_t written) override;
+    // The device's data did not reach the guest (a failed grant copy back):
+    // the request is answered again as one whose buffers could not be
+    // mapped, through the status byte alone. False if that was impossible.
+    bool answer_failed_finish(uint16_t slot);
     // EngineSetup::verify_writes: compares slot's device-written bytes with
     // a fresh reading of the same guest addresses.
     void verify_writes(uint16_t slot);
@@ -87,6 +91,9 @@ private:
     virtio::ChainWalker walker_;
     virtio::DescriptorChain chain_;
     std::vector<memory::MappedBuffers> slots_;  // per head; reused so their storage stays
+    // Per head: where the device answers an error (QueueHandler::answer_unmapped).
+    std::vector<std::optional<memory::GuestBuffer>> answers_;
+    bool answering_ = false;  // inside answer_failed_finish
     std::vector<uint8_t> in_flight_;
     bool broken_ = false;
     bool stopped_ = false;

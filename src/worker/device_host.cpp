@@ -129,6 +129,10 @@ control::DeviceStatus DeviceHost::status() const {
     s.unmap_calls = options_.map_stats->unmap_calls.load();
     s.pages_mapped = options_.map_stats->pages_mapped.load();
     s.map_failures = options_.map_stats->map_failures.load();
+    s.copy_calls = options_.map_stats->copy_calls.load();
+    s.copy_segments = options_.map_stats->copy_segments.load();
+    s.copy_failures = options_.map_stats->copy_failures.load();
+    s.grant_access = std::string(memory::grant_access_name(options_.memory->policy().grant_access));
     s.last_error = last_error_;
     return s;
 }

@@ -13,7 +13,7 @@ namespace {
 
 // The command line as given, before it is checked.
 struct Given {
-    std::string socket_path, blk_file, serial, log_level, cache = "writeback", foreign_map = "whole";
+    std::string socket_path, blk_file, serial, log_level, cache = "writeback", foreign_map = "whole", grant_access = "auto";
     std::string sandbox_user;
     int fd = -1;
     unsigned num_queues = 1, queue_size = 256;
@@ -51,6 +51,10 @@ po::options_description describe(Given& g, WorkerOptions& opts) {
         ("foreign-map", po::value(&g.foreign_map),
          "whole (the default: foreign regions the front-end allows are mapped once, when they arrive) or "
          "per-request (every request's pages mapped and unmapped around it)")
+        ("grant-access", po::value(&g.grant_access),
+         "how request buffers in grant regions are reached: auto (the default: grant copy for requests of up to "
+         "64 KiB of data, batched maps above), map (one batched map per direction), per-access (a map per buffer, as "
+         "rust-vmm vm-memory does; for measurements) or copy (grant copy through bounce buffers, up to 256 KiB)")
         ("verify-guest-writes",
          "diagnostics: read every buffer a request wrote back through a new mapping before completing it, "
          "and log any difference (a map call per buffer)")
@@ -103,6 +107,9 @@ Result<> check_service(const Given& g, bool xen_flag, WorkerOptions& opts) {
     if (g.foreign_map != "whole" && g.foreign_map != "per-request")
         return fail("--foreign-map: '{}' is neither whole nor per-request", g.foreign_map);
     opts.foreign_map_whole = g.foreign_map == "whole";
+    auto access = memory::parse_grant_access(g.grant_access);
+    if (!access) return fail("--grant-access: {}", access.error().message);
+    opts.grant_access = *access;
     if (!g.sandbox_user.empty()) {
         auto who = sandbox::parse_identity(g.sandbox_user);
         if (!who) return fail("--sandbox-user: {}", who.error().message);

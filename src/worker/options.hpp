@@ -4,6 +4,7 @@
 #include "base/error.hpp"
 #include "base/log.hpp"
 #include "control/device_spec.hpp"
+#include "memory/grant_access.hpp"
 #include "sandbox/identity.hpp"
 
 #include <optional>
@@ -20,6 +21,7 @@ struct WorkerOptions {
     std::vector<control::DeviceSpec> devices;
     std::optional<uint32_t> domid;  // the Xen guest served
     bool foreign_map_whole = true;  // --foreign-map whole | per-request
+    memory::GrantAccess grant_access = memory::GrantAccess::kAuto;  // --grant-access
     bool verify_guest_writes = false;  // --verify-guest-writes (diagnostics)
     bool xen = false;
     std::string control_socket;

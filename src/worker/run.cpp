@@ -22,8 +22,10 @@ namespace {
 
 void print_counters(const worker::Worker& w) {
     for (const auto& s : w.status())
-        log::info("device {}: {} requests, mapping {}, map calls {}, unmap calls {}, pages mapped {}, map failures {}",
-                  s.name, s.requests, s.mapping, s.map_calls, s.unmap_calls, s.pages_mapped, s.map_failures);
+        log::info("device {}: {} requests, mapping {}, map calls {}, unmap calls {}, pages mapped {}, map failures {}, "
+                  "grant access {}, copy calls {}, copy segments {}, copy failures {}",
+                  s.name, s.requests, s.mapping, s.map_calls, s.unmap_calls, s.pages_mapped, s.map_failures,
+                  s.grant_access, s.copy_calls, s.copy_segments, s.copy_failures);
 }
 
 }  // namespace
@@ -61,7 +63,7 @@ int run(int argc, char** argv, const RunHooks& hooks) {
         return 1;
     }
     vhost_user::SessionOptions session;
-    const memory::MemoryPolicy policy{opts->xen, opts->domid, opts->foreign_map_whole};
+    const memory::MemoryPolicy policy{opts->xen, opts->domid, opts->foreign_map_whole, opts->grant_access};
     session.verify_guest_writes = opts->verify_guest_writes;
     const memory::XenHandles handles = opts->xen ? memory::open_xen_handles(opts->domid) : memory::XenHandles{};
     session.memory = std::make_shared<const memory::MemoryBuilder>(policy, handles);

@@ -1,5 +1,5 @@
 #pragma once
-// RAII over libxengnttab (/dev/xen/gntdev): batched grant mappings.
+// RAII over libxengnttab (/dev/xen/gntdev): batched grant mappings and grant copies.
 
 #include "base/error.hpp"
 
@@ -11,6 +11,28 @@
 namespace xenvhost::xen {
 
 class GrantTable;
+
+// One segment of a grant copy, laid out as libxengnttab's
+// xengnttab_grant_copy_segment_t (grant_table.cpp checks it), so a batch
+// goes to gntdev without conversion. The grant side must stay in one page.
+struct GrantCopySegment {
+    struct Grant {
+        uint32_t ref;
+        uint16_t offset;
+        uint16_t domid;
+    };
+    union Ptr {
+        void* virt;
+        Grant grant;
+    };
+    Ptr source;
+    Ptr dest;
+    uint16_t len;
+    uint16_t flags;  // kCopySourceGrant or kCopyDestGrant
+    int16_t status;  // Xen's GNTST_*: 0 is success
+};
+inline constexpr uint16_t kCopySourceGrant = 1;  // GNTCOPY_source_gref
+inline constexpr uint16_t kCopyDestGrant = 2;    // GNTCOPY_dest_gref
 
 // Pages mapped by one xengnttab call; unmapped (munmap + UNMAP_GRANT_REF) on destruction.
 class GrantMapping {
@@ -41,6 +63,9 @@ public:
 
     // Maps every ref of `domid` with one call; the pages appear contiguously in ref order.
     Result<GrantMapping> map(uint32_t domid, std::span<const uint32_t> refs, bool writable);
+    // Every segment with one call (one gntdev ioctl). Fails only if the call
+    // itself failed; each segment's own result is in its status.
+    Result<> copy(std::span<GrantCopySegment> segments);
     // The gntdev fd behind the handle (to recognise the device in fds a front-end sends).
     int fd() const;
 

@@ -116,6 +116,39 @@ TEST_F(AllocPerRequest, XenGrant) {
     expect_double_mapped();
 }
 
+// Grant copy: copied in, "completed" (copied back), released, as a queue does.
+TEST_F(AllocPerRequest, XenGrantCopy) {
+    auto grants = xen::GrantTable::open();
+    ASSERT_TRUE(grants) << grants.error().message;
+    auto table = memory::RegionTable::build({memory::Region::unmapped(xen_desc(memory::XenRegionKind::kGrant))});
+    auto stats = std::make_shared<memory::MapStats>();
+    auto mem = std::make_shared<memory::XenMemory>(*table, memory::XenHandles{*grants, nullptr}, stats,
+                                                   memory::GrantAccess::kCopy);
+    const auto request = read_request(memory::kGrantAddressFlag);
+    memory::MappedBuffers bufs;
+    EXPECT_EQ(count_per_request("copy in + copy back + release",
+                                [&] {
+                                    auto r = mem->map_buffers(request, bufs);
+                                    EXPECT_TRUE(r) << r.error().message;
+                                    EXPECT_TRUE(bufs.finish());
+                                    bufs.release();
+                                }),
+              0.0);
+    EXPECT_EQ(stats->map_calls.load(), 0u);
+    EXPECT_EQ(stats->copy_calls.load(), 2u * (kWarmup + kRequests));
+}
+
+TEST_F(AllocPerRequest, XenGrantPerAccess) {
+    auto grants = xen::GrantTable::open();
+    ASSERT_TRUE(grants) << grants.error().message;
+    auto table = memory::RegionTable::build({memory::Region::unmapped(xen_desc(memory::XenRegionKind::kGrant))});
+    auto stats = std::make_shared<memory::MapStats>();
+    auto mem = std::make_shared<memory::XenMemory>(*table, memory::XenHandles{*grants, nullptr}, stats,
+                                                   memory::GrantAccess::kPerAccess);
+    EXPECT_EQ(per_request(*mem, read_request(memory::kGrantAddressFlag)), 0.0);
+    EXPECT_EQ(stats->map_calls.load(), 3u * (kWarmup + kRequests));
+}
+
 TEST_F(AllocPerRequest, XenForeignPerRequest) {
     auto foreign = xen::ForeignMemory::open();
     ASSERT_TRUE(foreign) << foreign.error().message;

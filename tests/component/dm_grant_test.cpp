@@ -85,7 +85,9 @@ TEST_F(DmGrant, PciOffersAccessPlatformAndServesThroughGrants) {
     ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{0, 512}, {8, 4096}, {100, 65536}, {30000, 12288}}, 0x6a00));
     ASSERT_NO_FATAL_FAILURE(verified_batch(*g, 0, {{kImageSize / 512 - 8, 4096}}, 0x6a10));
     const auto used = files_->counters() - before;
-    EXPECT_GT(used[xd::kGrantMapCalls], 0u) << used.describe();
+    // The worker's default (--grant-access auto) copies these requests; a
+    // larger one would be mapped: either way through grants.
+    EXPECT_GT(used[xd::kGrantMapCalls] + used[xd::kGrantCopyCalls], 0u) << used.describe();
     EXPECT_EQ(used[xd::kForeignMapCalls], 0u) << "grant mode mapped guest frames: " << used.describe();
     EXPECT_EQ(used[xd::kFailures], 0u) << used.describe();
     EXPECT_EQ(p->status(), kRunning);

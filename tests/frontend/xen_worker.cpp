@@ -117,6 +117,7 @@ Result<std::unique_ptr<XenWorker>> XenWorker::start(const XenWorkerOptions& opts
     if (opts.xen_flag) b.extra_args.push_back("--xen");
     if (!opts.foreign_map.empty()) b.extra_args.insert(b.extra_args.end(), {"--foreign-map", opts.foreign_map});
     if (opts.verify_guest_writes) b.extra_args.push_back("--verify-guest-writes");
+    if (!opts.grant_access.empty()) b.extra_args.insert(b.extra_args.end(), {"--grant-access", opts.grant_access});
     if (opts.control_socket) b.extra_args.insert(b.extra_args.end(), {"--control-socket", w->control_});
 
     ScopedEnv env;

@@ -34,6 +34,9 @@ struct XenWorkerOptions {
     // they ask for the worker's default ("whole").
     std::string foreign_map = "per-request";
     bool verify_guest_writes = false;  // --verify-guest-writes
+    // --grant-access: the grant tests count batched maps unless they ask
+    // for another mode (empty: the worker's default, auto).
+    std::string grant_access = "map";
 };
 
 // Defaults for a build tree's bin directory: its worker (or $XENVHOST_WORKER)

@@ -52,13 +52,17 @@ enum Counter : unsigned {
     kForeignPagesMapped,
     kFailures,  // map calls that failed, or foreign maps with a failed page
     kSyscalls,  // mmap/munmap calls the double made to serve map and unmap calls
+    kGrantCopyCalls,
+    kGrantCopySegments,
+    kGrantCopyFailedSegments,  // segments whose status was not GNTST_okay
     kCounterCount,
 };
 
 inline constexpr const char* counter_name(unsigned c) {
     constexpr const char* names[kCounterCount] = {
         "grant-map-calls",   "grant-unmap-calls",   "grant-pages-mapped", "foreign-map-calls",
-        "foreign-unmap-calls", "foreign-pages-mapped", "failures",           "syscalls"};
+        "foreign-unmap-calls", "foreign-pages-mapped", "failures",           "syscalls",
+        "grant-copy-calls",    "grant-copy-segments",  "grant-copy-failed-segments"};
     return c < kCounterCount ? names[c] : "?";
 }
 

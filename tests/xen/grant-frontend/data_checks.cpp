@@ -112,8 +112,8 @@ namespace {
 // The frame of both bad-grant checks: a known pattern written at
 // kRevokeSector, then `bad` sends requests that must each end in IOERR; the
 // next read must succeed with the sector (and the image) unchanged, and the
-// worker must have counted at least `failures` failed maps. Returns what the
-// worker counted.
+// worker must have counted at least `failures` failed maps or grant copies.
+// Returns what the worker counted.
 Result<std::string> around_bad_requests(CheckEnv& env, uint64_t seed, uint64_t failures,
                                         const std::function<Result<void>()>& bad) {
     auto& blk = env.session.blk();
@@ -141,9 +141,10 @@ Result<std::string> around_bad_requests(CheckEnv& env, uint64_t seed, uint64_t f
     auto c = env.worker.read();
     if (!c) return std::unexpected(c.error());
     const Counters d = *c - start;
-    if (d.map_failures < failures)
-        return fail("the worker counted {} map failure(s) for {} bad grant(s)", d.map_failures, failures);
-    return fmt::format("the worker counted {} map failure(s)", d.map_failures);
+    if (d.map_failures + d.copy_failures < failures)
+        return fail("the worker counted {} map and {} copy failure(s) for {} bad grant(s)", d.map_failures,
+                    d.copy_failures, failures);
+    return fmt::format("the worker counted {} map and {} copy failure(s)", d.map_failures, d.copy_failures);
 }
 
 Result<void> expect_ioerr(fe::BlkQueue& blk, const fe::BlkCommand& cmd, const std::string& what) {

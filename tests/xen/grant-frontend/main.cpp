@@ -7,7 +7,6 @@
 #include "guest_frames.hpp"
 #include "grant_pool.hpp"
 #include "grant_session.hpp"
-#include "map_cost.hpp"
 #include "options.hpp"
 #include "timed_reads.hpp"
 #include "worker_counters.hpp"
@@ -15,8 +14,11 @@
 
 #include <fmt/core.h>
 
+#include <sys/wait.h>
+
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -68,8 +70,9 @@ private:
     }
     Result<void> setup();
     void run_checks();
-    Result<void> loop(const std::string& name, uint32_t len, uint32_t segment, double* rps);
-    Result<void> map_costs();
+    Result<void> loop(const std::string& name, uint32_t len, uint32_t segment);
+    Result<void> traced_loop(const std::string& name, uint32_t len, uint32_t segment);
+    Result<void> hook(const char* step, const std::string& name);
     Result<void> teardown();
 
     Options opts_;
@@ -85,7 +88,6 @@ private:
     std::unique_ptr<GrantSession> session_;
     Counters before_;
     uint64_t loop_requests_ = 0;
-    double rps_4k_ = 0, rps_64k_ = 0;
 };
 
 // The guest's domain: dom0 itself (its own grants) or --guest-domid.
@@ -198,7 +200,27 @@ void Run::run_checks() {
         record("never-granted", check_never_granted(env, never_granted_));
 }
 
-Result<void> Run::loop(const std::string& name, uint32_t len, uint32_t segment, double* rps) {
+// What one request may cost under the worker's --grant-access: batched
+// maps are one per direction (header read-only, data and status writable),
+// per-access maps one per descriptor, copies one call per direction and no
+// map; `auto` is either, by the request's size.
+Result<void> check_calls(const std::string& name, const Counters& d, unsigned descriptors) {
+    const std::string& mode = d.grant_access;
+    const uint64_t n = d.requests;
+    if (d.map_failures || d.copy_failures) return fail("{}: {} map and {} copy failures", name, d.map_failures, d.copy_failures);
+    if (d.unmap_calls != d.map_calls) return fail("{}: {} map calls but {} unmap calls", name, d.map_calls, d.unmap_calls);
+    const bool copied = d.copy_calls > 0;
+    if (copied && (mode == "map" || mode == "per-access")) return fail("{}: grant copies in mode {}", name, mode);
+    if (copied && (d.copy_calls > 2 * n || d.map_calls))
+        return fail("{}: {} copy and {} map calls for {} requests", name, d.copy_calls, d.map_calls, n);
+    if (!copied && mode == "copy") return fail("{}: no grant copy in mode copy", name);
+    const uint64_t per = mode == "per-access" ? descriptors + 2 : 2;
+    if (!copied && d.map_calls > per * n)
+        return fail("{}: {} map calls for {} requests, more than {} each in mode {}", name, d.map_calls, n, per, mode);
+    return {};
+}
+
+Result<void> Run::loop(const std::string& name, uint32_t len, uint32_t segment) {
     Counters start;
     if (worker_.available()) {
         auto c = worker_.read();
@@ -215,67 +237,58 @@ Result<void> Run::loop(const std::string& name, uint32_t len, uint32_t segment, 
     auto r = timed_reads(session_->blk(), l, opts_.image);
     if (!r) return std::unexpected(r.error());
     loop_requests_ += r->requests;
-    *rps = r->per_second();
+    const double rps = r->per_second();
     const unsigned segments = segment ? len / segment : 1;
     std::string line = fmt::format("{} reads of {} KiB ({} data descriptor(s)), {} in flight: {} requests in {:.2f} s = "
                                    "{:.1f} requests/s",
-                                   name, len / 1024, segments, opts_.depth, r->requests, r->seconds, *rps);
-    fig_.add_fixed("rps_" + name, *rps, 1);
+                                   name, len / 1024, segments, opts_.depth, r->requests, r->seconds, rps);
+    fig_.add_fixed("rps_" + name, rps, 1);
     if (worker_.available()) {
         auto c = worker_.wait_for([&](const Counters& c) { return c.requests >= start.requests + r->requests; }, 2000);
         if (!c) return std::unexpected(c.error());
         const Counters d = *c - start;
         if (d.requests == 0) return fail("{}: the worker counted no requests", name);
-        const double maps = static_cast<double>(d.map_calls) / static_cast<double>(d.requests);
-        const double pages = static_cast<double>(d.pages_mapped) / static_cast<double>(d.requests);
-        line += fmt::format("; worker: {} requests, {:.2f} map calls and {:.2f} pages mapped per request, "
-                            "{} unmap calls", d.requests, maps, pages, d.unmap_calls);
-        fig_.add_fixed("map_calls_per_request_" + name, maps, 2);
-        fig_.add_fixed("pages_per_request_" + name, pages, 2);
-        // One batched map per access direction: header read-only, data and
-        // status writable. More would mean per-buffer mapping.
-        if (d.map_calls > 2 * d.requests)
-            return fail("{}: {} map calls for {} requests, more than one per direction", name, d.map_calls, d.requests);
-        if (d.unmap_calls != d.map_calls)
-            return fail("{}: {} map calls but {} unmap calls", name, d.map_calls, d.unmap_calls);
-        if (d.map_failures) return fail("{}: {} map failures", name, d.map_failures);
+        auto per = [&](uint64_t v) { return static_cast<double>(v) / static_cast<double>(d.requests); };
+        line += fmt::format("; worker ({}): {} requests, per request {:.2f} map calls ({:.2f} pages), {:.2f} copy "
+                            "calls ({:.2f} segments); {} unmap calls",
+                            d.grant_access, d.requests, per(d.map_calls), per(d.pages_mapped), per(d.copy_calls),
+                            per(d.copy_segments), d.unmap_calls);
+        fig_.add_fixed("map_calls_per_request_" + name, per(d.map_calls), 2);
+        fig_.add_fixed("pages_per_request_" + name, per(d.pages_mapped), 2);
+        fig_.add_fixed("copy_calls_per_request_" + name, per(d.copy_calls), 2);
+        fig_.add_fixed("copy_segments_per_request_" + name, per(d.copy_segments), 2);
+        if (auto ok = check_calls(name, d, segments); !ok) return ok;
     }
     note(line);
     return {};
 }
 
-Result<void> Run::map_costs() {
-    auto& mem = pool_->memory();
-    auto data = mem.alloc(16 * kXenPageSize, kXenPageSize);
-    if (!data) return fail("no run of 16 consecutive refs left for the map measurement");
-    std::vector<uint32_t> refs;
-    for (uint32_t i = 0; i < 16; ++i) refs.push_back(static_cast<uint32_t>((*data >> 12) + i));
-    // Header and status share a page, as in the worker's requests (the slot's metadata page).
-    const auto meta = static_cast<uint32_t>(session_->blk().slot_header_gpa(0) >> 12);
-    struct Shape {
-        const char* name;
-        size_t pages;
-        double rps;
-    };
-    for (const Shape& s : {Shape{"4k", 1, rps_4k_}, Shape{"64k", 16, rps_64k_}}) {
-        RequestShape shape{guest_of(opts_), meta, std::span(refs).first(s.pages), meta};
-        auto cost = measure_map_cost(tab_.get(), shape, opts_.map_seconds);
-        if (!cost) return std::unexpected(cost.error());
-        // The worker's request time with its batched maps swapped for per-access maps.
-        const double per_request_us = s.rps > 0 ? 1e6 / s.rps : 0;
-        const double projected_us = per_request_us - cost->batched_us + cost->per_access_us;
-        const double projected_rps = projected_us > 0 ? 1e6 / projected_us : 0;
-        note(fmt::format("map cost of one {} read, measured here with libxengnttab: batched {} maps {:.1f} us "
-                         "({} rounds) vs per buffer access {} maps {:.1f} us ({} rounds), x{:.2f}",
-                         s.name, cost->batched_maps, cost->batched_us, cost->batched_rounds, cost->per_access_maps,
-                         cost->per_access_us, cost->per_access_rounds, cost->per_access_us / cost->batched_us));
-        note(fmt::format("requests/s of {} reads: {:.1f} measured with the worker's batched maps; {:.1f} projected "
-                         "with per-access maps ({:.0f} us per request + {:.1f} us of extra mapping)",
-                         s.name, s.rps, projected_rps, per_request_us, cost->per_access_us - cost->batched_us));
-        fig_.add_fixed(std::string("map_us_batched_") + s.name, cost->batched_us, 1);
-        fig_.add_fixed(std::string("map_us_per_access_") + s.name, cost->per_access_us, 1);
-        fig_.add_fixed(std::string("rps_per_access_projected_") + s.name, projected_rps, 1);
-    }
+Result<void> Run::hook(const char* step, const std::string& name) {
+    const std::string cmd = fmt::format("{} {} {}", opts_.trace_hook, step, name);
+    const int rc = std::system(cmd.c_str());
+    if (rc == -1 || !WIFEXITED(rc) || WEXITSTATUS(rc) != 0) return fail("'{}' failed (status {})", cmd, rc);
+    return {};
+}
+
+// The same reads again between the hook's start and stop (a script traces
+// the worker there): the requests they made, for syscalls per request.
+Result<void> Run::traced_loop(const std::string& name, uint32_t len, uint32_t segment) {
+    if (auto h = hook("start", name); !h) return h;
+    ReadLoop l;
+    l.len = len;
+    l.segment = segment;
+    l.depth = opts_.depth;
+    l.seconds = opts_.trace_seconds;
+    l.first_sector = kChecksEnd;
+    l.sectors = kLoopSectors;
+    auto r = timed_reads(session_->blk(), l, opts_.image);
+    // Stopped even when the loop failed, so no tracer stays attached.
+    auto h = hook("stop", name);
+    if (!r) return std::unexpected(r.error());
+    if (!h) return h;
+    loop_requests_ += r->requests;
+    fig_.add("traced_requests_" + name, r->requests);
+    note(fmt::format("{} reads traced: {} requests in {:.2f} s", name, r->requests, r->seconds));
     return {};
 }
 
@@ -311,11 +324,29 @@ int Run::main() {
     }
     run_checks();
     const uint64_t check_requests = session_->queue().avail_idx();
-    if (auto r = loop("4k", 4096, 0, &rps_4k_); !r) failed("timed-reads-4k", r.error().message);
-    if (auto r = loop("64k", 64 * 1024, 4096, &rps_64k_); !r) failed("timed-reads-64k", r.error().message);
-    // The direct map measurement maps grants; foreign mode has none.
-    if (!foreign_mode(opts_))
-        if (auto r = map_costs(); !r) failed("map-cost", r.error().message);
+    if (worker_.available())
+        if (auto c = worker_.read(); c) fig_.add("grant_access", c->grant_access);
+    // Untimed reads first: under TCG the first pass over a code path pays
+    // for its translation, which would count against the first loop only.
+    if (opts_.warmup_seconds > 0) {
+        ReadLoop w;
+        w.len = 4096;
+        w.depth = opts_.depth;
+        w.seconds = opts_.warmup_seconds;
+        w.first_sector = kChecksEnd;
+        w.sectors = kLoopSectors;
+        if (auto r = timed_reads(session_->blk(), w, opts_.image); !r)
+            failed("warm-up", r.error().message);
+        else
+            loop_requests_ += r->requests;
+    }
+    for (uint32_t kib : opts_.loop_kib) {
+        const std::string name = fmt::format("{}k", kib);
+        const uint32_t len = kib * 1024, segment = kib > 4 ? 4096 : 0;
+        if (auto r = loop(name, len, segment); !r) failed("timed-reads-" + name, r.error().message);
+        if (!opts_.trace_hook.empty())
+            if (auto r = traced_loop(name, len, segment); !r) failed("traced-reads-" + name, r.error().message);
+    }
     fig_.add("requests", check_requests + loop_requests_);
     if (auto r = teardown(); !r) failed("teardown", r.error().message);
     note(fmt::format("requests done: {} ({} by the checks, {} in the timed loops)", check_requests + loop_requests_,

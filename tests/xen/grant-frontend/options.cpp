@@ -13,7 +13,7 @@ const char* usage() {
            "carry grant addresses (1<<63 | ref<<12) as xen-vhost-frontend sends them. It checks\n"
            "writes, flushes and reads byte for byte against its buffers and the image, a buffer\n"
            "spanning five pages, and requests whose data grant is revoked or was never made; then\n"
-           "times reads and compares batched grant maps with one map per buffer access.\n"
+           "times reads of each --loops size, reporting the worker's map and grant copy calls.\n"
            "\n"
            "Options:\n"
            "  --socket PATH        the worker's vhost-user socket (xenvhost-worker --domid D)\n"
@@ -24,8 +24,12 @@ const char* usage() {
            "  --queue-size N       virtqueue size, a power of two (default 128)\n"
            "  --depth N            requests in flight in the timed loops (default 1)\n"
            "  --seconds S          length of each timed read loop (default 5)\n"
-           "  --map-seconds S      time per way of the direct map measurement, the two ways\n"
-           "                       interleaved (default 1.5)\n"
+           "  --warmup-seconds S   untimed 4 KiB reads before the timed loops (default 0.5)\n"
+           "  --loops LIST         sizes of the timed read loops in KiB, 4..64 (default 4,64);\n"
+           "                       above 4 KiB in 4 KiB descriptors\n"
+           "  --trace-hook CMD     after each timed loop run CMD start NAME, the same reads for\n"
+           "                       --trace-seconds (default 1), then CMD stop NAME (NAME: 4k, ...)\n"
+           "  --trace-seconds S    length of each traced loop\n"
            "  --guest-domid G      use guest G's memory instead of dom0's own grants: with\n"
            "  --guest-grants LIST  the refs (A-B,C,...) G granted to dom0 (grant mode), or\n"
            "  --guest-pfns LIST    frames G holds for us (foreign mode: translated to machine\n"
@@ -125,10 +129,24 @@ Result<Options> parse_options(int argc, char** argv) {
             auto s = seconds(a, value);
             if (!s) return std::unexpected(s.error());
             o.seconds = *s;
-        } else if (a == "--map-seconds") {
+        } else if (a == "--loops") {
+            auto list = parse_ranges(value);
+            if (!list || list->empty()) return fail("--loops: '{}' is not a list of sizes in KiB", value);
+            o.loop_kib.clear();
+            for (uint64_t k : *list) {
+                if (k < 4 || k > 64 || k % 4) return fail("--loops: {} KiB is not a multiple of 4 in 4..64", k);
+                o.loop_kib.push_back(static_cast<uint32_t>(k));
+            }
+        } else if (a == "--warmup-seconds") {
             auto s = seconds(a, value);
             if (!s) return std::unexpected(s.error());
-            o.map_seconds = *s;
+            o.warmup_seconds = *s;
+        } else if (a == "--trace-hook") {
+            o.trace_hook = value;
+        } else if (a == "--trace-seconds") {
+            auto s = seconds(a, value);
+            if (!s) return std::unexpected(s.error());
+            o.trace_seconds = *s;
         } else if (a == "--guest-domid") {
             auto n = number<uint32_t>(a, value, 1, 0x7fef);
             if (!n) return std::unexpected(n.error());

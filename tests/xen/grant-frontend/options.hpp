@@ -20,7 +20,15 @@ struct Options {
     uint16_t queue_size = 128;
     unsigned depth = 1;                  // requests in flight in the timed loops
     double seconds = 5;                  // per timed loop
-    double map_seconds = 1.5;            // per way of the direct map measurement (interleaved)
+    double warmup_seconds = 0.5;         // untimed 4 KiB reads before the timed loops
+    // The timed read loops: 4k is one 4 KiB descriptor, larger sizes come in
+    // 4 KiB descriptors (Linux's grant DMA layer maps per segment).
+    std::vector<uint32_t> loop_kib = {4, 64};
+    // Run `trace_hook start NAME` before and `trace_hook stop NAME` after a
+    // second, traced loop of each size (trace_seconds long), so a script can
+    // count the worker's syscalls during it; empty: no traced loops.
+    std::string trace_hook;
+    double trace_seconds = 1;
     // A real guest's memory instead of dom0's own grants: the guest's grants
     // to dom0 (mapped through gntdev) or its pseudo-physical frames (mapped
     // through privcmd after translation to machine frames: foreign mode).

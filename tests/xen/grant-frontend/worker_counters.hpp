@@ -19,6 +19,10 @@ struct Counters {
     uint64_t map_failures = 0;
     bool connected = false;
     std::string mapping;
+    std::string grant_access;  // the worker's --grant-access
+    uint64_t copy_calls = 0;
+    uint64_t copy_segments = 0;
+    uint64_t copy_failures = 0;
 
     Counters operator-(const Counters& o) const;
     std::string describe() const;

@@ -1,17 +1,25 @@
 #!/bin/bash
 # The grant data path under the real hypervisor: xenvhost-worker --domid 0
 # serves a disk to xen-grant-frontend, whose guest memory is pages dom0
-# grants to itself through gntalloc; the worker maps them through the real
-# gntdev, the rings long-lived, each request's buffers with one batched map
-# per direction. The front-end checks the data byte for byte (its buffers and
-# the image), a buffer over five consecutive refs, revoked and never-granted
-# refs (IOERR, then the next request succeeds), times reads, and compares the
-# batched maps with one map per buffer access. Prints the figures.
+# grants to itself through gntalloc; the worker reaches them through the real
+# gntdev, the rings mapped long-lived. Once per --grant-access mode
+# (per-access: a map per buffer, as rust-vmm vm-memory does; map: one batched
+# map per direction; copy: one grant copy call per direction through bounce
+# buffers) the front-end checks the data byte for byte (its buffers and the
+# image), a buffer over five consecutive refs, revoked and never-granted refs
+# (IOERR, then the next request succeeds), then times 4, 16 and 64 KiB reads;
+# with strace in the image each size is read again with the worker traced,
+# for its syscalls per request. Prints one table of the figures.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
 
-seconds=5
+seconds=1        # per timed loop; each cell is read twice (two rounds) and the better kept
+
+trace_seconds=0.5
+modes="per-access map copy"
+sizes="4 16 64"
+run_order="64,16,4"  # largest first, so no size always follows the checks
 work=$(mktemp -d /tmp/grant-path.XXXXXX)
 worker_pid=  # the process started here: the worker, or strace running it
 target_pid=  # the worker itself
@@ -37,11 +45,14 @@ for prog in xenvhost-worker xen-grant-frontend; do
     command -v "$prog" >/dev/null || die "$prog is not installed in dom0"
 done
 
-# Starts a worker for dom0's own grants; COMMAND... may run it (strace).
+# Starts a worker for dom0's own grants with --grant-access MODE; COMMAND...
+# may run it (strace).
 start_worker() {
+    local mode=$1
+    shift
     rm -f "$work/blk.sock" "$work/control"
     "$@" xenvhost-worker --domid 0 --socket-path "$work/blk.sock" --blk-file "$work/disk.img" \
-        --control-socket "$work/control" >"$work/worker.log" 2>&1 &
+        --control-socket "$work/control" --grant-access "$mode" >"$work/worker.log" 2>&1 &
     worker_pid=$!
     target_pid=$worker_pid
     listening() {
@@ -76,70 +87,153 @@ term_worker() {
     [ "$rc" -eq 0 ] || { sed 's/^/  worker: /' "$work/worker.log"; die "the worker exited with $rc on SIGTERM"; }
 }
 
-# Value of KEY in the front-end's SUMMARY line.
+# Value of KEY in the SUMMARY line of front-end log LOG.
 summary_value() {
-    local key=$1 word words
-    read -r -a words <<<"$(grep '^SUMMARY ' "$work/frontend.log")"
+    local key=$1 log=$2 word words
+    read -r -a words <<<"$(grep '^SUMMARY ' "$log")"
     for word in "${words[@]}"; do
         case $word in "$key="*) echo "${word#*=}"; return 0 ;; esac
     done
-    die "the front-end's SUMMARY has no $key"
+    die "the SUMMARY of $log has no $key"
 }
 
+# The front-end's --trace-hook: `start NAME` attaches strace -c to every
+# thread of the worker and returns once all are traced; `stop NAME` detaches
+# it (SIGINT), which writes the counts to $work/strace-$MODE-NAME.txt.
+cat >"$work/trace-hook" <<'HOOK'
+#!/bin/bash
+set -eu
+work=$(dirname "$0")
+pid=$(cat "$work/worker.pid")
+case $1 in
+start)
+    strace -f -c -p "$pid" -o "$work/strace-$(cat "$work/mode")-$2.txt" >"$work/strace.out" 2>&1 &
+    echo $! >"$work/strace.pid"
+    for _ in $(seq 200); do
+        untraced=$(grep -l '^TracerPid:[[:space:]]*0$' /proc/"$pid"/task/*/status || true)
+        [ -z "$untraced" ] && exit 0
+        sleep 0.05
+    done
+    echo "strace did not attach to every thread of $pid" >&2
+    exit 1 ;;
+stop)
+    tracer=$(cat "$work/strace.pid")
+    kill -INT "$tracer"
+    for _ in $(seq 200); do
+        kill -0 "$tracer" 2>/dev/null || exit 0
+        sleep 0.05
+    done
+    echo "strace $tracer did not detach" >&2
+    exit 1 ;;
+esac
+HOOK
+chmod +x "$work/trace-hook"
+
 truncate -s 16M "$work/disk.img"
-start_worker
-echo "worker pid $worker_pid serves $work/disk.img with XEN_MMAP for domid 0"
-
-rc=0
-xen-grant-frontend --socket "$work/blk.sock" --image "$work/disk.img" --control "$work/control" \
-    --seconds "$seconds" >"$work/frontend.log" 2>&1 || rc=$?
-sed 's/^/  frontend: /' "$work/frontend.log"
-term_worker
-warnings=$(grep -c ': warn: ' "$work/worker.log" || true)
-grep -v ': warn: ' "$work/worker.log" | sed 's/^/  worker: /'
-echo "  worker: ($warnings warning line(s) about the refused grants not shown)"
-[ "$rc" -eq 0 ] || die "xen-grant-frontend failed (exit $rc)"
-grep -q '^PASS bad-grants:' "$work/frontend.log" || die "the bad-grant check did not pass"
-
-# The worker's exit log must agree with what its control socket reported,
-# and every successful map must have been unmapped.
-counters=$(grep -o 'device [^:]*: [0-9]* requests, mapping [a-z]*, map calls [0-9]*, unmap calls [0-9]*, pages mapped [0-9]*, map failures [0-9]*' \
-    "$work/worker.log" | tail -n 1) || die "the worker printed no counters on exit"
-read -r _ _ requests _ _ _ _ _ maps _ _ unmaps _ _ pages _ _ failures <<<"${counters//,/}"
-[ "$maps" = "$(summary_value worker_map_calls)" ] || die "exit log map calls $maps differ from the control socket's"
-[ "$maps" -eq $((unmaps + failures)) ] ||
-    die "the worker exited with $maps map calls but $unmaps unmap calls and $failures failed maps"
-echo "worker exit log: $requests requests, $maps map calls = $unmaps unmapped + $failures refused, $pages pages mapped"
-
-# Syscalls per request, when the image has strace: a shorter run again
-# with the worker traced.
+hook=()
 if command -v strace >/dev/null; then
-    start_worker strace -f -c -o "$work/strace.txt"
-    if ! xen-grant-frontend --socket "$work/blk.sock" --image "$work/disk.img" --control "$work/control" \
-        --seconds 2 --map-seconds 0.2 >"$work/frontend-traced.log" 2>&1; then
-        sed 's/^/  frontend: /' "$work/frontend-traced.log"
-        sed 's/^/  worker: /' "$work/worker.log"
-        die "the run with the worker under strace failed"
-    fi
-    traced_requests=$(grep -o 'worker_requests=[0-9]*' "$work/frontend-traced.log" | cut -d= -f2)
-    term_worker
-    # strace -c's lines: % time, seconds, usecs/call, calls, [errors,] syscall.
-    calls_of() { awk -v n="$1" '$NF == n { print $4 }' "$work/strace.txt"; }
-    per_request() { awk -v a="${1:-0}" -v b="$traced_requests" 'BEGIN { printf "%.1f", a / b }'; }
-    total=$(calls_of total)
-    echo "worker under strace -f -c (4 KiB and 64 KiB reads, 2 s each): $total syscalls for $traced_requests" \
-        "requests, $(per_request "$total") per request (bring-up included): ioctl $(per_request "$(calls_of ioctl)")," \
-        "mmap $(per_request "$(calls_of mmap)"), munmap $(per_request "$(calls_of munmap)") per request"
-    grep -v -e '^%' -e '^-' -e ' total$' "$work/strace.txt" | sort -k4 -n -r | head -n 10 | sed 's/^/  strace: /'
+    hook=(--trace-hook "$work/trace-hook" --trace-seconds "$trace_seconds")
 else
     echo "strace is not in the dom0 image: syscalls per request not counted"
 fi
 
-echo "FIGURES grant path: map calls per request $(summary_value map_calls_per_request_4k) (4 KiB)," \
-    "$(summary_value map_calls_per_request_64k) (64 KiB in 16 descriptors); ring map calls $(summary_value ring_map_calls)"
-echo "FIGURES requests/s 4 KiB: $(summary_value rps_4k) batched (measured)," \
-    "$(summary_value rps_per_access_projected_4k) per-access (projected);" \
-    "map cost $(summary_value map_us_batched_4k) us vs $(summary_value map_us_per_access_4k) us per request"
-echo "FIGURES requests/s 64 KiB: $(summary_value rps_64k) batched (measured)," \
-    "$(summary_value rps_per_access_projected_64k) per-access (projected);" \
-    "map cost $(summary_value map_us_batched_64k) us vs $(summary_value map_us_per_access_64k) us per request"
+# One worker per mode, the same checks and loops against each; a second
+# round in the reverse order of modes, so a change of load on the host that
+# runs QEMU does not favour the modes run first (the better of the two
+# rounds is kept). Only the first round is traced.
+round_modes=()
+for mode in $modes; do round_modes+=("$mode 1"); done
+for mode in $(echo "$modes" | tr ' ' '\n' | tac); do round_modes+=("$mode 2"); done
+for entry in "${round_modes[@]}"; do
+    read -r mode round <<<"$entry"
+    echo "$mode" >"$work/mode"
+    start_worker "$mode"
+    echo "$target_pid" >"$work/worker.pid"
+    echo "worker pid $worker_pid serves $work/disk.img with XEN_MMAP for domid 0, --grant-access $mode"
+    log="$work/frontend-$mode.log"
+    trace_args=("${hook[@]}")
+    if [ "$round" = 2 ]; then
+        log="$work/frontend-$mode-2.log"
+        trace_args=()
+    fi
+    rc=0
+    xen-grant-frontend --socket "$work/blk.sock" --image "$work/disk.img" --control "$work/control" \
+        --seconds "$seconds" --loops "$run_order" "${trace_args[@]}" >"$log" 2>&1 || rc=$?
+    if [ "$round" = 1 ] || [ "$rc" -ne 0 ]; then
+        sed "s/^/  frontend ($mode): /" "$log"
+    else
+        grep -E '^(PASS|FAIL|[0-9]+k reads of)' "$log" | sed "s/^/  frontend ($mode, round 2): /"
+    fi
+    term_worker
+    warnings=$(grep -c ': warn: ' "$work/worker.log" || true)
+    if [ "$round" = 1 ]; then
+        grep -v ': warn: ' "$work/worker.log" | sed "s/^/  worker ($mode): /"
+        echo "  worker ($mode): ($warnings warning line(s) about the refused grants not shown)"
+    fi
+    [ "$rc" -eq 0 ] || die "xen-grant-frontend failed against --grant-access $mode (exit $rc)"
+    grep -q '^PASS bad-grants:' "$log" || die "the bad-grant check did not pass with --grant-access $mode"
+    [ "$(summary_value grant_access "$log")" = "$mode" ] || die "the worker did not report --grant-access $mode"
+
+    # The worker's exit log must agree with what its control socket reported,
+    # and every successful map must have been unmapped.
+    counters=$(grep -o 'device [^:]*: [0-9]* requests, mapping [a-z]*, map calls [0-9]*, unmap calls [0-9]*, pages mapped [0-9]*, map failures [0-9]*, grant access [a-z-]*, copy calls [0-9]*, copy segments [0-9]*, copy failures [0-9]*' \
+        "$work/worker.log" | tail -n 1) || die "the worker printed no counters on exit"
+    read -r _ _ requests _ _ _ _ _ maps _ _ unmaps _ _ pages _ _ failures _ _ access _ _ copies _ _ segments _ _ copy_failures \
+        <<<"${counters//,/}"
+    [ "$maps" = "$(summary_value worker_map_calls "$log")" ] || die "exit log map calls $maps differ from the control socket's"
+    [ "$maps" -eq $((unmaps + failures)) ] ||
+        die "the worker exited with $maps map calls but $unmaps unmap calls and $failures failed maps"
+    [ "$access" = "$mode" ] || die "the exit log reports grant access $access, not $mode"
+    echo "worker exit log ($mode): $requests requests, $maps map calls = $unmaps unmapped + $failures refused," \
+        "$pages pages mapped; $copies copy calls ($segments segments, $copy_failures failed)"
+done
+
+# strace -c's lines: % time, seconds, usecs/call, calls, [errors,] syscall.
+calls_of() { awk -v n="$2" '$NF == n { c = $4 } END { print c + 0 }' "$1"; }
+ratio() { awk -v a="${1:-0}" -v b="${2:-0}" -v f="${3:-%.1f}" 'BEGIN { if (b > 0) printf f, a / b; else printf "-" }'; }
+syscalls_per_request() {  # MODE SIZE
+    local log="$work/frontend-$1.log" txt="$work/strace-$1-$2k.txt"
+    [ -s "$txt" ] || { echo "-"; return; }
+    ratio "$(calls_of "$txt" total)" "$(summary_value "traced_requests_$2k" "$log")"
+}
+
+# The better requests/s of a mode's two rounds for SIZE, then the other in parentheses.
+best_rps() {
+    local a b
+    a=$(summary_value "rps_$2k" "$work/frontend-$1.log")
+    b=$(summary_value "rps_$2k" "$work/frontend-$1-2.log")
+    awk -v a="$a" -v b="$b" 'BEGIN { if (a >= b) print a, b; else print b, a }'
+}
+
+echo "FIGURES grant access, reads of 4/16/64 KiB (4 KiB descriptors above 4 KiB), 1 in flight, the better of two" \
+    "$seconds s runs per cell (the other in parentheses; after 0.5 s of untimed reads, in the order $run_order KiB);" \
+    "syscalls per request from the worker under strace -f -c for $trace_seconds s more per cell"
+printf 'FIGURES %-10s %5s %20s %8s %10s %10s %8s %12s %12s\n' mode size requests/s vs_map syscalls/req \
+    ioctl/req 'mmap+munmap' 'map calls' 'copy calls'
+for size in $sizes; do
+    read -r map_rps _ <<<"$(best_rps map "$size")"
+    for mode in $modes; do
+        log="$work/frontend-$mode.log"
+        txt="$work/strace-$mode-${size}k.txt"
+        traced=0
+        [ -s "$txt" ] && traced=$(summary_value "traced_requests_${size}k" "$log")
+        read -r rps other <<<"$(best_rps "$mode" "$size")"
+        mm="-" ioctls="-"
+        if [ -s "$txt" ]; then
+            mm=$(ratio "$(($(calls_of "$txt" mmap) + $(calls_of "$txt" munmap)))" "$traced")
+            ioctls=$(ratio "$(calls_of "$txt" ioctl)" "$traced")
+        fi
+        printf 'FIGURES %-10s %3sK %20s %8s %10s %10s %8s %12s %12s\n' "$mode" "$size" "$rps ($other)" \
+            "$(ratio "$rps" "$map_rps" x%.2f)" "$(syscalls_per_request "$mode" "$size")" "$ioctls" "$mm" \
+            "$(summary_value "map_calls_per_request_${size}k" "$log")" \
+            "$(summary_value "copy_calls_per_request_${size}k" "$log")"
+    done
+done
+for mode in $modes; do
+    for size in $sizes; do
+        txt="$work/strace-$mode-${size}k.txt"
+        [ -s "$txt" ] || continue
+        echo "  strace ($mode, $size KiB, $(summary_value "traced_requests_${size}k" "$work/frontend-$mode.log") requests):"
+        grep -v -e '^%' -e '^-' -e ' total$' "$txt" | sort -k4 -n -r | head -n 6 | sed 's/^/    /'
+    done
+done

@@ -243,7 +243,7 @@ wait_until 120 has_grants || die "the guest printed no GUEST-PAGES grant line in
 refs=$(sed -n 's/.*GUEST-PAGES grant refs \([0-9,-]*\).*/\1/p' "$console" | tail -n 1)
 [ -n "$refs" ] || die "no grant refs in the guest's GUEST-PAGES line"
 xen-grant-frontend --socket "$sock" --image "$img" --control "$run_dir/dom$domid/control" \
-    --guest-domid "$domid" --guest-grants "$refs" --seconds 1 --map-seconds 0.2 >"$work/frontend.log" 2>&1 &
+    --guest-domid "$domid" --guest-grants "$refs" --seconds 1 >"$work/frontend.log" 2>&1 &
 fe_pid=$!
 # While the front-end is connected the status keys say so, and how the
 # worker maps the guest's memory.

@@ -23,6 +23,7 @@ struct DeviceRow {
     std::string transport;
     std::string external_backend;  // xenvhost-backend: "external SOCKET"
     std::string restarts;
+    std::string counters;  // xenvhost-counters: "requests=N map-calls=N ..."
     std::string error;
 };
 

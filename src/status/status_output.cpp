@@ -36,6 +36,34 @@ Json num(const std::string& s) {
     return printable(s);
 }
 
+// "requests=12 map-calls=3" as {"requests": 12, "map_calls": 3}: the worker's
+// counters as of its device's last event. A pair that is not NAME=DIGITS
+// (a key someone else wrote) is left out rather than guessed at.
+Json counters(const std::string& s) {
+    if (s.empty()) return nullptr;
+    Json o = Json::object();
+    size_t pos = 0;
+    while (pos < s.size()) {
+        size_t end = s.find(' ', pos);
+        if (end == std::string::npos) end = s.size();
+        std::string_view pair(s.data() + pos, end - pos);
+        pos = end + 1;
+        auto eq = pair.find('=');
+        if (eq == 0 || eq == std::string_view::npos) continue;
+        std::string name(pair.substr(0, eq));
+        bool plain = true;
+        for (char& c : name) {
+            if (c == '-') c = '_';
+            plain = plain && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+        }
+        auto digits = pair.substr(eq + 1);
+        unsigned long long v = 0;
+        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+        if (plain && !digits.empty() && ec == std::errc() && p == digits.data() + digits.size()) o[name] = v;
+    }
+    return o;
+}
+
 Json boolean(const std::string& s) {
     if (s == "1") return true;
     if (s == "0") return false;
@@ -108,6 +136,7 @@ std::string format_json(std::span<const DeviceRow> rows, bool compact) {
         if (ext.starts_with("external ")) ext = ext.substr(9);
         o["external_backend"] = str(ext);
         o["restarts"] = num(r.restarts);
+        o["counters"] = counters(r.counters);
         o["error"] = str(r.error);
         // Invalid UTF-8 in a key becomes U+FFFD instead of an exception.
         items.push_back(o.dump(-1, ' ', false, Json::error_handler_t::replace));

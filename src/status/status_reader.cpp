@@ -113,6 +113,7 @@ Result<> StatusReader::read_backend(unsigned backend, const Selection& selection
                     {"xenvhost-transport", &row.transport},
                     {"xenvhost-backend", &row.external_backend},
                     {"xenvhost-restarts", &row.restarts},
+                    {"xenvhost-counters", &row.counters},
                     {"xenvhost-error", &row.error},
                 };
                 for (auto [key, field] : keys) {

@@ -95,6 +95,22 @@ TEST(StatusOutput, JsonTypesAndNulls) {
     EXPECT_EQ(ordered[0].begin().key(), "guest") << "keys keep their documented order";
 }
 
+TEST(StatusOutput, JsonCountersAreNumbersByName) {
+    DeviceRow r = served();
+    r.counters = "requests=120 map-calls=4 copy-segments=300 bogus x=-1 =5 Y=2 copy-calls=7";
+    std::vector rows = {r};
+    auto j = nlohmann::json::parse(format_json(rows, false));
+    auto& c = j[0]["counters"];
+    EXPECT_EQ(c["requests"], 120);
+    EXPECT_EQ(c["map_calls"], 4);
+    EXPECT_EQ(c["copy_segments"], 300);
+    EXPECT_EQ(c["copy_calls"], 7);
+    EXPECT_EQ(c.size(), 4u) << "pairs that are not name=digits are left out: " << c.dump();
+    r.counters = "";
+    rows = {r};
+    EXPECT_TRUE(nlohmann::json::parse(format_json(rows, false))[0]["counters"].is_null());
+}
+
 TEST(StatusOutput, JsonOfHostileKeysStaysJson) {
     DeviceRow r = served();
     r.guest = std::string("\xff\xfe", 2);  // not UTF-8

@@ -134,7 +134,7 @@ step_frontend() {
     local sampler=$!
     rc=0
     xen-grant-frontend --socket "$sock" --image "$img" --control "$run_dir/dom$domid/control" \
-        --guest-domid "$domid" --guest-grants "$refs" --seconds 2 --map-seconds 0.2 >"$work/frontend.log" 2>&1 || rc=$?
+        --guest-domid "$domid" --guest-grants "$refs" --seconds 2 >"$work/frontend.log" 2>&1 || rc=$?
     touch "$work/frontend.done"
     wait "$sampler" || true
     sed 's/^/  frontend: /' "$work/frontend.log"

@@ -33,8 +33,8 @@ test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(ESCAPE_WORKER) $(DAEMON)
 
 TEST_LEVELS += xenstore
 
-# The issue #16 case (1000 guests, one disk each): opt-in, some 15 minutes on
-# 2 cores, xenstored's time (see dense_host_test.cpp). Not part of `make test`.
+# The dense-host case alone (it runs with 1000 guests in test-xenstore):
+# `make test-xenstore-dense DENSE_GUESTS=N` for another count.
 .PHONY: test-xenstore-dense
 test-xenstore-dense: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(DAEMON)
 	XENVHOST_DENSE_GUESTS=$(or $(DENSE_GUESTS),1000) bash tests/xenstore/run.sh $(XENSTORE_TESTS) \

@@ -3,6 +3,7 @@
 #include "base/log.hpp"
 #include "sandbox/credentials.hpp"
 #include "sandbox/file_view.hpp"
+#include "sandbox/network_view.hpp"
 #include "sandbox/process_limits.hpp"
 #include "sandbox/syscall_filter.hpp"
 
@@ -18,10 +19,11 @@ Result<> enter(const Plan& plan) {
     // xentoolcore makes such a handle unusable (dup2 of /dev/null over it),
     // which ended every grant mapping.
     if (auto r = enter_empty_root(plan.root); !r) return r;
+    if (auto r = enter_empty_network(); !r) return r;
     if (auto r = drop_credentials(plan.identity); !r) return r;
     if (auto r = limit_process(); !r) return r;
     if (auto r = install_syscall_filter(plan.extra_syscalls); !r) return r;
-    log::info("deprivileged: uid {} gid {}, no capabilities, no_new_privs, syscall filter, empty root{}",
+    log::info("deprivileged: uid {} gid {}, no capabilities, no_new_privs, syscall filter, empty root, empty network{}",
               plan.identity.uid, plan.identity.gid,
               plan.domid ? fmt::format(", privcmd restricted to domain {}", *plan.domid) : std::string());
     return {};

@@ -1,7 +1,7 @@
 #pragma once
 // The drop a process serving one guest makes once it holds everything it
 // needs (Xen handles, sockets, images as fds; privcmd restricted to the
-// guest when it was opened): an empty private root, the guest's uid and gid without groups or
+// guest when it was opened): an empty private root and network, the guest's uid and gid without groups or
 // capabilities, no_new_privs and no core dumps, then the syscall filter.
 // Each step in its own file; this is the order they must come in.
 

@@ -78,7 +78,8 @@ XEN_PROGRAMS  := $(if $(XEN_INSTALL),$(PROGRAMS))
 # built them (building them is that level's job); this stamp changes with
 # the directory's listing, so the image follows them.
 XEN_BIN_STAMP := $(XEN_DIR)/bin.stamp
-$(XEN_BIN_STAMP): $(XEN_DEVCHECK) $(XEN_PROGRAMS) xen-always
+# The compromised worker of scenario 42 (its rule is the xenstore level's).
+$(XEN_BIN_STAMP): $(XEN_DEVCHECK) $(XEN_PROGRAMS) $(BUILD)/bin/xenvhost-worker-escape xen-always
 	@mkdir -p $(@D)
 	@state=$$(ls -l --time-style=+%s.%N $(BUILD)/bin | md5sum); \
 	  [ "$$(cat $@ 2>/dev/null)" = "$$state" ] || echo "$$state" >$@

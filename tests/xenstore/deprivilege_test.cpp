@@ -4,10 +4,17 @@
 // restart gets the same uid; without a user, root is refused unless the
 // configuration allows it; and a compromised worker gets nothing else.
 
+#include "base/unique_fd.hpp"
 #include "tests/xenstore/fixture.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -34,6 +41,48 @@ std::map<std::string, std::string> proc_status(pid_t pid) {
 
 std::string first_word(const std::string& s) { return s.substr(0, s.find_first_of(" \t")); }
 
+std::string namespace_of(const std::string& pid, const char* kind) {
+    std::error_code ec;
+    return std::filesystem::read_symlink(fmt::format("/proc/{}/ns/{}", pid, kind), ec).string();
+}
+
+// A TCP listener on the host's 127.0.0.1 and one on its abstract unix
+// namespace, non-blocking: what a worker could reach over the network.
+struct HostListeners {
+    UniqueFd tcp, unix_abstract;
+    uint16_t tcp_port = 0;
+    std::string abstract_name = fmt::format("xenvhost-escape-test-{}", ::getpid());
+
+    HostListeners() {
+        tcp.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        sockaddr_in in{};
+        in.sin_family = AF_INET;
+        in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof in;
+        if (!tcp || ::bind(tcp.get(), reinterpret_cast<sockaddr*>(&in), sizeof in) < 0 || ::listen(tcp.get(), 8) < 0 ||
+            ::getsockname(tcp.get(), reinterpret_cast<sockaddr*>(&in), &len) < 0)
+            tcp.reset();
+        else
+            tcp_port = ntohs(in.sin_port);
+        unix_abstract.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        sockaddr_un un{};
+        un.sun_family = AF_UNIX;
+        std::memcpy(un.sun_path + 1, abstract_name.data(), abstract_name.size());
+        auto ulen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + abstract_name.size());
+        if (!unix_abstract || ::bind(unix_abstract.get(), reinterpret_cast<sockaddr*>(&un), ulen) < 0 ||
+            ::listen(unix_abstract.get(), 8) < 0)
+            unix_abstract.reset();
+    }
+    bool ok() const { return tcp && unix_abstract; }
+    // Connections that reached either listener.
+    int accepted() const {
+        int n = 0;
+        for (int fd : {tcp.get(), unix_abstract.get()})
+            for (int c; (c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0; ++n) ::close(c);
+        return n;
+    }
+};
+
 class Deprivilege : public XenstoreLevel {
 protected:
     void SetUp() override {
@@ -55,6 +104,12 @@ protected:
             EXPECT_EQ(st[set], "0000000000000000") << set;
         EXPECT_EQ(st["NoNewPrivs"], "1");
         EXPECT_EQ(st["Seccomp"], "2");  // filter mode
+        // Its own network namespace (io_uring can make sockets past the filter) and mount namespace.
+        for (auto kind : {"net", "mnt"}) {
+            std::string theirs = namespace_of(std::to_string(pid), kind);
+            EXPECT_FALSE(theirs.empty()) << kind;
+            EXPECT_NE(theirs, namespace_of("self", kind)) << kind;
+        }
     }
 };
 
@@ -131,10 +186,14 @@ TEST_F(Deprivilege, ACompromisedWorkerGetsNothingElse) {
     XS_ASSERT_OK(env->create_domain(5, "victim"));
     XS_ASSERT_OK(env->create_domain(6, "attacker"));
     std::string img5 = image("g5.img"), img6 = image("g6.img");
+    // Listeners on the host's network a worker must not reach, even through io_uring.
+    HostListeners host;
+    ASSERT_TRUE(host.ok());
     start_daemon({"--worker", build_bin("xenvhost-worker-escape")},
                  {"XENVHOST_ESCAPE_DOMID=6", "XENVHOST_ESCAPE_VICTIM_DOMID=5",
                   "XENVHOST_ESCAPE_VICTIM_PIDFILE=" + env->run_dir() + "/dom5/worker.pid",
-                  "XENVHOST_ESCAPE_VICTIM_IMAGE=" + img5});
+                  "XENVHOST_ESCAPE_VICTIM_IMAGE=" + img5, "XENVHOST_ESCAPE_TCP_PORT=" + std::to_string(host.tcp_port),
+                  "XENVHOST_ESCAPE_ABSTRACT=" + host.abstract_name});
     XS_ASSERT_OK(env->write_tree(disk(5, kXvda, img5)));
     std::string dir5 = be("virtio_disk", 5, kXvda), dir6 = be("virtio_disk", 6, kXvda);
     ASSERT_TRUE(wait_state(dir5, "2"));
@@ -146,10 +205,13 @@ TEST_F(Deprivilege, ACompromisedWorkerGetsNothingElse) {
     std::string log = daemon->log();
     for (auto attempt : {"open /dev/xen/privcmd", "open /dev/xen/gntdev", "open another guest's image",
                          "signal another guest's worker", "ptrace another guest's worker", "create a socket",
-                         "exec a shell"})
+                         "open another guest's image through io_uring", "open /dev/xen/privcmd through io_uring",
+                         "connect to the host's loopback through io_uring",
+                         "connect to an abstract unix socket through io_uring", "exec a shell"})
         EXPECT_NE(log.find(fmt::format("escape: {}: refused", attempt)), std::string::npos) << attempt;
     EXPECT_NE(log.find("escape: done"), std::string::npos);
     EXPECT_EQ(log.find("SUCCEEDED"), std::string::npos);
+    EXPECT_EQ(host.accepted(), 0) << "a connection reached the host's listeners";
     // The victim is untouched, and both guests are still served.
     EXPECT_EQ(worker_pid(dir5), victim);
     EXPECT_TRUE(pid_alive(victim));

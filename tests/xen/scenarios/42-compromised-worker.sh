@@ -94,8 +94,9 @@ kill -0 "$worker_pid" 2>/dev/null || die "the worker $worker_pid is gone after i
 [ "$(xenstore-read "$dir/state")" = 4 ] || [ "$(xenstore-read "$dir/state")" = 2 ] ||
     die "the disk is in state $(xenstore-read "$dir/state"), not served"
 status=/proc/$worker_pid/status
-field() { awk -v k="$1:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$status"; }
-uid=$(field Uid | cut -f1)
+# The first value of a field (Uid's real uid; the whole value of the others).
+field() { awk -v k="$1:" '$1 == k { print $2 }' "$status"; }
+uid=$(field Uid)
 [ "$uid" != 0 ] || die "the worker runs as root"
 base=$(id -u xenvhost-range-base)
 [ "$uid" = $((base + domid)) ] || die "the worker's uid is $uid, not the range base $base + domid $domid"
@@ -113,5 +114,5 @@ echo "worker $worker_pid of dom$domid: uid $uid, no capabilities, no_new_privs, 
 t_destroy=$(uptime_s)
 xl destroy "$name" || die "xl destroy failed"
 wait_until 15 gone "$worker_pid" || die "the worker outlived its guest"
-echo "FIGURES compromised worker: 10 escape attempts refused on the real Xen; guest created to attempts done" \
+echo "FIGURES compromised worker: 10 escape attempts refused on the real Xen; xenvhostd start to the checks done" \
     "$(since "$t0" "$t_destroy") s"

@@ -147,7 +147,7 @@ TEST_LEVELS += sanitize
 endif
 
 # Fast levels first, so a broken build fails within minutes.
-LEVEL_ORDER := unit component xenstore scripts fuzz sanitize tsan qemu xen
+LEVEL_ORDER := unit component xenstore scripts fuzz sanitize tsan qemu xen xen-hvm
 ORDERED_LEVELS := $(filter $(TEST_LEVELS),$(LEVEL_ORDER)) $(filter-out $(LEVEL_ORDER),$(TEST_LEVELS))
 
 .PHONY: test

@@ -28,6 +28,7 @@
 #                          every buffer it writes, --verify-guest-writes)
 #   XEN_ARGS=...           Xen's own command line (serial console, dom0 1024M/1 vCPU)
 #   XEN_QEMU_CPU=qemu64,+svm,+npt  XEN_QEMU_MEM=3G  XEN_QEMU_SMP=2  XEN_QEMU_ACCEL=tcg
+#   XEN_HVM_SMP=1          CPUs of the HVM guest's runs (test-xen-hvm, demo)
 #                          (+npt gives Xen HAP, which HVM guests need: Debian's
 #                          Xen has no shadow paging; never -cpu max: dom0
 #                          crashes under TCG)
@@ -55,6 +56,8 @@ XEN_ARGS       ?= console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max
 XEN_QEMU_CPU   ?= qemu64,+svm,+npt
 XEN_QEMU_MEM   ?= 3G
 XEN_QEMU_SMP   ?= 2
+# The HVM guest's runs (the xen-hvm level, make demo) take one CPU; see test-xen-hvm.
+XEN_HVM_SMP   ?= 1
 XEN_QEMU_ACCEL ?= tcg
 
 # The dom0 device checks (scenario 00-devices).
@@ -159,6 +162,20 @@ test-xen: xen-images
 
 TEST_LEVELS += xen
 
+# The HVM guest scenario (the device model with the guest's own virtio
+# driver) on a boot of its own with one emulated CPU: under QEMU TCG's
+# nested SVM with two CPUs the HVM guest died now and then by a triple
+# fault right after a VM exit (tests/xen/README.md); with one CPU no run
+# has yet. Its dom0 word xenvhost.hvm lets the scenario run.
+.PHONY: test-xen-hvm
+test-xen-hvm: xen-images
+	XEN_TIMEOUT='$(XEN_TIMEOUT)' XEN_SCENARIOS=50-hvm-virtio-disk XEN_INTERACTIVE= \
+	XEN_DOM0_ARGS='xenvhost.hvm $(XEN_DOM0_ARGS)' XEN_ARGS='$(XEN_ARGS)' XEN_QEMU_CPU='$(XEN_QEMU_CPU)' \
+	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_HVM_SMP)' XEN_QEMU_ACCEL='$(XEN_QEMU_ACCEL)' \
+	  bash $(XEN_SRC)/run.sh $(XEN_DIR) $(XEN_SRC)/scenarios
+
+TEST_LEVELS += xen-hvm
+
 # The grant-path front-end (its own fragment, after XEN_BIN_STAMP is defined).
 include $(XEN_SRC)/grant-frontend/rules.mk
 
@@ -189,5 +206,5 @@ demo: demo-deps
 	fi; \
 	echo "demo: built in $$(( $$(date +%s) - t0 )) s"
 	@XEN_TIMEOUT='$(XEN_TIMEOUT)' XEN_ARGS='$(XEN_ARGS)' XEN_QEMU_CPU='$(XEN_QEMU_CPU)' \
-	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_QEMU_SMP)' XEN_QEMU_ACCEL='$(XEN_QEMU_ACCEL)' XEN_DOM0_ARGS='$(XEN_DOM0_ARGS)' \
+	XEN_QEMU_MEM='$(XEN_QEMU_MEM)' XEN_QEMU_SMP='$(XEN_HVM_SMP)' XEN_QEMU_ACCEL='$(XEN_QEMU_ACCEL)' XEN_DOM0_ARGS='$(XEN_DOM0_ARGS)' \
 	  bash $(XEN_SRC)/demo.sh $(XEN_DIR) $(XEN_SRC)/scenarios

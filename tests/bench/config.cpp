@@ -38,7 +38,7 @@ std::optional<Config> parse_config(int argc, char** argv, const std::string& def
         ("warmup", po::value(&c.warmup_s)->default_value(c.warmup_s), "unmeasured seconds first")
         ("image-size", po::value(&c.image_mib)->default_value(c.image_mib), "image size in MiB")
         ("dir", po::value(&c.dir)->default_value(c.dir), "tmpfs directory for the image")
-        ("worker", po::value(&c.worker)->default_value(c.worker), "xenvhost-worker binary (also run with --null-io)")
+        ("worker", po::value(&c.worker)->default_value(c.worker), "xenvhost-worker binary (also run with --null-io, and sandboxed)")
         ("qsd", po::value(&c.qsd)->default_value(c.qsd), "qemu-storage-daemon binary")
         ("qsd-aio", po::value(&c.qsd_aio)->default_value(c.qsd_aio), "qemu-storage-daemon aio mode (io_uring, threads, native)")
         ("only", po::value(&only), "run only these back-ends, in this order, comma-separated: "

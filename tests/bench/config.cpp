@@ -1,8 +1,10 @@
 #include "config.hpp"
 
+#include "backend_set.hpp"
+#include "sandbox/sandbox.hpp"
+
 #include <boost/program_options.hpp>
 
-#include <algorithm>
 #include <iostream>
 
 namespace po = boost::program_options;
@@ -10,22 +12,6 @@ namespace po = boost::program_options;
 namespace xenvhost::bench {
 
 namespace {
-
-// "worker,qsd" -> {"worker", "qsd"}; empty when a name is unknown or repeated.
-std::vector<std::string> parse_backends(const std::string& text) {
-    std::vector<std::string> out;
-    size_t pos = 0;
-    for (;;) {
-        size_t comma = text.find(',', pos);
-        std::string name = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        if ((name != "worker" && name != "null" && name != "qsd") ||
-            std::find(out.begin(), out.end(), name) != out.end())
-            return {};
-        out.push_back(name);
-        if (comma == std::string::npos) return out;
-        pos = comma + 1;
-    }
-}
 
 const char* check(const Config& c) {
     if (c.duration_s <= 0) return "--duration must be above 0";
@@ -39,7 +25,8 @@ const char* check(const Config& c) {
 
 }  // namespace
 
-std::optional<Config> parse_config(int argc, char** argv, const std::string& default_worker, int& exit_code) {
+std::optional<Config> parse_config(int argc, char** argv, const std::string& default_worker, bool root,
+                                   int& exit_code) {
     Config c;
     c.worker = default_worker;
     std::string only;
@@ -51,10 +38,13 @@ std::optional<Config> parse_config(int argc, char** argv, const std::string& def
         ("warmup", po::value(&c.warmup_s)->default_value(c.warmup_s), "unmeasured seconds first")
         ("image-size", po::value(&c.image_mib)->default_value(c.image_mib), "image size in MiB")
         ("dir", po::value(&c.dir)->default_value(c.dir), "tmpfs directory for the image")
-        ("worker", po::value(&c.worker)->default_value(c.worker), "xenvhost-worker binary (also run with --null-io)")
+        ("worker", po::value(&c.worker)->default_value(c.worker), "xenvhost-worker binary (also run with --null-io, and sandboxed)")
         ("qsd", po::value(&c.qsd)->default_value(c.qsd), "qemu-storage-daemon binary")
         ("qsd-aio", po::value(&c.qsd_aio)->default_value(c.qsd_aio), "qemu-storage-daemon aio mode (io_uring, threads, native)")
-        ("only", po::value(&only), "run only these back-ends, comma-separated: worker, null, qsd")
+        ("only", po::value(&only), "run only these back-ends, in this order, comma-separated: "
+         "worker, sandboxed, null, qsd (default: all four, sandboxed only when root)")
+        ("sandbox-user", po::value(&c.sandbox_user)->default_value(c.sandbox_user),
+         "UID:GID the sandboxed worker drops to; no passwd or group entry may use them")
         ("depth", po::value(&c.depth)->default_value(c.depth), "requests in flight in the deep workloads (QD1 ones stay at 1)")
         ("queue-size", po::value(&c.queue_size)->default_value(c.queue_size), "virtqueue size")
         ("rounds", po::value(&c.rounds)->default_value(c.rounds),
@@ -74,12 +64,25 @@ std::optional<Config> parse_config(int argc, char** argv, const std::string& def
         exit_code = 0;
         return std::nullopt;
     }
+    std::vector<std::string> requested;
     if (vm.count("only")) {
-        c.backends = parse_backends(only);
-        if (c.backends.empty()) {
-            std::cerr << "xenvhost-bench: --only '" << only << "': give worker, null and/or qsd, comma-separated, each once\n";
+        auto names = parse_backends(only);
+        if (!names) {
+            std::cerr << "xenvhost-bench: --only '" << only << "': " << names.error().message << "\n";
             return std::nullopt;
         }
+        requested = std::move(*names);
+    }
+    auto set = choose_backends(requested, root);
+    if (!set) {
+        std::cerr << "xenvhost-bench: " << set.error().message << "\n";
+        return std::nullopt;
+    }
+    c.backends = std::move(set->names);
+    c.skipped = std::move(set->skipped);
+    if (auto who = sandbox::parse_identity(c.sandbox_user); !who) {
+        std::cerr << "xenvhost-bench: --sandbox-user: " << who.error().message << "\n";
+        return std::nullopt;
     }
     if (const char* why = check(c)) {
         std::cerr << "xenvhost-bench: " << why << "\n";

@@ -70,6 +70,34 @@ double ticks_to_seconds(uint64_t ticks) {
     return static_cast<double>(ticks) / static_cast<double>(per_second > 0 ? per_second : 100);
 }
 
+Result<ProcessCredentials> parse_proc_status(std::string_view text) {
+    // The first number after "Name:" at the start of a line (the leading
+    // newline lets the first line match too).
+    const std::string lines = "\n" + std::string(text);
+    auto field = [&](std::string_view name) -> Result<uint64_t> {
+        const std::string key = "\n" + std::string(name) + ":";
+        const size_t at = lines.find(key);
+        if (at == std::string::npos) return fail("/proc/PID/status: no {} line", name);
+        std::string_view rest = std::string_view(lines).substr(at + key.size());
+        const size_t b = rest.find_first_not_of(" \t");
+        if (b == std::string_view::npos) return fail("/proc/PID/status: {} is empty", name);
+        rest.remove_prefix(b);
+        return number(rest.substr(0, rest.find_first_of(" \t\n")), name.data());
+    };
+    auto uid = field("Uid"), gid = field("Gid"), nnp = field("NoNewPrivs"), seccomp = field("Seccomp");
+    for (const auto* r : {&uid, &gid, &nnp, &seccomp})
+        if (!*r) return std::unexpected(r->error());
+    if (*uid > UINT32_MAX || *gid > UINT32_MAX) return fail("/proc/PID/status: uid or gid out of range");
+    return ProcessCredentials{static_cast<uint32_t>(*uid), static_cast<uint32_t>(*gid), *nnp != 0,
+                              static_cast<unsigned>(*seccomp)};
+}
+
+Result<ProcessCredentials> read_process_credentials(pid_t pid) {
+    auto text = read_small_file("/proc/" + std::to_string(pid) + "/status");
+    if (!text) return std::unexpected(text.error());
+    return parse_proc_status(*text);
+}
+
 Result<std::string> parse_loadavg(std::string_view text) {
     std::string out;
     for (int i = 0; i < 3; ++i) {

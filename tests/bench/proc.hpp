@@ -1,5 +1,6 @@
 #pragma once
-// What the bench reads from /proc: a process's CPU time and the host's load.
+// What the bench reads from /proc: a process's CPU time and credentials, and
+// the host's load.
 
 #include "base/error.hpp"
 
@@ -26,6 +27,17 @@ Result<CpuTicks> parse_proc_stat(std::string_view text);
 Result<CpuTicks> read_process_cpu(pid_t pid);
 // Clock ticks to seconds (sysconf(_SC_CLK_TCK), usually 100 per second).
 double ticks_to_seconds(uint64_t ticks);
+
+// From /proc/PID/status: the real uid and gid, no_new_privs and the seccomp
+// mode (2: a filter), by which the bench sees that a worker did deprivilege.
+struct ProcessCredentials {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    bool no_new_privs = false;
+    unsigned seccomp = 0;
+};
+Result<ProcessCredentials> parse_proc_status(std::string_view text);
+Result<ProcessCredentials> read_process_credentials(pid_t pid);
 
 // The three load averages of /proc/loadavg's text ("0.52 0.58 0.59").
 Result<std::string> parse_loadavg(std::string_view text);

@@ -10,10 +10,11 @@ namespace xenvhost::bench {
 
 namespace {
 
-constexpr const char* kBackends[] = {"worker", "null", "qsd"};
+constexpr const char* kBackends[] = {"worker", "sandboxed", "null", "qsd"};
 
 const char* display_name(const std::string& backend) {
     if (backend == "worker") return "xenvhost-worker";
+    if (backend == "sandboxed") return "worker sandboxed";
     if (backend == "null") return "worker --null-io";
     return "qemu-storage-daemon";
 }
@@ -40,7 +41,11 @@ void print_case(std::ostream& out, const Case& c, const std::map<RunKey, Figures
         auto it = results.find({c.workload.name, b});
         if (it == results.end()) continue;
         const Figures& f = it->second;
-        (std::string(b) == "worker" ? trio.worker : std::string(b) == "null" ? trio.null : trio.qsd) = &f;
+        const std::string name = b;
+        (name == "worker"      ? trio.worker
+         : name == "sandboxed" ? trio.sandboxed
+         : name == "null"      ? trio.null
+                               : trio.qsd) = &f;
         line(out, label, display_name(b), number(f.iops, 0), number(f.mib_per_s, 1), number(f.mean_us, 1),
              number(f.p50_us, 1), number(f.p99_us, 1), number(f.cpu_us_per_io, 2));
         label.clear();
@@ -55,11 +60,18 @@ void print_case(std::ostream& out, const Case& c, const std::map<RunKey, Figures
     if (trio.worker && trio.null && trio.null->iops > 0)
         line(out, "", "ratio worker/null", fmt::format("{:.0f}%", 100 * trio.worker->iops / trio.null->iops),
              "", "", "", "", times(trio.worker->cpu_us_per_io, trio.null->cpu_us_per_io));
+    // What the sandbox costs: throughput kept and CPU per request spent.
+    if (trio.worker && trio.sandboxed) {
+        const Figures &s = *trio.sandboxed, &w = *trio.worker;
+        line(out, "", "sandboxed/worker", times(s.iops, w.iops), times(s.mib_per_s, w.mib_per_s),
+             times(s.mean_us, w.mean_us), times(s.p50_us, w.p50_us), times(s.p99_us, w.p99_us),
+             times(s.cpu_us_per_io, w.cpu_us_per_io));
+    }
     for (const Target& t : c.targets) {
         auto v = evaluate(t, trio);
         std::string verdict = v ? fmt::format("{} ({})", met(t, *v) ? "met" : "not met", show(t, *v))
                                 : "not measured (a back-end did not run)";
-        out << fmt::format("{:<20} target {:<28} {}\n", "", describe(t) + ":", verdict);
+        out << fmt::format("{:<20} target {:<32} {}\n", "", describe(t) + ":", verdict);
     }
 }
 
@@ -95,6 +107,18 @@ void print_table(std::ostream& out, const std::vector<Case>& cases, const std::m
         if (i) out << "\n";
         print_case(out, cases[i], results);
     }
+    std::vector<NamedValue> sandbox;
+    for (const Case& c : cases) {
+        auto at = [&](const char* b) {
+            auto it = results.find({c.workload.name, b});
+            return it == results.end() ? nullptr : &it->second;
+        };
+        sandbox.push_back(
+            {c.workload.name, evaluate(kSandboxCost, Trio{at("worker"), nullptr, nullptr, at("sandboxed")})});
+    }
+    out << fmt::format("\ntarget: sandbox costs no measurable throughput: "
+                       "sandboxed/worker IOPS >= {:.2f} at every workload: {}\n",
+                       kSandboxCost.limit, verdict_over_workloads(kSandboxCost, sandbox));
     out << "\n(IOPS, MiB/s: higher is better; latencies and CPU: lower is better. CPU us/req: the back-end\n"
            " process's user+system time over the measured window, all its threads, per completed request.)\n";
 }

@@ -1,7 +1,7 @@
 #pragma once
 // The one table a run prints: per workload each back-end's medians, the
-// worker's ratios to qemu-storage-daemon and its share of the null
-// back-end, and each target as met or not met.
+// worker's ratios to qemu-storage-daemon, its share of the null back-end and
+// the sandboxed worker's ratios to it, and each target as met or not met.
 
 #include "figures.hpp"
 #include "plan.hpp"
@@ -14,7 +14,7 @@
 
 namespace xenvhost::bench {
 
-// (workload name, back-end: "worker", "null" or "qsd")
+// (workload name, back-end: "worker", "sandboxed", "null" or "qsd")
 using RunKey = std::pair<std::string, std::string>;
 
 // Each figure's median over the rounds (every list non-empty).

@@ -1,5 +1,5 @@
 // The bench's pure parts: /proc parsing, percentiles and medians, and the
-// targets' verdicts (tests/bench; no timing here, only arithmetic).
+// targets' verdicts (the sandbox's cost among them) (tests/bench; no timing here, only arithmetic).
 
 #include "bench/percentile.hpp"
 #include "bench/proc.hpp"
@@ -47,6 +47,44 @@ TEST(ProcStat, ReadsThisProcess) {
 TEST(ProcStat, TicksToSeconds) {
     const long hz = ::sysconf(_SC_CLK_TCK);
     EXPECT_DOUBLE_EQ(ticks_to_seconds(static_cast<uint64_t>(hz) * 3), 3.0);
+}
+
+TEST(ProcStatus, CredentialsNoNewPrivsAndSeccomp) {
+    const char* text =
+        "Name:\txenvhost-worker\nUmask:\t0022\nState:\tS (sleeping)\nPid:\t4242\n"
+        "Uid:\t3950000000\t3950000000\t3950000000\t3950000000\n"
+        "Gid:\t3950000001\t3950000001\t3950000001\t3950000001\nGroups:\t\n"
+        "NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n";
+    auto c = parse_proc_status(text);
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    EXPECT_EQ(c->uid, 3950000000u);
+    EXPECT_EQ(c->gid, 3950000001u);
+    EXPECT_TRUE(c->no_new_privs);
+    EXPECT_EQ(c->seccomp, 2u);
+    // The first line counts as a line too.
+    auto first = parse_proc_status("Uid:\t5\t5\t5\t5\nGid:\t6\nNoNewPrivs:\t0\nSeccomp:\t0\n");
+    ASSERT_TRUE(first.has_value()) << first.error().message;
+    EXPECT_EQ(first->uid, 5u);
+    EXPECT_FALSE(first->no_new_privs);
+}
+
+TEST(ProcStatus, MissingOrBadFieldIsAClearError) {
+    auto none = parse_proc_status("Name:\tx\nUid:\t1\nGid:\t1\nNoNewPrivs:\t0\n");
+    ASSERT_FALSE(none.has_value());
+    EXPECT_NE(none.error().message.find("no Seccomp line"), std::string::npos);
+    // "Seccomp_filters:" is not "Seccomp:".
+    EXPECT_FALSE(parse_proc_status("Uid:\t1\nGid:\t1\nNoNewPrivs:\t0\nSeccomp_filters:\t1\n").has_value());
+    auto bad = parse_proc_status("Uid:\tx\nGid:\t1\nNoNewPrivs:\t0\nSeccomp:\t0\n");
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_NE(bad.error().message.find("Uid"), std::string::npos);
+    EXPECT_FALSE(parse_proc_status("Uid:\t99999999999\nGid:\t1\nNoNewPrivs:\t0\nSeccomp:\t0\n").has_value());
+}
+
+TEST(ProcStatus, ReadsThisProcess) {
+    auto c = read_process_credentials(::getpid());
+    ASSERT_TRUE(c.has_value()) << c.error().message;
+    EXPECT_EQ(c->uid, ::getuid());
+    EXPECT_EQ(c->gid, ::getgid());
 }
 
 TEST(LoadAvg, ThreeFieldsOfProcLoadavg) {
@@ -131,6 +169,38 @@ TEST(Targets, MissingBackEndOrFigureGivesNoRatio) {
     EXPECT_FALSE(evaluate({Measure::kCpuVsQsd, 0.5}, Trio{&worker, nullptr, &qsd}).has_value());
     qsd.p50_us = 0;
     EXPECT_FALSE(evaluate({Measure::kP50VsQsd, 0.7}, Trio{&worker, nullptr, &qsd}).has_value());
+}
+
+TEST(Targets, SandboxedAgainstWorker) {
+    Figures worker, sandboxed;
+    worker.iops = 200000, sandboxed.iops = 194000;
+    const Target t{Measure::kSandboxedIopsVsWorker, 0.95};
+    Trio f{&worker, nullptr, nullptr, &sandboxed};
+    EXPECT_DOUBLE_EQ(*evaluate(t, f), 0.97);
+    EXPECT_TRUE(met(t, 0.97));
+    EXPECT_TRUE(met(t, 0.95));
+    EXPECT_FALSE(met(t, 0.949));
+    EXPECT_EQ(describe(t), "sandboxed IOPS >= 0.95x worker");
+    EXPECT_EQ(show(t, 0.97), "0.97x");
+    // Either one missing: no ratio.
+    EXPECT_FALSE(evaluate(t, Trio{&worker, nullptr, nullptr, nullptr}).has_value());
+    EXPECT_FALSE(evaluate(t, Trio{nullptr, nullptr, nullptr, &sandboxed}).has_value());
+    // The other targets do not look at the sandboxed figures.
+    EXPECT_FALSE(evaluate({Measure::kIopsVsQsd, 2.0}, f).has_value());
+}
+
+TEST(Targets, VerdictOverEveryWorkloadNamesTheWorst) {
+    const Target t{Measure::kSandboxedIopsVsWorker, 0.95};
+    EXPECT_EQ(verdict_over_workloads(t, {{"a", 0.99}, {"b", 0.96}, {"c", 1.02}}), "met (worst 0.96x at b)");
+    EXPECT_EQ(verdict_over_workloads(t, {{"a", 0.99}, {"b", 0.90}, {"c", 0.94}}),
+              "not met (worst 0.90x at b)");
+    EXPECT_EQ(verdict_over_workloads(t, {{"a", 0.99}, {"b", std::nullopt}}),
+              "met at the 1 measured, 1 not measured (worst 0.99x at a)");
+    EXPECT_EQ(verdict_over_workloads(t, {{"a", std::nullopt}}), "not measured (a back-end did not run)");
+    EXPECT_EQ(verdict_over_workloads(t, {}), "not measured (a back-end did not run)");
+    // Lower-is-better targets: the worst is the highest.
+    const Target cpu{Measure::kCpuVsQsd, 0.5};
+    EXPECT_EQ(verdict_over_workloads(cpu, {{"a", 0.3}, {"b", 0.6}}), "not met (worst 0.60x at b)");
 }
 
 }  // namespace

@@ -7,7 +7,8 @@ UNIT_OBJS  := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_TESTS := $(BUILD)/bin/unit-tests
 
 # The bench's pure parts are included as "bench/...".
-$(BUILD)/obj/tests/unit/bench_figures_test.o: CPPFLAGS += -Itests
+$(BUILD)/obj/tests/unit/bench_figures_test.o \
+$(BUILD)/obj/tests/unit/bench_backends_test.o: CPPFLAGS += -Itests
 
 $(UNIT_TESTS): $(UNIT_OBJS) $(BENCH_PURE_LIB) $(DAEMON_LIB) $(DM_LIB) $(STATUS_LIB) $(LIB)
 	@mkdir -p $(@D)

@@ -6,6 +6,7 @@
 
 #include "frontend/grant_layout.hpp"
 #include "frontend/memory_table.hpp"
+#include "frontend/region_devices.hpp"
 
 #include <gtest/gtest.h>
 
@@ -35,7 +36,7 @@ FrontendConfig foreign_config() {
     FrontendConfig c;
     c.domid = kDomid;
     c.ram = {{0, 0xa0000}, {0x100000, 0x1f00000}};
-    c.privcmd_path = "/dev/null";
+    c.region_devices = RegionDevices::open("/dev/null", "/dev/null", kDomid);
     return c;
 }
 
@@ -44,7 +45,7 @@ FrontendConfig grant_config(uint64_t space = kSpace) {
     c.domid = kDomid;
     c.region_kind = RegionKind::kGrant;
     c.grant_space_size = space;
-    c.gntdev_path = "/dev/null";
+    c.region_devices = RegionDevices::open("/dev/null", "/dev/null", kDomid);
     return c;
 }
 

@@ -8,6 +8,7 @@
 #include "device_model/options.hpp"
 #include "event/event_loop.hpp"
 #include "event/signal_fd.hpp"
+#include "sandbox/sandbox.hpp"
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -46,6 +47,18 @@ int serve(const device_model::DmOptions& opts) {
     if (!model) {
         log::error("domain {}: {}", opts.domid, model.error().message);
         return 1;
+    }
+    // Everything is open: Xen handles (restricted to the guest), the ioreq
+    // page, the devices' privcmd/gntdev fds and back-end connections. The
+    // report follows the drop, so a device at state 2 is served sandboxed.
+    if (opts.sandbox_user) {
+        const auto reach = device_model::socket_directories(opts.devices);
+        const sandbox::Plan plan{*opts.sandbox_user, opts.sandbox_root, opts.domid, sandbox::device_model_allowlist(),
+                                 reach};
+        if (auto r = sandbox::enter(plan); !r) {
+            log::error("domain {}: cannot deprivilege: {}", opts.domid, r.error().message);
+            return 1;
+        }
     }
     report_ready(opts.ready_fd, (*model)->ready_report());
     (void)(*loop)->add(signals->get(), EPOLLIN, [&](uint32_t) {

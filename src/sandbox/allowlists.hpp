@@ -11,8 +11,9 @@ namespace xenvhost::sandbox {
 
 struct Allowlist {
     std::span<const std::string_view> names;
-    // socket(AF_UNIX, ...) and connect: the device model reconnects to its
-    // back-ends' sockets by path. Other families stay refused.
+    // socket(AF_UNIX, ...), socketpair(AF_UNIX, ...) and connect: the device
+    // model reconnects to its back-ends' sockets by path, each connection
+    // with its request channel. Other families stay refused.
     bool unix_sockets = false;
 };
 

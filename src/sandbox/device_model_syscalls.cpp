@@ -11,8 +11,9 @@ namespace {
 constexpr std::string_view kDeviceModelSyscalls[] = {
     // vhost-user requests and replies (with the region and eventfd fds), kicks and calls, logs to stderr.
     "read", "write", "readv", "writev", "recvmsg", "sendmsg", "recvfrom", "sendto",
-    // A back-end reconnected after its worker restarts: socket(AF_UNIX) and connect are added by the
-    // filter; a non-blocking connect's result, and a connection torn down.
+    // A back-end reconnected after its worker restarts: socket(AF_UNIX), socketpair(AF_UNIX) (its
+    // request channel) and connect are added by the filter; a non-blocking connect's result, and a
+    // connection torn down.
     "getsockopt", "setsockopt", "shutdown",
     // The ioreq page (mapped before the drop), the heap; munmap at teardown.
     "mmap", "munmap", "mremap", "mprotect", "madvise", "brk",

@@ -5,34 +5,15 @@
 // configuration allows it; and a compromised worker gets nothing else.
 
 #include "tests/xenstore/fixture.hpp"
+#include "tests/xenstore/proc_status.hpp"
 
 #include <signal.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <sstream>
 
 namespace xenvhost::xstest {
 namespace {
-
-// The fields of /proc/PID/status this test checks.
-std::map<std::string, std::string> proc_status(pid_t pid) {
-    std::map<std::string, std::string> out;
-    std::ifstream in(fmt::format("/proc/{}/status", pid));
-    std::string line;
-    while (std::getline(in, line)) {
-        auto colon = line.find(':');
-        if (colon == std::string::npos) continue;
-        auto value = line.substr(colon + 1);
-        value.erase(0, value.find_first_not_of(" \t"));
-        out[line.substr(0, colon)] = value;
-    }
-    return out;
-}
-
-std::string first_word(const std::string& s) { return s.substr(0, s.find_first_of(" \t")); }
 
 class Deprivilege : public XenstoreLevel {
 protected:
@@ -42,20 +23,7 @@ protected:
     }
 
     // Checks the worker behind `dir` is deprivileged as dom`domid`'s worker.
-    void expect_deprivileged(const std::string& dir, unsigned domid) {
-        pid_t pid = worker_pid(dir);
-        ASSERT_GT(pid, 0);
-        auto st = proc_status(pid);
-        const std::string uid = std::to_string(kTestUidRangeBase + domid);
-        EXPECT_EQ(first_word(st["Uid"]), uid) << st["Uid"];
-        EXPECT_EQ(st["Uid"], fmt::format("{0}\t{0}\t{0}\t{0}", uid));
-        EXPECT_EQ(st["Gid"], fmt::format("{0}\t{0}\t{0}\t{0}", uid));
-        EXPECT_EQ(st["Groups"], "");
-        for (auto set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
-            EXPECT_EQ(st[set], "0000000000000000") << set;
-        EXPECT_EQ(st["NoNewPrivs"], "1");
-        EXPECT_EQ(st["Seccomp"], "2");  // filter mode
-    }
+    void expect_deprivileged(const std::string& dir, unsigned domid) { expect_sandboxed(worker_pid(dir), domid); }
 };
 
 TEST_F(Deprivilege, EachGuestsWorkerRunsAsItsOwnUidWithoutPrivilegeAndServesIo) {

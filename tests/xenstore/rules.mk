@@ -23,7 +23,11 @@ $(FAKEXEN): tests/xenstore/fakexen.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $< -ldl
 
-$(XENSTORE_TESTS): $(XENSTORE_TEST_OBJS) $(BUILD)/lib/libfrontend.a $(LIB)
+# The component level's guest drivers of xenvhost-dm (virtio-pci and virtio-blk
+# through the double's ioreq page), for the sandboxed device model's I/O.
+XENSTORE_DM_DRIVER := $(BUILD)/obj/tests/component/dm_guest_transport.o $(BUILD)/obj/tests/component/dm_blk_guest.o
+
+$(XENSTORE_TESTS): $(XENSTORE_TEST_OBJS) $(XENSTORE_DM_DRIVER) $(BUILD)/lib/libfrontend.a $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 

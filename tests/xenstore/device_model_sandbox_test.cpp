@@ -182,5 +182,46 @@ TEST_F(DeviceModelSandbox, RunAsRootWhenTheConfigurationSaysSo) {
     EXPECT_NE(daemon->log().find("its device model runs as root"), std::string::npos);
 }
 
+TEST_F(DeviceModelSandbox, ACompromisedDeviceModelGetsNothingElse) {
+    ASSERT_NO_FATAL_FAILURE(guest("hvm"));
+    auto g = DoubleGuest::create(env->dir() + "/xendouble", kGuest, kGuestVcpus, kGuestRamKib);
+    ASSERT_TRUE(g.has_value()) << g.error().message;
+    xd = std::move(*g);
+    // The victim: another guest (PV), its worker and its socket, which the attacker knows of.
+    XS_ASSERT_OK(env->create_domain(kOtherGuest, "victim"));
+    XS_ASSERT_OK(env->xs().write(fmt::format("/libxl/{}/type", kOtherGuest), "pv"));
+    const std::string home = fmt::format("{}/dom{}", env->run_dir(), kGuest);
+    auto vars = xd->daemon_env();  // the daemon passes its environment on to the device model
+    vars.push_back(fmt::format("XENVHOST_ESCAPE_DOMID={}", kGuest));
+    vars.push_back(fmt::format("XENVHOST_ESCAPE_VICTIM_PIDFILE={}/dom{}/worker.pid", env->run_dir(), kOtherGuest));
+    vars.push_back("XENVHOST_ESCAPE_VICTIM_SOCKET=" + socket("virtio_disk", kOtherGuest, kXvda));
+    vars.push_back("XENVHOST_ESCAPE_CONTROL_SOCKET=" + home + "/control");
+    ASSERT_NO_FATAL_FAILURE(start_daemon({"--device-model", build_bin("xenvhost-dm-escape")}, vars));
+    const std::string img6 = image("g6.img");
+    XS_ASSERT_OK(env->write_tree(disk(kOtherGuest, kXvda, img6)));
+    const std::string dir6 = be("virtio_disk", kOtherGuest, kXvda);
+    ASSERT_TRUE(wait_state(dir6, "2"));
+    const pid_t victim = worker_pid(dir6);
+
+    XS_ASSERT_OK(env->write_tree(x86_disk(kXvda, image("a.img"))));
+    const std::string dir = be("virtio_disk", kGuest, kXvda);
+    ASSERT_TRUE(wait_state(dir, "2")) << env->read(dir + "/xenvhost-error").value_or("no error key");
+    expect_sandboxed(model_pid(dir), kGuest);
+
+    const std::string log = daemon->log();
+    for (auto attempt : {"open /dev/xen/privcmd", "open /dev/xen/gntdev", "connect to another guest's socket",
+                         "connect to its worker's control socket", "signal another guest's worker",
+                         "ptrace another guest's worker", "create a network socket", "fork", "exec a shell"})
+        EXPECT_NE(log.find(fmt::format("escape: {}: refused", attempt)), std::string::npos) << attempt;
+    EXPECT_NE(log.find("escape: done"), std::string::npos);
+    EXPECT_EQ(log.find("SUCCEEDED"), std::string::npos);
+    // The victim is untouched and still served; the attacker's guest still has its device.
+    EXPECT_EQ(worker_pid(dir6), victim);
+    EXPECT_TRUE(pid_alive(victim));
+    expect_io(socket("virtio_disk", kOtherGuest, kXvda), img6, 8);
+    EXPECT_TRUE(pid_alive(model_pid(dir)));
+    if (HasFailure()) std::cerr << log;
+}
+
 }  // namespace
 }  // namespace xenvhost::xstest

@@ -4,7 +4,7 @@
 # guest's device model (the real xenvhost-dm, started by the daemon) runs
 # under the Xen double (libxendouble.so, preloaded into the daemon and so into
 # its children).
-XENSTORE_TEST_SRCS := $(sort $(filter-out %/fakexen.c %/escape_worker.cpp,$(wildcard tests/xenstore/*.cpp)))
+XENSTORE_TEST_SRCS := $(sort $(filter-out %/fakexen.c %/escape_worker.cpp %/escape_dm.cpp,$(wildcard tests/xenstore/*.cpp)))
 XENSTORE_TEST_OBJS := $(XENSTORE_TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
 XENSTORE_TESTS     := $(BUILD)/bin/xenstore-tests
 FAKEXEN            := $(BUILD)/lib/fakexen.so
@@ -16,6 +16,12 @@ $(XENSTORE_TEST_OBJS): CPPFLAGS += -I. -Itests -DXENVHOST_BUILD_BIN='"$(abspath 
 # The worker with a compromised-worker hook (tests only; deprivilege_test.cpp).
 ESCAPE_WORKER := $(BUILD)/bin/xenvhost-worker-escape
 $(ESCAPE_WORKER): $(BUILD)/obj/tests/xenstore/escape_worker.o $(WORKER_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+# The device model with a compromised-device-model hook (tests only; device_model_sandbox_test.cpp).
+ESCAPE_DM := $(BUILD)/bin/xenvhost-dm-escape
+$(ESCAPE_DM): $(BUILD)/obj/tests/xenstore/escape_dm.o $(DM_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -32,7 +38,7 @@ $(XENSTORE_TESTS): $(XENSTORE_TEST_OBJS) $(XENSTORE_DM_DRIVER) $(BUILD)/lib/libf
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 
 .PHONY: test-xenstore
-test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(ESCAPE_WORKER) $(DAEMON) $(DM) $(BUILD)/lib/libxendouble.so
+test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(ESCAPE_WORKER) $(DAEMON) $(DM) $(ESCAPE_DM) $(BUILD)/lib/libxendouble.so
 	bash tests/xenstore/run.sh $(XENSTORE_TESTS) --gtest_brief=1
 
 TEST_LEVELS += xenstore

@@ -180,6 +180,11 @@ void WorkerProcess::on_adopted(Result<std::vector<control::DeviceStatus>> found)
         bool is_kept = std::any_of(kept.begin(), kept.end(), [&](auto& d) { return d.name == name; });
         if (!is_kept) send_add(name);
     }
+    // Sockets an earlier xenvhostd bound may predate their handing to the guest's uid.
+    auto owner = guest_identity(options_, domid_);
+    for (auto& d : kept)
+        if (auto r = give_guest_socket(d.socket_path, owner ? *owner : std::optional<sandbox::Identity>()); !r)
+            log::warn("dom{}: {}; its device model may not reach it", domid_, r.error().message);
     for (auto& d : kept) {
         if (!devices_.contains(d.name)) continue;
         if (hooks_.added) hooks_.added(d.name, {});

@@ -9,6 +9,7 @@
 #include "tests/component/dm_blk_guest.hpp"
 #include "tests/component/dm_guest_transport.hpp"
 #include "tests/frontend/xen_guest_memory.hpp"
+#include "tests/xenstore/external_fixture.hpp"
 #include "tests/xenstore/model_fixture.hpp"
 #include "tests/xenstore/proc_status.hpp"
 
@@ -221,6 +222,34 @@ TEST_F(DeviceModelSandbox, ACompromisedDeviceModelGetsNothingElse) {
     expect_io(socket("virtio_disk", kOtherGuest, kXvda), img6, 8);
     EXPECT_TRUE(pid_alive(model_pid(dir)));
     if (HasFailure()) std::cerr << log;
+}
+
+// A guest whose only device has an external back-end: no worker is started
+// (and refused) first, so the device model's own refusal is what the key says.
+class ExternalModelSandbox : public ExternalBackendLevel {
+protected:
+    void SetUp() override {
+        if (::geteuid() != 0) GTEST_SKIP() << "needs root: the uid drop is real";
+        ExternalBackendLevel::SetUp();
+    }
+};
+
+TEST_F(ExternalModelSandbox, WithoutAUserTheDeviceModelIsRefusedAsRootAndTheKeySaysWhy) {
+    auto args = external_args("virtio,device22");
+    for (const char* a : {"--guest-uid-range-base", "xenvhost-test-no-such-user", "--guest-user",
+                          "xenvhost-test-no-such-user"})
+        args.push_back(a);
+    ASSERT_NO_FATAL_FAILURE(hvm_guest_with_double(args));
+    ASSERT_NO_FATAL_FAILURE(start_backend(external_socket(kGuest), image("ext.img"), xd->daemon_env()));
+    XS_ASSERT_OK(env->write_tree(x86_virtio(0, "virtio,device22")));
+    const std::string dir = be("virtio", kGuest, 0);
+    ASSERT_TRUE(wait_error(dir)) << "state " << env->read(dir + "/state").value_or("-");
+    const std::string why = env->read(dir + "/xenvhost-error").value_or("");
+    EXPECT_NE(why.find(fmt::format("dom{}: refusing to start its device model as root", kGuest)), std::string::npos)
+        << why;
+    EXPECT_NE(why.find("run-as-root"), std::string::npos) << why;
+    EXPECT_NE(env->read(dir + "/state"), "2");
+    EXPECT_TRUE(daemon_children().empty()) << "a device model (or a worker) runs";
 }
 
 }  // namespace

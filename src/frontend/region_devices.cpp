@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "frontend/frontend_config.hpp"
+#include "xen/device_fd.hpp"
 
 #include <fcntl.h>
 #include <linux/ioctl.h>
@@ -25,7 +26,8 @@ std::shared_ptr<const RegionDevices> RegionDevices::open(const std::string& priv
     };
     open_one(d->privcmd_, privcmd_path);
     open_one(d->gntdev_, gntdev_path);
-    if (d->privcmd_.fd) {
+    // A stand-in for privcmd (a test's /dev/zero) has nothing to restrict.
+    if (d->privcmd_.fd && xen::check_device_fd(d->privcmd_.fd.get(), xen::XenDevice::kPrivcmd)) {
         uint16_t dom = static_cast<uint16_t>(domid);
         if (::ioctl(d->privcmd_.fd.get(), kPrivcmdRestrict, &dom) < 0) {
             if (errno != ENOTTY) {
@@ -34,7 +36,7 @@ std::shared_ptr<const RegionDevices> RegionDevices::open(const std::string& priv
                                                       std::strerror(errno));
                 d->privcmd_.fd.reset();
             } else {
-                // A kernel without the ioctl (before Linux 4.12), or no privcmd at all (a test's stand-in).
+                // A kernel without the ioctl (before Linux 4.12), or the Xen double's stand-in.
                 log::warn("{} cannot be restricted to domain {} (no IOCTL_PRIVCMD_RESTRICT): back-ends get it "
                           "unrestricted", privcmd_path, domid);
             }

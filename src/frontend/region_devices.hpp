@@ -3,7 +3,8 @@
 // regions, opened once when the device model starts (before it drops its
 // privileges and can open nothing) and duplicated for every memory table.
 // The privcmd one is restricted to the guest first, so a back-end that is
-// handed it cannot use it for any other domain. A device that cannot be
+// handed it cannot use it for any other domain (a stand-in that is not the
+// privcmd device, as tests use, is left as it is). A device that cannot be
 // opened is remembered with the reason, which a memory table needing it
 // reports.
 

@@ -26,9 +26,10 @@ constexpr std::string_view kDeviceModelSyscalls[] = {
     "timerfd_settime", "timerfd_gettime", "poll", "ppoll",
     // fds duplicated for each memory table (privcmd, gntdev), received and closed.
     "close", "fcntl", "dup", "dup3", "fstat", "newfstatat", "lseek",
-    // Locks and exits (threads only through clone with CLONE_THREAD, as the filter allows).
+    // Locks and exits (threads only through clone with CLONE_THREAD, as the filter allows). No prctl:
+    // it would make the process dumpable again, to the guest's worker of the same uid.
     "futex", "set_robust_list", "rseq", "exit", "exit_group", "sched_yield", "gettid", "getpid", "getuid",
-    "geteuid", "getgid", "getegid", "prctl",
+    "geteuid", "getgid", "getegid",
     // Signals: the signalfd's mask, SIGPIPE ignored, abort() (tgkill to ourselves; kill is refused).
     "rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack", "tgkill", "signalfd4", "restart_syscall",
     // Time for logs, timeouts and backoff.

@@ -96,7 +96,7 @@ TEST(SandboxSyscallFilter, DeviceModelAllowlistReachesOnlyUnixSockets) {
     EXPECT_TRUE(list.unix_sockets);
     for (auto name : {"socket", "socketpair", "connect"}) EXPECT_FALSE(has(list, name)) << name;
     // It serves no image and no front-end.
-    for (auto unneeded : {"io_uring_setup", "io_uring_enter", "accept", "accept4", "memfd_create"})
+    for (auto unneeded : {"io_uring_setup", "io_uring_enter", "accept", "accept4", "memfd_create", "prctl"})
         EXPECT_FALSE(has(list, unneeded)) << unneeded;
     for (auto needed : {"ioctl", "mmap", "epoll_wait", "eventfd2", "timerfd_create", "recvmsg", "sendmsg", "dup"})
         EXPECT_TRUE(has(list, needed)) << needed;

@@ -7,6 +7,9 @@
 #include "base/error.hpp"
 #include "base/unique_fd.hpp"
 #include "control/device_spec.hpp"
+#include "sandbox/identity.hpp"
+
+#include <optional>
 
 namespace xenvhost::daemon {
 
@@ -16,7 +19,9 @@ struct DeviceFds {
 };
 
 // Opens spec.blk_file (read-only or read-write, as the spec says) and binds
-// a listening socket at spec.socket_path (a stale socket there is replaced).
-Result<DeviceFds> open_device_fds(const control::DeviceSpec& spec);
+// a listening socket at spec.socket_path (a stale socket there is replaced),
+// owned by `owner` when given: the guest's device model connects to it as
+// the guest's uid (daemon/guest_sandbox.hpp).
+Result<DeviceFds> open_device_fds(const control::DeviceSpec& spec, const std::optional<sandbox::Identity>& owner);
 
 }  // namespace xenvhost::daemon

@@ -25,6 +25,7 @@ std::vector<std::string> arguments(const DeviceModelLaunch& l) {
         a.push_back("--device");
         a.push_back(d);
     }
+    a.insert(a.end(), l.sandbox.begin(), l.sandbox.end());
     if (!l.log_level.empty()) {
         a.push_back("--log-level");
         a.push_back(l.log_level);

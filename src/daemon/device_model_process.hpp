@@ -29,6 +29,7 @@ struct DeviceModelLaunch {
     std::string ram;                   // --ram
     std::vector<std::string> devices;  // --device, one each
     std::string log_level;
+    std::vector<std::string> sandbox;  // --sandbox-user, --sandbox-root (daemon/guest_sandbox.hpp), or none
 };
 
 // What the device model reported once its devices were on the guest's bus.

@@ -6,9 +6,11 @@
 #include "base/log.hpp"
 #include "daemon/daemon.hpp"
 #include "daemon/guest_layout.hpp"
+#include "daemon/guest_sandbox.hpp"
 #include "xen/device_model.hpp"
 #include "xen/privilege.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -139,6 +141,17 @@ void Daemon::start_model(unsigned domid) {
     if (slot_overflow(launch)) return on_model_failed(domid, "more virtio-pci devices than free PCI slots");
     if (::access(launch.program.c_str(), X_OK) != 0)
         return on_model_failed(domid, fmt::format("device model {} is not executable", launch.program));
+    // The same identity as the guest's worker; its private root shows only the
+    // directories of the devices' sockets (device_model/options.hpp).
+    const std::string home = fmt::format("{}/dom{}", options_.run_dir, domid);
+    auto who = guest_identity(options_, domid);
+    if (::mkdir(home.c_str(), 0750) == 0 && who && *who) {
+        // No worker made it (the guest's devices are all external): as a worker would.
+        if (auto r = give_guest_directory(home, *who); !r) return on_model_failed(domid, r.error().message);
+    }
+    auto sandbox = sandbox_arguments(options_, domid, "device model", home + "/dm-root");
+    if (!sandbox) return on_model_failed(domid, sandbox.error().message);
+    launch.sandbox = std::move(*sandbox);
     DeviceModelProcess::Hooks hooks;
     hooks.ready = [this, domid](const DeviceModelReport& r) { on_model_ready(domid, r); };
     hooks.failed = [this, domid](const std::string& why) { on_model_failed(domid, why); };

@@ -3,7 +3,7 @@
 #include "base/log.hpp"
 #include "daemon/child_process.hpp"
 #include "daemon/device_fds.hpp"
-#include "sandbox/identity.hpp"
+#include "daemon/guest_sandbox.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -34,6 +34,10 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::create(event::EventLoop& l
                                                              Hooks hooks) {
     std::unique_ptr<WorkerProcess> w(new WorkerProcess(loop, options, domid, std::move(hooks)));
     if (::mkdir(w->dir().c_str(), 0750) < 0 && errno != EEXIST) return fail_errno("mkdir {}", w->dir());
+    // The guest's device model passes through it to the sockets; no other guest's may.
+    if (auto who = guest_identity(options, domid); who && *who) {
+        if (auto r = give_guest_directory(w->dir(), *who); !r) return std::unexpected(r.error());
+    }
     WorkerProcess* self = w.get();
     auto timer = event::Timer::create(loop, [self] { self->fire_timer(); });
     if (!timer) return std::unexpected(timer.error());
@@ -176,6 +180,11 @@ void WorkerProcess::on_adopted(Result<std::vector<control::DeviceStatus>> found)
         bool is_kept = std::any_of(kept.begin(), kept.end(), [&](auto& d) { return d.name == name; });
         if (!is_kept) send_add(name);
     }
+    // Sockets an earlier xenvhostd bound may predate their handing to the guest's uid.
+    auto owner = guest_identity(options_, domid_);
+    for (auto& d : kept)
+        if (auto r = give_guest_socket(d.socket_path, owner ? *owner : std::optional<sandbox::Identity>()); !r)
+            log::warn("dom{}: {}; its device model may not reach it", domid_, r.error().message);
     for (auto& d : kept) {
         if (!devices_.contains(d.name)) continue;
         if (hooks_.added) hooks_.added(d.name, {});
@@ -227,20 +236,7 @@ Result<> WorkerProcess::spawn() {
 }
 
 Result<std::vector<std::string>> WorkerProcess::sandbox_args() const {
-    // A daemon that is not root has nothing to give away.
-    if (::geteuid() != 0) return std::vector<std::string>{};
-    // Derived from the domid alone: a restart gets the same identity.
-    auto who = sandbox::identity_for(options_.identity, domid_);
-    if (!who) return fail("dom{}: refusing to start its worker as root: {}", domid_, who.error().message);
-    if (!*who) {
-        log::warn("dom{}: its worker runs as root (run-as-root = yes and no guest user exists)", domid_);
-        return std::vector<std::string>{};
-    }
-    // The mount point of the worker's empty root; it sees nothing else.
-    std::string root = dir() + "/root";
-    if (::mkdir(root.c_str(), 0555) < 0 && errno != EEXIST) return fail_errno("mkdir {}", root);
-    return std::vector<std::string>{"--sandbox-user", fmt::format("{}:{}", (*who)->uid, (*who)->gid),
-                                    "--sandbox-root", root};
+    return sandbox_arguments(options_, domid_, "worker", dir() + "/root");
 }
 
 void WorkerProcess::try_connect() {
@@ -281,7 +277,8 @@ void WorkerProcess::send_add(const std::string& name) {
         if (hooks_.added) hooks_.added(name, result);
     };
     // The worker opens nothing by path: the image and the socket go with the line.
-    auto fds = open_device_fds(it->second);
+    auto owner = guest_identity(options_, domid_);
+    auto fds = open_device_fds(it->second, owner ? *owner : std::optional<sandbox::Identity>());
     if (!fds) {
         // Answered as the worker would have, after the caller's loop over devices_.
         Error error = fds.error();

@@ -11,7 +11,8 @@ namespace {
 // grant references a guest can hand out, each naming one 4 KiB page.
 constexpr uint64_t kGrantSpaceBytes = uint64_t{64} * 512 * 4096;
 
-vhost_frontend::FrontendConfig frontend_config(const DmOptions& o, const DmDevice& d) {
+vhost_frontend::FrontendConfig frontend_config(const GuestContext& ctx, const DmDevice& d) {
+    const DmOptions& o = ctx.options;
     vhost_frontend::FrontendConfig c;
     c.socket_path = d.socket_path;
     c.domid = o.domid;
@@ -20,8 +21,7 @@ vhost_frontend::FrontendConfig frontend_config(const DmOptions& o, const DmDevic
     c.region_kind =
         d.regions == RegionKind::kGrant ? vhost_frontend::RegionKind::kGrant : vhost_frontend::RegionKind::kForeign;
     if (d.regions == RegionKind::kGrant) c.grant_space_size = kGrantSpaceBytes;
-    c.privcmd_path = o.privcmd_path;
-    c.gntdev_path = o.gntdev_path;
+    c.region_devices = ctx.region_devices;
     return c;
 }
 
@@ -34,7 +34,7 @@ Result<std::unique_ptr<GuestDevice>> GuestDevice::create(const GuestContext& ctx
 }
 
 Result<> GuestDevice::attach(const GuestContext& ctx) {
-    auto fe = vhost_frontend::VhostUserFrontend::create(ctx.loop, frontend_config(ctx.options, spec_));
+    auto fe = vhost_frontend::VhostUserFrontend::create(ctx.loop, frontend_config(ctx, spec_));
     if (!fe) return pass(fe.error());
     frontend_ = std::move(*fe);
     IrqLine line;

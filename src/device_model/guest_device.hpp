@@ -8,6 +8,7 @@
 #include "device_model/options.hpp"
 #include "device_model/xen_platform.hpp"
 #include "event/event_loop.hpp"
+#include "frontend/region_devices.hpp"
 #include "frontend/vhost_user_frontend.hpp"
 #include "transport/transport.hpp"
 
@@ -23,6 +24,7 @@ struct GuestContext {
     IoRouter& router;
     xen::IoreqServer& server;
     xen::DeviceModel& dm;
+    std::shared_ptr<const vhost_frontend::RegionDevices> region_devices;  // opened before any drop
 };
 
 class GuestDevice : public IoTarget {

@@ -22,8 +22,14 @@ Result<std::unique_ptr<GuestDeviceModel>> GuestDeviceModel::create(event::EventL
     return model;
 }
 
+// Every handle is restricted to the guest as it is opened, each by its own
+// call: xentoolcore_restrict_all would also cover handles Xen cannot
+// restrict (it dup2()s /dev/null over those), and the privcmd and gntdev
+// fds sent to back-ends are not library handles (frontend/region_devices.hpp
+// restricts the privcmd one; gntdev has no restriction).
 Result<> GuestDeviceModel::open_xen() {
     const uint32_t domid = options_.domid;
+    region_devices_ = vhost_frontend::RegionDevices::open(options_.privcmd_path, options_.gntdev_path, domid);
     auto dm = xen::DeviceModel::open(domid);
     if (!dm) return pass(dm.error());
     dm_ = std::move(*dm);
@@ -55,7 +61,7 @@ Result<> GuestDeviceModel::bind_vcpus() {
 }
 
 Result<> GuestDeviceModel::add_devices() {
-    const GuestContext ctx{loop_, options_, router_, *server_, *dm_};
+    const GuestContext ctx{loop_, options_, router_, *server_, *dm_, region_devices_};
     for (const auto& spec : options_.devices) {
         auto device = GuestDevice::create(ctx, spec);
         if (!device) return pass(device.error());

@@ -48,6 +48,7 @@ private:
     std::shared_ptr<xen::ForeignMemory> fm_;
     std::unique_ptr<xen::IoreqServer> server_;
     std::unique_ptr<xen::EventChannels> channels_;
+    std::shared_ptr<const vhost_frontend::RegionDevices> region_devices_;
     std::map<uint32_t, unsigned> vcpu_of_port_;
     std::vector<uint32_t> port_of_vcpu_;
     IoRouter router_;

@@ -1,5 +1,7 @@
 #include "device_model/options.hpp"
 
+#include "sandbox/sandbox.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <charconv>
@@ -118,7 +120,7 @@ namespace {
 struct Given {
     long long domid = -1;
     unsigned vcpus = 1;
-    std::string ram, log_level;
+    std::string ram, log_level, sandbox_user;
     std::vector<std::string> devices;
 };
 
@@ -139,6 +141,12 @@ po::options_description describe(Given& g, DmOptions& o) {
         ("ready-fd", po::value(&o.ready_fd), "write the ready report here once every device is on the guest's bus")
         ("privcmd-path", po::value(&o.privcmd_path), "the privcmd device sent with foreign regions")
         ("gntdev-path", po::value(&o.gntdev_path), "the gntdev device sent with grant regions")
+        ("sandbox-user", po::value(&g.sandbox_user),
+         "UID:GID: once every device is on the guest's bus, enter a private root holding only the directories "
+         "of the devices' sockets (--sandbox-root), become UID:GID with no groups and no capabilities, set "
+         "no_new_privs, no core dumps, and install the syscall filter (needs root; xenvhostd passes it)")
+        ("sandbox-root", po::value(&o.sandbox_root), "an existing directory the private root is mounted on "
+         "(with --sandbox-user)")
         ("log-level", po::value(&g.log_level)->default_value("info"), "debug, info, warn or error");
     // clang-format on
     return desc;
@@ -161,10 +169,32 @@ Result<> check(const Given& g, DmOptions& o) {
         o.devices.push_back(std::move(*d));
     }
     if (o.devices.empty()) return fail("no --device given");
+    if (!g.sandbox_user.empty()) {
+        auto who = sandbox::parse_identity(g.sandbox_user);
+        if (!who) return fail("--sandbox-user: {}", who.error().message);
+        o.sandbox_user = *who;
+        if (o.sandbox_root.empty() || o.sandbox_root[0] != '/')
+            return fail("--sandbox-user needs --sandbox-root, an absolute path");
+        for (const auto& d : o.devices)
+            if (d.socket_path.empty() || d.socket_path[0] != '/')
+                return fail("--device {}: with --sandbox-user its socket must be an absolute path", d.name);
+    } else if (!o.sandbox_root.empty()) {
+        return fail("--sandbox-root is only meaningful with --sandbox-user");
+    }
     return {};
 }
 
 }  // namespace
+
+std::vector<std::string> socket_directories(const std::vector<DmDevice>& devices) {
+    std::set<std::string> dirs;
+    for (const auto& d : devices) {
+        const size_t slash = d.socket_path.rfind('/');
+        if (slash == std::string::npos) continue;
+        dirs.insert(slash == 0 ? "/" : d.socket_path.substr(0, slash));
+    }
+    return {dirs.begin(), dirs.end()};
+}
 
 Result<DmOptions> parse_dm_options(int argc, char** argv) {
     DmOptions o;

@@ -5,8 +5,10 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "sandbox/identity.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,7 +45,16 @@ struct DmOptions {
     std::string privcmd_path = "/dev/xen/privcmd";
     std::string gntdev_path = "/dev/xen/gntdev";
     log::Level log_level = log::Level::kInfo;
+    // --sandbox-user UID:GID and --sandbox-root DIR: the drop made once the
+    // devices are on the guest's bus (sandbox/sandbox.hpp); xenvhostd gives both.
+    std::optional<sandbox::Identity> sandbox_user;
+    std::string sandbox_root;
 };
+
+// What the sandboxed device model must still reach by path: the directory of
+// each device's socket, to reconnect after its back-end restarts. Sorted,
+// each once.
+std::vector<std::string> socket_directories(const std::vector<DmDevice>& devices);
 
 Result<DmOptions> parse_dm_options(int argc, char** argv);
 // "name=N,socket=PATH[,virtio-id=2][,transport=pci|mmio][,slot=S][,base=B,irq=I][,regions=foreign|grant]"

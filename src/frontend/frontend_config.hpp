@@ -7,10 +7,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace xenvhost::vhost_frontend {
+
+class RegionDevices;
 
 // How the back-end is told to map guest memory (XEN_MMAP region flags).
 enum class RegionKind {
@@ -41,8 +44,9 @@ struct FrontendConfig {
     std::vector<RamRange> ram;      // foreign mode: one region per range (at most 8)
     RegionKind region_kind = RegionKind::kForeign;
     uint64_t grant_space_size = 0;  // grant mode: bytes of grant space (grefs x 4 KiB)
-    std::string privcmd_path = "/dev/xen/privcmd";
-    std::string gntdev_path = "/dev/xen/gntdev";
+    // privcmd (foreign) or gntdev (grant) fds sent with the regions, opened
+    // once by whoever builds the configuration (frontend/region_devices.hpp).
+    std::shared_ptr<const RegionDevices> region_devices;
     int reply_timeout_ms = 5000;    // every request/reply exchange is bounded by this
     ReconnectPolicy reconnect;
 };

@@ -1,8 +1,7 @@
 #include "frontend/memory_table.hpp"
 
 #include "frontend/grant_layout.hpp"
-
-#include <fcntl.h>
+#include "frontend/region_devices.hpp"
 
 #include <cstring>
 
@@ -65,18 +64,19 @@ Result<> check_rings(const FrontendConfig& cfg, std::span<const transport::Queue
     return {};
 }
 
-Result<> MemoryTable::add(const FrontendConfig& cfg, uint64_t addr, uint64_t size, uint32_t flags,
-                          const std::string& device) {
+Result<> MemoryTable::add(const FrontendConfig& cfg, uint64_t addr, uint64_t size, uint32_t flags) {
     if (regions_.size() == vu::kMaxFds)
         return fail_as(ErrorKind::kPolicy, "the memory table needs more than {} regions", vu::kMaxFds);
-    UniqueFd fd(::open(device.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fd) return fail_errno("open {}", device);
+    if (!cfg.region_devices) return fail("no privcmd or gntdev device to send with the memory table");
+    // A duplicate: the device model opened the devices before its drop and can open nothing now.
+    auto fd = cfg.region_devices->duplicate(cfg.region_kind);
+    if (!fd) return pass(fd.error());
     vu::XenMemoryRegion r{};
     r.base = {addr, size, addr, 0};
     r.xen_mmap_flags = flags;
     r.domid = cfg.domid;
     regions_.push_back(r);
-    fds_.push_back(std::move(fd));
+    fds_.push_back(std::move(*fd));
     return {};
 }
 
@@ -86,12 +86,12 @@ Result<MemoryTable> MemoryTable::build(const FrontendConfig& cfg, std::span<cons
     MemoryTable t;
     if (cfg.region_kind == RegionKind::kForeign) {
         for (const RamRange& r : cfg.ram)
-            if (auto a = t.add(cfg, r.gpa, r.size, flag::kForeign, cfg.privcmd_path); !a) return pass(a.error());
+            if (auto a = t.add(cfg, r.gpa, r.size, flag::kForeign); !a) return pass(a.error());
         return t;
     }
     for (const GrantSpan& s : grant_spans(queues, cfg.grant_space_size, vu::kMaxFds)) {
         const uint32_t flags = flag::kGrant | (s.ring ? 0 : flag::kNoAdvanceMapDeployed);
-        if (auto a = t.add(cfg, s.addr, s.len, flags, cfg.gntdev_path); !a) return pass(a.error());
+        if (auto a = t.add(cfg, s.addr, s.len, flags); !a) return pass(a.error());
     }
     return t;
 }

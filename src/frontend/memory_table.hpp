@@ -2,7 +2,7 @@
 // The memory table sent to the back-end: 40-byte XEN_MMAP regions that say
 // how to map the guest, never memory of our own (the device model maps no
 // guest RAM). Foreign mode: one region per RAM range, guest and user address
-// both the guest-physical address, flags 0x1, fd an open privcmd. Grant
+// both the guest-physical address, flags 0x1, fd a privcmd restricted to the guest. Grant
 // mode: the grant space, with each queue's ring area in a region the back-end
 // may map in advance (flags 0x2; it translates ring addresses through such
 // regions) and the rest "no advance map" (0x2|0x8), fd an open gntdev.
@@ -48,10 +48,10 @@ public:
     Result<> send(RequestClient& client) const;
 
 private:
-    Result<> add(const FrontendConfig& cfg, uint64_t addr, uint64_t size, uint32_t flags, const std::string& device);
+    Result<> add(const FrontendConfig& cfg, uint64_t addr, uint64_t size, uint32_t flags);
 
     std::vector<vhost_user::XenMemoryRegion> regions_;
-    std::vector<UniqueFd> fds_;  // one per region, each its own open of the device
+    std::vector<UniqueFd> fds_;  // one per region, each a duplicate of the device model's open device
 };
 
 }  // namespace xenvhost::vhost_frontend

@@ -7,6 +7,8 @@
 #include "sandbox/process_limits.hpp"
 #include "sandbox/syscall_filter.hpp"
 
+#include <fmt/ranges.h>
+
 #include <charconv>
 
 namespace xenvhost::sandbox {
@@ -14,18 +16,21 @@ namespace xenvhost::sandbox {
 Result<> enter(const Plan& plan) {
     // Root-only steps first: each later step takes away what the earlier
     // ones need. The Xen handles were restricted when they were opened
-    // (memory/xen_handles.cpp: privcmd to the guest). Not here with
+    // (memory/xen_handles.cpp: privcmd to the guest; the device model's in
+    // device_model/guest_device_model.cpp). Not here with
     // xentoolcore_restrict_all: Xen cannot restrict a gntdev handle, and
     // xentoolcore makes such a handle unusable (dup2 of /dev/null over it),
     // which ended every grant mapping.
-    if (auto r = enter_empty_root(plan.root); !r) return r;
+    if (auto r = enter_private_root(plan.root, plan.reachable); !r) return r;
     if (auto r = enter_empty_network(); !r) return r;
     if (auto r = drop_credentials(plan.identity); !r) return r;
     if (auto r = limit_process(); !r) return r;
-    if (auto r = install_syscall_filter(plan.extra_syscalls); !r) return r;
-    log::info("deprivileged: uid {} gid {}, no capabilities, no_new_privs, syscall filter, empty root, empty network{}",
-              plan.identity.uid, plan.identity.gid,
-              plan.domid ? fmt::format(", privcmd restricted to domain {}", *plan.domid) : std::string());
+    if (auto r = install_syscall_filter(plan.allowlist); !r) return r;
+    std::string root = "empty root";
+    if (!plan.reachable.empty()) root = fmt::format("root holding only {}", fmt::join(plan.reachable, ", "));
+    log::info("deprivileged: uid {} gid {}, no capabilities, no_new_privs, syscall filter, {}, empty network{}",
+              plan.identity.uid, plan.identity.gid, root,
+              plan.domid ? fmt::format(", Xen handles restricted to domain {}", *plan.domid) : std::string());
     return {};
 }
 

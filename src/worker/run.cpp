@@ -90,7 +90,7 @@ int run(int argc, char** argv, const RunHooks& hooks) {
     const HookContext context{opts->domid, handles};
     if (hooks.before_sandbox) hooks.before_sandbox(context);
     if (opts->sandbox_user) {
-        const sandbox::Plan plan{*opts->sandbox_user, opts->sandbox_root, opts->domid, {}};
+        const sandbox::Plan plan{*opts->sandbox_user, opts->sandbox_root, opts->domid, sandbox::worker_allowlist()};
         if (auto r = sandbox::enter(plan); !r) {
             log::error("cannot deprivilege: {}", r.error().message);
             return 1;

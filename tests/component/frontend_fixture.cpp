@@ -1,6 +1,7 @@
 #include "frontend_fixture.hpp"
 
 #include "event/timer.hpp"
+#include "frontend/region_devices.hpp"
 #include "frontend/xen_guest_memory.hpp"
 #include "frontend/xen_worker.hpp"
 
@@ -113,8 +114,7 @@ vf::FrontendConfig FrontendTest::config() const {
     c.ram = {{0, 0xa0000}, {0x100000, kHoleStart - 0x100000}, {kHoleEnd, kGuestEnd - kHoleEnd}};
     c.region_kind = vf::RegionKind::kForeign;
     // The double's stand-ins for the Xen devices (tests/xendouble/README.md).
-    c.privcmd_path = "/dev/zero";
-    c.gntdev_path = "/dev/null";
+    c.region_devices = vf::RegionDevices::open("/dev/zero", "/dev/null", kDomid);
     c.reconnect.first_delay = std::chrono::milliseconds(10);
     c.reconnect.max_delay = std::chrono::milliseconds(200);
     return c;

@@ -12,6 +12,9 @@
 
 #include <xen/hvm/ioreq.h>
 
+#include <fmt/ranges.h>
+
+#include <string>
 #include <vector>
 
 using namespace xenvhost;
@@ -72,6 +75,49 @@ TEST(DeviceModelOptions, RamRangesMustBeOrderedAndDisjoint) {
     EXPECT_FALSE(parse_ram("0x100-0x50"));
     EXPECT_FALSE(parse_ram("0x0-0x1000,0x800-0x2000"));
     EXPECT_FALSE(parse_ram("0x0-"));
+}
+
+namespace {
+
+Result<DmOptions> parse(std::vector<std::string> args) {
+    args.insert(args.begin(), {"xenvhost-dm", "--domid", "5", "--ram", "0x0-0x9ffff"});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return parse_dm_options(static_cast<int>(argv.size()), argv.data());
+}
+
+}  // namespace
+
+TEST(DeviceModelOptions, SandboxTakesAGuestIdentityAndARoot) {
+    const std::string dev = "name=d,socket=/run/xenvhost/dom5/d.sock,slot=16";
+    auto o = parse({"--device", dev, "--sandbox-user", "3900000005:3900000005", "--sandbox-root", "/run/x/dm-root"});
+    ASSERT_TRUE(o) << o.error().message;
+    ASSERT_TRUE(o->sandbox_user);
+    EXPECT_EQ(*o->sandbox_user, (sandbox::Identity{3900000005u, 3900000005u}));
+    EXPECT_EQ(o->sandbox_root, "/run/x/dm-root");
+    auto plain = parse({"--device", dev});
+    ASSERT_TRUE(plain) << plain.error().message;
+    EXPECT_FALSE(plain->sandbox_user);
+    // Root is never a guest's identity; the root must be given, absolute; no root without a user.
+    for (auto bad : std::vector<std::vector<std::string>>{
+             {"--device", dev, "--sandbox-user", "0:0", "--sandbox-root", "/r"},
+             {"--device", dev, "--sandbox-user", "5", "--sandbox-root", "/r"},
+             {"--device", dev, "--sandbox-user", "5:5"},
+             {"--device", dev, "--sandbox-user", "5:5", "--sandbox-root", "relative"},
+             {"--device", dev, "--sandbox-root", "/r"},
+             // A relative socket would be looked for in the private root, where nothing is.
+             {"--device", "name=d,socket=d.sock,slot=16", "--sandbox-user", "5:5", "--sandbox-root", "/r"}})
+        EXPECT_FALSE(parse(bad)) << fmt::format("{}", fmt::join(bad, " "));
+}
+
+TEST(DeviceModelOptions, TheSandboxReachesEachSocketDirectoryOnce) {
+    std::vector<DmDevice> devices(4);
+    devices[0].socket_path = "/run/xenvhost/dom5/virtio_disk-51712.sock";
+    devices[1].socket_path = "/run/xenvhost/dom5/virtio_disk-51728.sock";
+    devices[2].socket_path = "/srv/backends/i2c.sock";
+    devices[3].socket_path = "/top.sock";
+    EXPECT_EQ(socket_directories(devices), (std::vector<std::string>{"/", "/run/xenvhost/dom5", "/srv/backends"}));
+    EXPECT_TRUE(socket_directories({}).empty());
 }
 
 TEST(DeviceModelLayout, HvmRamAroundTheHoles) {

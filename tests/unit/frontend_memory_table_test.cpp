@@ -6,6 +6,7 @@
 
 #include "frontend/grant_layout.hpp"
 #include "frontend/memory_table.hpp"
+#include "frontend/region_devices.hpp"
 
 #include <gtest/gtest.h>
 
@@ -31,11 +32,17 @@ QueueConfig linux_ring(uint16_t index, uint64_t at, uint16_t size = 128) {
     return {index, size, at, avail, used};
 }
 
+// /dev/null stands in for both devices (no restriction: one warning, so opened once).
+std::shared_ptr<const RegionDevices> stand_ins() {
+    static const auto devices = RegionDevices::open("/dev/null", "/dev/null", kDomid);
+    return devices;
+}
+
 FrontendConfig foreign_config() {
     FrontendConfig c;
     c.domid = kDomid;
     c.ram = {{0, 0xa0000}, {0x100000, 0x1f00000}};
-    c.privcmd_path = "/dev/null";
+    c.region_devices = stand_ins();
     return c;
 }
 
@@ -44,7 +51,7 @@ FrontendConfig grant_config(uint64_t space = kSpace) {
     c.domid = kDomid;
     c.region_kind = RegionKind::kGrant;
     c.grant_space_size = space;
-    c.gntdev_path = "/dev/null";
+    c.region_devices = stand_ins();
     return c;
 }
 

@@ -68,12 +68,38 @@ TEST(SandboxIdentity, CommandLineForm) {
     for (auto bad : {"5", "0:5", "5:0", ":", "5:", "a:b", "5:5:5"}) EXPECT_FALSE(parse_identity(bad)) << bad;
 }
 
-TEST(SandboxSyscallFilter, AllowlistHasNoWayToOpenExecOrSignal) {
-    auto list = worker_syscalls();
-    for (auto refused : {"open", "openat", "openat2", "execve", "execveat", "ptrace", "kill", "socket", "socketpair",
-                         "connect", "bind", "mount", "chroot", "setuid", "setresuid", "fork", "vfork", "clone3",
-                         "process_vm_readv", "process_vm_writev", "pidfd_open", "pidfd_send_signal"})
-        EXPECT_EQ(std::find(list.begin(), list.end(), refused), list.end()) << refused;
+constexpr const char* kNeverAllowed[] = {
+    "open", "openat", "openat2", "execve", "execveat", "ptrace", "kill", "bind", "listen", "mount",
+    "umount2", "chroot", "pivot_root", "unshare", "setns", "setuid", "setresuid", "setgid", "setresgid",
+    "setgroups", "capset", "fork", "vfork", "clone3", "process_vm_readv", "process_vm_writev", "pidfd_open",
+    "pidfd_send_signal", "tkill", "rt_sigqueueinfo", "mknod", "mknodat", "unlink", "unlinkat", "rename", "chmod",
+    "chown", "symlink", "link", "init_module", "bpf", "perf_event_open", "seccomp"};
+
+bool has(const Allowlist& list, std::string_view name) {
+    return std::find(list.names.begin(), list.names.end(), name) != list.names.end();
+}
+
+TEST(SandboxSyscallFilter, WorkerAllowlistHasNoWayToOpenExecOrSignal) {
+    const Allowlist list = worker_allowlist();
+    for (auto refused : kNeverAllowed) EXPECT_FALSE(has(list, refused)) << refused;
+    // The worker creates no socket: front-ends and xenvhostd come to the ones it was given.
+    EXPECT_FALSE(list.unix_sockets);
+    for (auto name : {"socket", "socketpair", "connect"}) EXPECT_FALSE(has(list, name)) << name;
+    EXPECT_TRUE(has(list, "io_uring_enter"));
+}
+
+TEST(SandboxSyscallFilter, DeviceModelAllowlistReachesOnlyUnixSockets) {
+    const Allowlist list = device_model_allowlist();
+    for (auto refused : kNeverAllowed) EXPECT_FALSE(has(list, refused)) << refused;
+    // socket() and socketpair() are added by the filter for AF_UNIX only (with connect), never by
+    // name for every family.
+    EXPECT_TRUE(list.unix_sockets);
+    for (auto name : {"socket", "socketpair", "connect"}) EXPECT_FALSE(has(list, name)) << name;
+    // It serves no image and no front-end.
+    for (auto unneeded : {"io_uring_setup", "io_uring_enter", "accept", "accept4", "memfd_create", "prctl"})
+        EXPECT_FALSE(has(list, unneeded)) << unneeded;
+    for (auto needed : {"ioctl", "mmap", "epoll_wait", "eventfd2", "timerfd_create", "recvmsg", "sendmsg", "dup"})
+        EXPECT_TRUE(has(list, needed)) << needed;
 }
 
 }  // namespace

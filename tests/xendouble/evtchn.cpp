@@ -37,11 +37,24 @@ bool make_address(const std::string& path, sockaddr_un& addr) {
 
 // One event to `path`. A missing or full receiver loses it, as an event to
 // a closed port or to one already pending would be.
-void send_event(int fd, const std::string& path, uint32_t port) {
+void send_event(int fd, const UniqueFd& connected, const std::string& path, uint32_t port) {
+    // A sandboxed device model (a private root, no open/bind) reaches no path:
+    // the socket connected while it could.
+    if (connected && ::send(connected.get(), &port, sizeof port, MSG_DONTWAIT | MSG_NOSIGNAL) == sizeof port) return;
     sockaddr_un addr;
     if (!make_address(path, addr)) return;
     ::sendto(fd, &port, sizeof port, MSG_DONTWAIT | MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr),
              sizeof addr);
+}
+
+// A datagram socket connected to `path`, made while the caller may still
+// create sockets and reach paths; empty if it cannot be.
+UniqueFd connect_to(const std::string& path) {
+    sockaddr_un addr;
+    UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd || !make_address(path, addr) || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+        return UniqueFd();
+    return fd;
 }
 
 }  // namespace
@@ -51,11 +64,13 @@ struct xenevtchn_handle {
         unsigned vcpu;
         bool masked = false;
         bool pending = false;  // an event came while masked
+        UniqueFd to_guest;     // connected to the guest's port at bind
     };
     std::shared_ptr<IoreqState> state;
     UniqueFd sock;
     uint32_t id = 0;
     std::string path;
+    UniqueFd to_self;  // connected to `path` at open, for the re-delivery at unmask
     std::mutex mutex;
     int64_t restricted = -1;
     std::map<uint32_t, Port> ports;  // local port -> the vCPU whose guest port it is bound to
@@ -113,6 +128,7 @@ xenevtchn_handle* xenevtchn_open(struct xentoollog_logger*, unsigned flags) {
         return nullptr;
     }
     h->path = path;
+    h->to_self = connect_to(path);
     note(false, "evtchn: handle %u at %s", h->id, path.c_str());
     return h.release();  // owned by the caller until xenevtchn_close
 }
@@ -149,7 +165,7 @@ xenevtchn_port_or_error_t xenevtchn_bind_interdomain(xenevtchn_handle* xce, uint
     IoreqState::publish(b.local_port, local);
     IoreqState::publish(b.handle, xce->id);
     IoreqState::publish(b.state, static_cast<uint32_t>(kPortBound));
-    xce->ports[local] = {vcpu};
+    xce->ports[local] = {vcpu, false, false, connect_to(guest_port_socket(s.dir(), remote_port))};
     note(false, "evtchn: guest port %u (vCPU %u) bound to local port %u", remote_port, vcpu, local);
     return static_cast<xenevtchn_port_or_error_t>(local);
 }
@@ -178,7 +194,8 @@ int xenevtchn_notify(xenevtchn_handle* xce, evtchn_port_t port) {
     const uint8_t flags = std::atomic_ref<uint8_t>(s.slot(vcpu)[kIoreqFlags]).load(std::memory_order_acquire);
     if ((flags & kFlagStateMask) == 3 /* STATE_IORESP_READY */) s.count(kIoreqsAnswered);
     s.count(kDmNotifies);
-    send_event(xce->sock.get(), guest_port_socket(s.dir(), kGuestPortBase + vcpu), kGuestPortBase + vcpu);
+    send_event(xce->sock.get(), it->second.to_guest, guest_port_socket(s.dir(), kGuestPortBase + vcpu),
+               kGuestPortBase + vcpu);
     return 0;
 }
 
@@ -211,7 +228,7 @@ int xenevtchn_unmask(xenevtchn_handle* xce, evtchn_port_t port) {
     it->second.masked = false;
     if (it->second.pending) {
         it->second.pending = false;
-        send_event(xce->sock.get(), xce->path, port);  // makes the fd readable again
+        send_event(xce->sock.get(), xce->to_self, xce->path, port);  // makes the fd readable again
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "base/unique_fd.hpp"
 #include "tests/xenstore/fixture.hpp"
+#include "tests/xenstore/proc_status.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,35 +17,10 @@
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
-#include <sstream>
 
 namespace xenvhost::xstest {
 namespace {
-
-// The fields of /proc/PID/status this test checks.
-std::map<std::string, std::string> proc_status(pid_t pid) {
-    std::map<std::string, std::string> out;
-    std::ifstream in(fmt::format("/proc/{}/status", pid));
-    std::string line;
-    while (std::getline(in, line)) {
-        auto colon = line.find(':');
-        if (colon == std::string::npos) continue;
-        auto value = line.substr(colon + 1);
-        value.erase(0, value.find_first_not_of(" \t"));
-        out[line.substr(0, colon)] = value;
-    }
-    return out;
-}
-
-std::string first_word(const std::string& s) { return s.substr(0, s.find_first_of(" \t")); }
-
-std::string namespace_of(const std::string& pid, const char* kind) {
-    std::error_code ec;
-    return std::filesystem::read_symlink(fmt::format("/proc/{}/ns/{}", pid, kind), ec).string();
-}
 
 // A TCP listener on the host's 127.0.0.1 and one on its abstract unix
 // namespace, non-blocking: what a worker could reach over the network.
@@ -91,26 +67,7 @@ protected:
     }
 
     // Checks the worker behind `dir` is deprivileged as dom`domid`'s worker.
-    void expect_deprivileged(const std::string& dir, unsigned domid) {
-        pid_t pid = worker_pid(dir);
-        ASSERT_GT(pid, 0);
-        auto st = proc_status(pid);
-        const std::string uid = std::to_string(kTestUidRangeBase + domid);
-        EXPECT_EQ(first_word(st["Uid"]), uid) << st["Uid"];
-        EXPECT_EQ(st["Uid"], fmt::format("{0}\t{0}\t{0}\t{0}", uid));
-        EXPECT_EQ(st["Gid"], fmt::format("{0}\t{0}\t{0}\t{0}", uid));
-        EXPECT_EQ(st["Groups"], "");
-        for (auto set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
-            EXPECT_EQ(st[set], "0000000000000000") << set;
-        EXPECT_EQ(st["NoNewPrivs"], "1");
-        EXPECT_EQ(st["Seccomp"], "2");  // filter mode
-        // Its own network namespace (io_uring can make sockets past the filter) and mount namespace.
-        for (auto kind : {"net", "mnt"}) {
-            std::string theirs = namespace_of(std::to_string(pid), kind);
-            EXPECT_FALSE(theirs.empty()) << kind;
-            EXPECT_NE(theirs, namespace_of("self", kind)) << kind;
-        }
-    }
+    void expect_deprivileged(const std::string& dir, unsigned domid) { expect_sandboxed(worker_pid(dir), domid); }
 };
 
 TEST_F(Deprivilege, EachGuestsWorkerRunsAsItsOwnUidWithoutPrivilegeAndServesIo) {

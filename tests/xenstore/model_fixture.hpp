@@ -32,6 +32,9 @@ public:
     // LD_PRELOAD and XENDOUBLE_* for xenvhostd; its worker and device model inherit them.
     std::vector<std::string> daemon_env() const;
     frontend::IoreqServerState server() const { return guest_->server(); }
+    // The guest's vCPUs (to play its drivers) and its memory files.
+    frontend::IoreqGuest& vcpus() { return *guest_; }
+    const frontend::XenDoubleFiles& files() const { return *files_; }
     // Until `pred` holds for the double's record of the ioreq server.
     bool wait_server(const std::function<bool(const frontend::IoreqServerState&)>& pred, int timeout_ms) const;
 

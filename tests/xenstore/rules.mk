@@ -4,7 +4,7 @@
 # guest's device model (the real xenvhost-dm, started by the daemon) runs
 # under the Xen double (libxendouble.so, preloaded into the daemon and so into
 # its children).
-XENSTORE_TEST_SRCS := $(sort $(filter-out %/fakexen.c %/escape_worker.cpp,$(wildcard tests/xenstore/*.cpp)))
+XENSTORE_TEST_SRCS := $(sort $(filter-out %/fakexen.c %/escape_worker.cpp %/escape_dm.cpp,$(wildcard tests/xenstore/*.cpp)))
 XENSTORE_TEST_OBJS := $(XENSTORE_TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
 XENSTORE_TESTS     := $(BUILD)/bin/xenstore-tests
 FAKEXEN            := $(BUILD)/lib/fakexen.so
@@ -19,16 +19,26 @@ $(ESCAPE_WORKER): $(BUILD)/obj/tests/xenstore/escape_worker.o $(WORKER_LIB) $(LI
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
+# The device model with a compromised-device-model hook (tests only; device_model_sandbox_test.cpp).
+ESCAPE_DM := $(BUILD)/bin/xenvhost-dm-escape
+$(ESCAPE_DM): $(BUILD)/obj/tests/xenstore/escape_dm.o $(DM_LIB) $(LIB)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
 $(FAKEXEN): tests/xenstore/fakexen.c
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $< -ldl
 
-$(XENSTORE_TESTS): $(XENSTORE_TEST_OBJS) $(BUILD)/lib/libfrontend.a $(LIB)
+# The component level's guest drivers of xenvhost-dm (virtio-pci and virtio-blk
+# through the double's ioreq page), for the sandboxed device model's I/O.
+XENSTORE_DM_DRIVER := $(BUILD)/obj/tests/component/dm_guest_transport.o $(BUILD)/obj/tests/component/dm_blk_guest.o
+
+$(XENSTORE_TESTS): $(XENSTORE_TEST_OBJS) $(XENSTORE_DM_DRIVER) $(BUILD)/lib/libfrontend.a $(LIB)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $(CXXFLAGS) $^ -o $@ -lgtest_main -lgtest $(LDLIBS)
 
 .PHONY: test-xenstore
-test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(ESCAPE_WORKER) $(DAEMON) $(DM) $(BUILD)/lib/libxendouble.so
+test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(ESCAPE_WORKER) $(DAEMON) $(DM) $(ESCAPE_DM) $(BUILD)/lib/libxendouble.so
 	bash tests/xenstore/run.sh $(XENSTORE_TESTS) --gtest_brief=1
 
 TEST_LEVELS += xenstore

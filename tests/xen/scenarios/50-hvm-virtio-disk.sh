@@ -182,6 +182,28 @@ check_device_model() {
     for devid in "$vd_devid" "$ro_devid"; do
         xenstore-exists "$be_root/$domid/$devid" || die "no back-end directory $be_root/$domid/$devid"
     done
+    check_dropped "$found" xenvhost-dm
+    check_dropped "$(worker_of "$vd_devid")" xenvhost-worker
+}
+
+# PID (NAME) runs as the guest's identity (range base + domid), with no
+# capabilities, no_new_privs, a seccomp filter and mount and network
+# namespaces of its own: the device model and the worker drop alike.
+check_dropped() {
+    local pid=$1 name=$2 status base ns
+    [ -n "$pid" ] && [ -r "/proc/$pid/status" ] || die "$name: no process to check ($pid)"
+    status=$(cat "/proc/$pid/status")
+    field() { awk -v k="$1:" '$1 == k { print $2 }' <<<"$status"; }
+    base=$(id -u xenvhost-range-base) || die "no user xenvhost-range-base"
+    [ "$(field Uid)" = $((base + domid)) ] || die "$name $pid runs as uid $(field Uid), not $((base + domid))"
+    [ "$(field Gid)" = $((base + domid)) ] || die "$name $pid runs as gid $(field Gid)"
+    [ "$(field CapEff)" = 0000000000000000 ] && [ "$(field CapBnd)" = 0000000000000000 ] ||
+        die "$name $pid has capabilities"
+    [ "$(field NoNewPrivs)" = 1 ] && [ "$(field Seccomp)" = 2 ] || die "$name $pid has no no_new_privs or no seccomp filter"
+    for ns in mnt net; do
+        [ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink /proc/self/ns/$ns)" ] || die "$name $pid shares dom0's $ns namespace"
+    done
+    echo "$name pid $pid: uid $(field Uid), no capabilities, no_new_privs, seccomp filter, own mount and network namespaces"
 }
 
 worker_of() { xenstore-read "$be_root/$domid/$1/xenvhost-worker-pid" 2>/dev/null || true; }

@@ -37,7 +37,7 @@ Result<> install_syscall_filter(const Allowlist& list) {
         // Unix sockets only (any type): no network, no netlink, no packet sockets. socketpair for
         // the back-end request channel each connection opens.
         for (int nr : {SCMP_SYS(socket), SCMP_SYS(socketpair)})
-            if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)); rc < 0)
+            if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1, SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX, 0)); rc < 0)
                 return fail("seccomp: allow unix sockets: {}", std::strerror(-rc));
         // connect reaches only what the private root shows and the socket's permissions allow.
         if (auto r = allow(ctx.get(), "connect"); !r) return r;

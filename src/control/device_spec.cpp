@@ -48,6 +48,8 @@ Result<DeviceSpec> parse_device_spec(std::string_view text) {
             auto b = parse_bool(key, value);
             if (!b) return std::unexpected(b.error());
             spec.null_io = *b;
+        } else if (key == "io-path") {
+            spec.io_path = value;
         } else if (key == "num-queues") {
             auto n = parse_number(key, value, 64);
             if (!n) return std::unexpected(n.error());
@@ -75,6 +77,8 @@ Result<> validate_device_spec(const DeviceSpec& spec) {
     if (spec.serial.size() > 20) return fail("device {}: serial longer than 20 bytes", spec.name);
     if (spec.cache != "writeback" && spec.cache != "none")
         return fail("device {}: cache '{}' (writeback or none)", spec.name, spec.cache);
+    if (spec.io_path != "auto" && spec.io_path != "uring")
+        return fail("device {}: io-path '{}' (auto or uring)", spec.name, spec.io_path);
     return {};
 }
 

@@ -22,10 +22,11 @@ struct DeviceSpec {
     std::string serial;         // GET_ID answer (at most 20 bytes)
     std::string cache = "writeback";  // "writeback" (page cache) or "none" (O_DIRECT)
     bool null_io = false;  // complete I/O without touching the image (a benchmark's limit)
+    std::string io_path = "auto";  // "auto" (copies in the queue thread on tmpfs/ramfs) or "uring"
 };
 
 // Parses "key=value,key=value" (keys: name, socket, blk-file, read-only,
-// num-queues, queue-size, serial, cache, null-io) into a spec; clear error on bad input.
+// num-queues, queue-size, serial, cache, null-io, io-path) into a spec; clear error on bad input.
 Result<DeviceSpec> parse_device_spec(std::string_view text);
 
 // Checks ranges and required fields of a spec however it was built.

@@ -11,6 +11,8 @@ constexpr std::string_view kWorkerSyscalls[] = {
     // open paths and make sockets past this filter: the empty root and the empty network
     // namespace (file_view.hpp, network_view.hpp) are what leave it nothing to reach.
     "io_uring_setup", "io_uring_enter", "io_uring_register",
+    // ... except on tmpfs and ramfs, where the queue thread copies itself (blk_queue.cpp).
+    "preadv2", "pwritev2",
     // vhost-user messages (with fds), control lines, eventfd kicks and calls, logging to stderr.
     "read", "write", "readv", "writev", "pread64", "pwrite64", "recvmsg", "sendmsg", "recvfrom", "sendto",
     // Front-ends and xenvhostd connect to sockets handed over before the drop.
@@ -25,8 +27,8 @@ constexpr std::string_view kWorkerSyscalls[] = {
     // The event loop and the queue threads' wakeups and timeouts.
     "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd2", "timerfd_create",
     "timerfd_settime", "timerfd_gettime", "poll", "ppoll",
-    // fds received and closed; image facts (fstat/statx on an fd, the size after SIGHUP).
-    "close", "fcntl", "dup", "dup3", "fstat", "newfstatat", "statx", "lseek",
+    // fds received and closed; image facts (fstat/statx/fstatfs on an fd, the size after SIGHUP).
+    "close", "fcntl", "dup", "dup3", "fstat", "newfstatat", "statx", "fstatfs", "lseek",
     // Threads (clone is limited to CLONE_THREAD by the filter), their locks and exits.
     "futex", "set_robust_list", "rseq", "exit", "exit_group", "sched_yield", "sched_getaffinity",
     "gettid", "getpid", "getuid", "geteuid", "getgid", "getegid", "prctl",

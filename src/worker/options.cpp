@@ -13,7 +13,7 @@ namespace {
 
 // The command line as given, before it is checked.
 struct Given {
-    std::string socket_path, blk_file, serial, log_level, cache = "writeback", foreign_map = "whole", grant_access = "auto";
+    std::string socket_path, blk_file, serial, log_level, cache = "writeback", io_path = "auto", foreign_map = "whole", grant_access = "auto";
     std::string sandbox_user;
     int fd = -1;
     unsigned num_queues = 1, queue_size = 256;
@@ -40,12 +40,15 @@ po::options_description describe(Given& g, WorkerOptions& opts) {
         ("queue-size", po::value(&g.queue_size), "largest queue size the front-end may use (default 256)")
         ("serial", po::value(&g.serial), "disk serial returned by GET_ID (at most 20 bytes)")
         ("cache", po::value(&g.cache), "writeback (page cache, the default) or none (O_DIRECT)")
+        ("io-path", po::value(&g.io_path),
+         "auto (the default: an image on tmpfs or ramfs is copied in the queue thread, others go through io_uring) "
+         "or uring (always io_uring)")
         ("null-io", po::bool_switch(&g.null_io),
          "benchmark limit: complete reads, writes, flushes and discards at once without I/O; "
          "data is not stored (the image only gives the size)")
         ("device", po::value(&g.device_texts),
          "another device: name=N,socket=PATH,blk-file=IMG[,read-only=1][,num-queues=N][,queue-size=N]"
-         "[,serial=S][,cache=none][,null-io=1]")
+         "[,serial=S][,cache=none][,io-path=uring][,null-io=1]")
         ("domid", po::value(&g.domid), "the Xen guest served: offer XEN_MMAP and accept its regions")
         ("xen", "offer XEN_MMAP without restricting the guest domid")
         ("foreign-map", po::value(&g.foreign_map),
@@ -92,6 +95,7 @@ Result<std::optional<control::DeviceSpec>> single_device(const Given& g) {
     spec.serial = g.serial;
     spec.cache = g.cache;
     spec.null_io = g.null_io;
+    spec.io_path = g.io_path;
     if (auto ok = control::validate_device_spec(spec); !ok) return fail("{}", ok.error().message);
     return spec;
 }

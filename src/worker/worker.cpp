@@ -24,6 +24,9 @@ Result<> Worker::add_device(const control::DeviceSpec& spec) {
     if (!cache) return fail("device {}: {}", spec.name, cache.error().message);
     blk.cache = *cache;
     blk.null_io = spec.null_io;
+    auto io_path = devices::blk::parse_io_path(spec.io_path);
+    if (!io_path) return fail("device {}: {}", spec.name, io_path.error().message);
+    blk.io_path = *io_path;
     auto device = devices::blk::make_blk_device(blk);
     if (!device) return fail("device {}: {}", spec.name, device.error().message);
     UniqueFd listen_fd;

@@ -18,7 +18,7 @@ Result<std::vector<std::string>> parse_backends(const std::string& text) {
         const size_t comma = text.find(',', pos);
         std::string name = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
         if (std::find(kAllBackends.begin(), kAllBackends.end(), name) == kAllBackends.end())
-            return fail("'{}' is not a back-end: give worker, sandboxed, null and/or qsd, comma-separated",
+            return fail("'{}' is not a back-end: give worker, uring, sandboxed, null and/or qsd, comma-separated",
                         name);
         if (std::find(out.begin(), out.end(), name) != out.end()) return fail("'{}' is given twice", name);
         out.push_back(std::move(name));

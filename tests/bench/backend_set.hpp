@@ -11,7 +11,7 @@
 namespace xenvhost::bench {
 
 // Every name, in the default order.
-inline const std::vector<std::string> kAllBackends = {"worker", "sandboxed", "null", "qsd"};
+inline const std::vector<std::string> kAllBackends = {"worker", "uring", "sandboxed", "null", "qsd"};
 
 struct BackendSet {
     std::vector<std::string> names;  // to run, in this order

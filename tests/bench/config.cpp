@@ -42,7 +42,7 @@ std::optional<Config> parse_config(int argc, char** argv, const std::string& def
         ("qsd", po::value(&c.qsd)->default_value(c.qsd), "qemu-storage-daemon binary")
         ("qsd-aio", po::value(&c.qsd_aio)->default_value(c.qsd_aio), "qemu-storage-daemon aio mode (io_uring, threads, native)")
         ("only", po::value(&only), "run only these back-ends, in this order, comma-separated: "
-         "worker, sandboxed, null, qsd (default: all four, sandboxed only when root)")
+         "worker, uring, sandboxed, null, qsd (default: all five, sandboxed only when root)")
         ("sandbox-user", po::value(&c.sandbox_user)->default_value(c.sandbox_user),
          "UID:GID the sandboxed worker drops to; no passwd or group entry may use them")
         ("depth", po::value(&c.depth)->default_value(c.depth), "requests in flight in the deep workloads (QD1 ones stay at 1)")

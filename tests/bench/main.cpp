@@ -1,7 +1,9 @@
 // xenvhost-bench: the same load, from the same front-end, against the worker,
-// the same worker behind its sandbox (--sandbox-user: what deprivileging
-// costs), the worker with --null-io (no I/O at all: the limit of everything
-// else) and qemu-storage-daemon, each serving one raw image in tmpfs. Prints
+// the same worker with every transfer through io_uring (--io-path=uring: what
+// its copies in the queue thread gain on tmpfs), the same worker behind its
+// sandbox (--sandbox-user: what deprivileging costs), the worker with
+// --null-io (no I/O at all: the limit of everything else) and
+// qemu-storage-daemon, each serving one raw image in tmpfs. Prints
 // one table of medians with the worker's ratios and the targets.
 
 #include "config.hpp"
@@ -52,6 +54,7 @@ Result<std::unique_ptr<BackendProcess>> start_backend(const Config& cfg, const s
     o.num_queues = kBackendQueues;
     if (name == "qsd") o.qsd_blockdev_options = "aio=" + cfg.qsd_aio;
     if (name == "null") o.extra_args = {"--null-io"};
+    if (name == "uring") o.extra_args = {"--io-path", "uring"};
     if (name == "sandboxed")
         o.extra_args = {"--sandbox-user", cfg.sandbox_user, "--sandbox-root", sandbox_root(dir)};
     return BackendProcess::start(o);
@@ -97,7 +100,9 @@ void print_header(const Config& cfg, const TempDir& dir, const std::string& load
     for (const auto& n : cfg.backends) order += (order.empty() ? "" : ", ") + n;
     std::cout << fmt::format(
         "\n{} MiB raw image in {}; {} s measured per run after {} s warm-up; median of {} round(s)\n"
-        "back-ends (each serving {} queues): xenvhost-worker; worker sandboxed (the same worker with\n"
+        "back-ends (each serving {} queues): xenvhost-worker (on tmpfs: reads and writes copied in its\n"
+        "  queue threads); worker io-path=uring (the same worker, every transfer through io_uring);\n"
+        "  worker sandboxed (the same worker with\n"
         "  --sandbox-user {} --sandbox-root {}:\n"
         "  empty root and network, uid/gid drop, no capabilities, no_new_privs, seccomp filter);\n"
         "  worker --null-io (the same worker, requests completed without I/O: the limit);\n"

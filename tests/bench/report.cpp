@@ -10,10 +10,11 @@ namespace xenvhost::bench {
 
 namespace {
 
-constexpr const char* kBackends[] = {"worker", "sandboxed", "null", "qsd"};
+constexpr const char* kBackends[] = {"worker", "uring", "sandboxed", "null", "qsd"};
 
 const char* display_name(const std::string& backend) {
     if (backend == "worker") return "xenvhost-worker";
+    if (backend == "uring") return "worker io-path=uring";
     if (backend == "sandboxed") return "worker sandboxed";
     if (backend == "null") return "worker --null-io";
     return "qemu-storage-daemon";
@@ -43,6 +44,7 @@ void print_case(std::ostream& out, const Case& c, const std::map<RunKey, Figures
         const Figures& f = it->second;
         const std::string name = b;
         (name == "worker"      ? trio.worker
+         : name == "uring"     ? trio.uring
          : name == "sandboxed" ? trio.sandboxed
          : name == "null"      ? trio.null
                                : trio.qsd) = &f;
@@ -60,6 +62,13 @@ void print_case(std::ostream& out, const Case& c, const std::map<RunKey, Figures
     if (trio.worker && trio.null && trio.null->iops > 0)
         line(out, "", "ratio worker/null", fmt::format("{:.0f}%", 100 * trio.worker->iops / trio.null->iops),
              "", "", "", "", times(trio.worker->cpu_us_per_io, trio.null->cpu_us_per_io));
+    // What the worker's own I/O path gains over io_uring for every transfer.
+    if (trio.worker && trio.uring) {
+        const Figures &w = *trio.worker, &u = *trio.uring;
+        line(out, "", "worker/io_uring", times(w.iops, u.iops), times(w.mib_per_s, u.mib_per_s),
+             times(w.mean_us, u.mean_us), times(w.p50_us, u.p50_us), times(w.p99_us, u.p99_us),
+             times(w.cpu_us_per_io, u.cpu_us_per_io));
+    }
     // What the sandbox costs: throughput kept and CPU per request spent.
     if (trio.worker && trio.sandboxed) {
         const Figures &s = *trio.sandboxed, &w = *trio.worker;
@@ -114,7 +123,7 @@ void print_table(std::ostream& out, const std::vector<Case>& cases, const std::m
             return it == results.end() ? nullptr : &it->second;
         };
         sandbox.push_back(
-            {c.workload.name, evaluate(kSandboxCost, Trio{at("worker"), nullptr, nullptr, at("sandboxed")})});
+            {c.workload.name, evaluate(kSandboxCost, Trio{at("worker"), nullptr, nullptr, at("sandboxed"), nullptr})});
     }
     out << fmt::format("\ntarget: sandbox costs no measurable throughput: "
                        "sandboxed/worker IOPS >= {:.2f} at every workload: {}\n",

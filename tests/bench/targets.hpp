@@ -30,6 +30,7 @@ struct Trio {
     const Figures* null = nullptr;
     const Figures* qsd = nullptr;
     const Figures* sandboxed = nullptr;
+    const Figures* uring = nullptr;  // the worker with --io-path=uring
 };
 
 // The target's ratio; none when a back-end it needs is missing or a figure

@@ -30,17 +30,17 @@ TEST(BenchBackends, UnknownRepeatedOrEmptyNamesAreClearErrors) {
     EXPECT_FALSE(parse_backends(",worker").has_value());
 }
 
-TEST(BenchBackends, DefaultSetAsRootHasAllFourSandboxedAfterWorker) {
+TEST(BenchBackends, DefaultSetAsRootHasAllFiveSandboxedAfterTheWorkers) {
     auto s = choose_backends({}, true);
     ASSERT_TRUE(s.has_value()) << s.error().message;
-    EXPECT_EQ(s->names, (Names{"worker", "sandboxed", "null", "qsd"}));
+    EXPECT_EQ(s->names, (Names{"worker", "uring", "sandboxed", "null", "qsd"}));
     EXPECT_TRUE(s->skipped.empty());
 }
 
 TEST(BenchBackends, DefaultSetNotRootSkipsSandboxedAndSaysWhy) {
     auto s = choose_backends({}, false);
     ASSERT_TRUE(s.has_value()) << s.error().message;
-    EXPECT_EQ(s->names, (Names{"worker", "null", "qsd"}));
+    EXPECT_EQ(s->names, (Names{"worker", "uring", "null", "qsd"}));
     ASSERT_EQ(s->skipped.size(), 1u);
     EXPECT_NE(s->skipped[0].find("sandboxed needs root"), std::string::npos);
 }

@@ -6,6 +6,7 @@
 
 #include "base/unique_fd.hpp"
 #include "tests/xenstore/fixture.hpp"
+#include "frontend/test_env.hpp"
 #include "tests/xenstore/proc_status.hpp"
 
 #include <arpa/inet.h>
@@ -98,6 +99,24 @@ TEST_F(Deprivilege, EachGuestsWorkerRunsAsItsOwnUidWithoutPrivilegeAndServesIo) 
     ASSERT_TRUE(wait_state(dir5b, "2"));
     EXPECT_EQ(worker_pid(dir5b), worker_pid(dir5));
     expect_io(socket("virtio_disk", 5, kXvdb), img5b, 24);
+}
+
+// On tmpfs the worker copies in its queue thread (preadv2/pwritev2, not
+// io_uring): those calls must pass its filter too.
+TEST_F(Deprivilege, AnImageOnTmpfsIsServedUnderTheFilter) {
+    auto shm = frontend::TempDir::create("xenvhost-deprivilege-", "/dev/shm");
+    ASSERT_TRUE(shm) << shm.error().message;
+    std::string img = shm->file("g5.img");
+    XS_ASSERT_OK(make_image(img, 8 << 20, 7));
+    XS_ASSERT_OK(env->create_domain(5, "guest5"));
+    start_daemon();
+    XS_ASSERT_OK(env->write_tree(disk(5, kXvda, img)));
+    std::string dir = be("virtio_disk", 5, kXvda);
+    ASSERT_TRUE(wait_state(dir, "2"));
+    expect_deprivileged(dir, 5);
+    expect_io(socket("virtio_disk", 5, kXvda), img, 8);
+    const pid_t pid = worker_pid(dir);
+    EXPECT_EQ(::kill(pid, 0), 0) << "the worker died serving the tmpfs image";
 }
 
 TEST_F(Deprivilege, ARestartedWorkerGetsTheSameUid) {

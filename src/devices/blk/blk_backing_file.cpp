@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <algorithm>
 #include <bit>
@@ -66,6 +68,12 @@ bool probe_dio_alignment(BackingFile& f) {
     return true;
 }
 
+bool on_memory_file_system(int fd) {
+    struct statfs fs {};
+    if (::fstatfs(fd, &fs) < 0) return false;
+    return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
+
 }  // namespace
 
 uint64_t BackingFile::capacity_sectors() const {
@@ -107,6 +115,7 @@ Result<BackingFile> open_backing_file(const std::string& path, bool read_only, C
         if (auto r = probe_block_device(f); !r) return std::unexpected(r.error());
     } else if (S_ISREG(st.st_mode)) {
         f.size_bytes = static_cast<uint64_t>(st.st_size);
+        f.memory_backed = on_memory_file_system(f.fd.get());
     } else {
         return fail("'{}' is neither a regular file nor a block device", path);
     }

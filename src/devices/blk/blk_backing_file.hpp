@@ -22,6 +22,10 @@ struct BackingFile {
     bool direct = false;
     bool block_device = false;
     bool read_only = false;
+    // On tmpfs or ramfs: the page cache is the image, so I/O never waits for
+    // a device, and io_uring cannot do it without a hand-off to a kernel
+    // worker thread (these file systems refuse non-blocking I/O).
+    bool memory_backed = false;
     uint64_t size_bytes = 0;
     uint32_t logical_block_size = 512;   // the guest's blk_size
     uint32_t physical_block_size = 512;  // topology hint

@@ -115,11 +115,14 @@ Result<std::unique_ptr<Device>> make_blk_device(const BlkOptions& o) {
     disk->capacity_sectors.store(shape.capacity_sectors);
     std::copy(o.serial.begin(), o.serial.end(), disk->id.begin());
     disk->null_io = o.null_io;
+    disk->inline_io = o.io_path == IoPath::kAuto && disk->file.memory_backed;
 
-    log::info("blk: {}: {} sectors of 512 bytes, block size {}, {}{}, {} queue(s) of {}{}",
+    log::info("blk: {}: {} sectors of 512 bytes, block size {}, {}{}{}, {} queue(s) of {}{}",
               disk->file.path, shape.capacity_sectors, shape.logical_block_size,
               disk->file.read_only ? "read-only" : "read-write",
-              disk->file.direct ? ", O_DIRECT" : "", shape.num_queues, shape.queue_size,
+              disk->file.direct ? ", O_DIRECT" : "",
+              disk->inline_io ? ", in memory: reads and writes copied in the queue thread" : "",
+              shape.num_queues, shape.queue_size,
               o.null_io ? "; null I/O: requests complete without I/O, data is not stored" : "");
     return std::make_unique<BlkDevice>(std::move(disk), shape);
 }

@@ -21,6 +21,9 @@ struct BlkDisk {
     std::atomic<uint64_t> capacity_sectors{0};
     std::array<uint8_t, VIRTIO_BLK_ID_BYTES> id{};  // serial, zero-padded
     bool null_io = false;  // BlkOptions::null_io; fixed before any queue exists
+    // Reads and writes are copied in the queue thread (a memory-backed image
+    // with IoPath::kAuto); fixed before any queue exists.
+    bool inline_io = false;
     // Writeback cache (1) or writethrough (0): set by the driver through
     // CONFIG_WCE or the FLUSH feature, read by the queue threads.
     std::atomic<bool> writeback{true};

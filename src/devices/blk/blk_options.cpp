@@ -24,6 +24,12 @@ std::string_view cache_mode_name(CacheMode mode) {
     return mode == CacheMode::kNone ? "none" : "writeback";
 }
 
+Result<IoPath> parse_io_path(std::string_view text) {
+    if (text == "auto") return IoPath::kAuto;
+    if (text == "uring") return IoPath::kUring;
+    return fail("io path '{}' is not one of: auto, uring", text);
+}
+
 Result<> validate_options(const BlkOptions& o) {
     if (o.path.empty()) return fail("blk: no image file given");
     if (o.num_queues < 1 || o.num_queues > kMaxQueues)

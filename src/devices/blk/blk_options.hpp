@@ -14,6 +14,11 @@ namespace xenvhost::devices::blk {
 // allows it and falls back to the page cache where it does not.
 enum class CacheMode : uint8_t { kWriteback, kNone };
 
+// How reads and writes reach the image. `auto` copies in the queue thread
+// when the image is memory-backed (tmpfs, ramfs) and uses io_uring otherwise;
+// `uring` always uses io_uring (for comparison).
+enum class IoPath : uint8_t { kAuto, kUring };
+
 struct BlkOptions {
     std::string path{};  // image file or block device
     int fd = -1;         // the image already open (not owned; duplicated): path only names it
@@ -25,11 +30,15 @@ struct BlkOptions {
     // Reads, writes, flushes, discards and write-zeroes complete OK without
     // touching the image: the limit of the rest of the path, for benchmarks.
     bool null_io = false;
+    IoPath io_path = IoPath::kAuto;
 };
 
 // "none" or "writeback"; a clear error for anything else.
 Result<CacheMode> parse_cache_mode(std::string_view text);
 std::string_view cache_mode_name(CacheMode mode);
+
+// "auto" or "uring"; a clear error for anything else.
+Result<IoPath> parse_io_path(std::string_view text);
 
 // Checks ranges and lengths; the error names the offending option.
 Result<> validate_options(const BlkOptions& options);

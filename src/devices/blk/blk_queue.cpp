@@ -212,7 +212,7 @@ void BlkQueue::begin(uint16_t slot, const ParsedRequest& p, CompletionSink& sink
     default:
         return finish(slot, VIRTIO_BLK_S_IOERR, sink);
     }
-    queue_step(slot);
+    queue_step(slot, sink);
 }
 
 // BLKDISCARD has no asynchronous form before Linux 6.12; it runs here, bounded
@@ -277,7 +277,10 @@ void BlkQueue::prep(io_uring_sqe* sqe, uint16_t slot) {
 
 // Back-pressure: a full SQ is submitted and retried; if that still finds no
 // room the step waits in `parked_` and the eventfd is kicked so reap() retries.
-void BlkQueue::queue_step(uint16_t slot) {
+void BlkQueue::queue_step(uint16_t slot, CompletionSink& sink) {
+    const Step step = slots_[slot].step;
+    if (disk_->inline_io && (step == Step::kRead || step == Step::kWrite || step == Step::kZeroFill))
+        return transfer_inline(slot, sink);
     io_uring* r = ring_->get();
     io_uring_sqe* sqe = io_uring_get_sqe(r);
     if (!sqe) {
@@ -290,6 +293,25 @@ void BlkQueue::queue_step(uint16_t slot) {
         return;
     }
     prep(sqe, slot);
+}
+
+// A copy to or from the page cache of a memory-backed image costs less than
+// handing it to an io_uring worker thread and waking this one: such file
+// systems refuse non-blocking I/O, so io_uring would punt every request.
+// The result goes through the same path as a completion; a short transfer
+// continues here (each step makes progress or fails, so this recursion is
+// bounded by the request's size).
+void BlkQueue::transfer_inline(uint16_t slot, CompletionSink& sink) {
+    Slot& s = slots_[slot];
+    auto vecs = s.data.remaining();
+    const int nr = static_cast<int>(std::min<size_t>(vecs.size(), kMaxVecs));
+    const auto pos = static_cast<off_t>(s.pos);
+    const int fd = fd_for(s);
+    // The kernel caps one transfer below 2 GiB (MAX_RW_COUNT), so it fits an int as a CQE's does.
+    ssize_t n = s.step == Step::kRead    ? ::preadv2(fd, vecs.data(), nr, pos, 0)
+                : s.step == Step::kWrite ? ::pwritev2(fd, vecs.data(), nr, pos, s.rw_flags)
+                                         : ::pwritev2(fd, vecs.data(), nr, pos, 0);
+    on_cqe(slot, n < 0 ? -errno : static_cast<int>(n), sink);
 }
 
 void BlkQueue::unpark() {
@@ -348,7 +370,7 @@ void BlkQueue::reap(CompletionSink& sink) {
 
 void BlkQueue::on_cqe(uint16_t slot, int res, CompletionSink& sink) {
     Slot& s = slots_[slot];
-    if ((res == -EAGAIN || res == -EINTR) && ++s.retries <= kMaxRetries) return queue_step(slot);
+    if ((res == -EAGAIN || res == -EINTR) && ++s.retries <= kMaxRetries) return queue_step(slot, sink);
     switch (s.step) {
     case Step::kRead:
     case Step::kWrite:
@@ -364,13 +386,13 @@ void BlkQueue::on_cqe(uint16_t slot, int res, CompletionSink& sink) {
         if (s.op == BlkOp::kDiscard) return finish(slot, VIRTIO_BLK_S_OK, sink);
         s.step = Step::kZeroRange;
         if (!disk_->zero_range.load(std::memory_order_relaxed)) setup_zero_fill(s);
-        return queue_step(slot);
+        return queue_step(slot, sink);
     case Step::kZeroRange:
         if (res == 0) return after_range_op(slot, sink);
         if (!unsupported(res)) return fail_io(slot, -res, sink);
         disk_->zero_range.store(false, std::memory_order_relaxed);
         setup_zero_fill(s);
-        return queue_step(slot);
+        return queue_step(slot, sink);
     }
 }
 
@@ -381,7 +403,7 @@ void BlkQueue::on_transfer(uint16_t slot, int res, CompletionSink& sink) {
         // The O_DIRECT rules are stricter than statx said (or a continuation
         // left a misaligned buffer): the page cache takes any alignment.
         s.buffered = true;
-        return queue_step(slot);
+        return queue_step(slot, sink);
     }
     if (res < 0) return fail_io(slot, -res, sink);
     const auto done = static_cast<uint64_t>(res);
@@ -390,7 +412,7 @@ void BlkQueue::on_transfer(uint16_t slot, int res, CompletionSink& sink) {
     s.pos += done;
     s.left -= done;
     s.retries = 0;
-    if (s.left > 0) return queue_step(slot);
+    if (s.left > 0) return queue_step(slot, sink);
     if (s.step == Step::kZeroFill) return after_range_op(slot, sink);
     finish(slot, VIRTIO_BLK_S_OK, sink);
 }
@@ -400,7 +422,7 @@ void BlkQueue::after_range_op(uint16_t slot, CompletionSink& sink) {
     if (!s.datasync_after) return finish(slot, VIRTIO_BLK_S_OK, sink);
     s.datasync_after = false;
     s.step = Step::kDatasync;
-    queue_step(slot);
+    queue_step(slot, sink);
 }
 
 void BlkQueue::fail_io(uint16_t slot, int err, CompletionSink& sink) {

@@ -73,7 +73,9 @@ private:
     void complete_null(uint16_t slot, const ParsedRequest& p, CompletionSink& sink);
     void discard_block_device(uint16_t slot, CompletionSink& sink);
     void setup_zero_fill(Slot& s);
-    void queue_step(uint16_t slot);
+    void queue_step(uint16_t slot, CompletionSink& sink);
+    // BlkDisk::inline_io: the read or write step done here, at once.
+    void transfer_inline(uint16_t slot, CompletionSink& sink);
     void prep(io_uring_sqe* sqe, uint16_t slot);
     int fd_for(const Slot& s) const;
     void on_cqe(uint16_t slot, int res, CompletionSink& sink);

@@ -60,7 +60,7 @@ Server::~Server() {
     for (auto& [fd, c] : clients_) loop_.remove(fd);
     clients_.clear();
     loop_.remove(listener_.get());
-    ::unlink(path_.c_str());
+    if (owns_path_) ::unlink(path_.c_str());
 }
 
 void Server::on_accept() {

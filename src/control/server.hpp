@@ -34,6 +34,11 @@ public:
     // mapping mode becomes known.
     void notify(const DeviceStatus& status);
 
+    // The socket file stays when the server goes: called once the process
+    // is sandboxed, where the path is out of reach and unlink would only be
+    // refused (and logged); the directory's owner removes it.
+    void leave_path() { owns_path_ = false; }
+
     size_t client_count() const { return clients_.size(); }
     const std::string& path() const { return path_; }
 
@@ -61,6 +66,7 @@ private:
     event::EventLoop& loop_;
     Handler& handler_;
     std::string path_;
+    bool owns_path_ = true;
     UniqueFd listener_;
     std::map<int, std::unique_ptr<Client>> clients_;
 };

@@ -31,6 +31,8 @@ public:
     ~DeviceHost();
 
     Result<> start();
+    // The socket file stays when the host goes (see control::Server::leave_path).
+    void leave_path() { owns_path_ = false; }
     // Disconnects the front-end (finishing in-flight I/O) and stops listening.
     void shutdown();
 

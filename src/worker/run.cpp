@@ -95,6 +95,11 @@ int run(int argc, char** argv, const RunHooks& hooks) {
             log::error("cannot deprivilege: {}", r.error().message);
             return 1;
         }
+        // An unlink at exit would be refused, and each refusal is an audit
+        // record: with a thousand workers stopping, the kernel's audit backlog
+        // made them wait on one another.
+        if (control_server) control_server->leave_path();
+        w.leave_socket_paths();
     }
     if (hooks.after_sandbox) hooks.after_sandbox(context);
     (void)(*loop)->add(signals->get(), EPOLLIN, [&](uint32_t) {

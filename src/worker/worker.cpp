@@ -78,4 +78,8 @@ void Worker::shutdown() {
     devices_.clear();
 }
 
+void Worker::leave_socket_paths() {
+    for (auto& [name, host] : devices_) host->leave_path();
+}
+
 }  // namespace xenvhost::worker

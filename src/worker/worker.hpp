@@ -25,6 +25,9 @@ public:
     // Called whenever a device's connection state changes.
     void on_status_change(DeviceHost::StatusCallback cb) { status_cb_ = std::move(cb); }
     void shutdown();
+    // Sandboxed: socket files bound so far are left for their directory's
+    // owner to remove (the sandbox cannot unlink).
+    void leave_socket_paths();
     // Re-reads every device's config (on SIGHUP): a grown image reaches the guest.
     void refresh_config();
     // Every device's rings log where they stand (SIGUSR1).

@@ -23,6 +23,11 @@ namespace {
 constexpr size_t kZeroChunk = size_t{1} << 20;  // one iovec of zero-fill
 constexpr unsigned kMaxVecs = IOV_MAX;          // readv/writev limit per operation
 constexpr uint8_t kMaxRetries = 8;              // EAGAIN/EINTR from the kernel
+// Transfers up to this size on a memory-backed image are copied by the queue
+// thread; larger ones go to io_uring, whose worker thread copies on another
+// CPU while this one carries on (make bench: inline 1.5-1.7x io_uring's IOPS
+// at 4 KiB, 0.91x at 64 KiB).
+constexpr uint64_t kInlineMaxBytes = 32 * 1024;
 
 const char* op_name(BlkOp op) {
     switch (op) {
@@ -278,8 +283,9 @@ void BlkQueue::prep(io_uring_sqe* sqe, uint16_t slot) {
 // Back-pressure: a full SQ is submitted and retried; if that still finds no
 // room the step waits in `parked_` and the eventfd is kicked so reap() retries.
 void BlkQueue::queue_step(uint16_t slot, CompletionSink& sink) {
-    const Step step = slots_[slot].step;
-    if (disk_->inline_io && (step == Step::kRead || step == Step::kWrite || step == Step::kZeroFill))
+    const Slot& s = slots_[slot];
+    if (disk_->inline_io && s.left <= kInlineMaxBytes &&
+        (s.step == Step::kRead || s.step == Step::kWrite || s.step == Step::kZeroFill))
         return transfer_inline(slot, sink);
     io_uring* r = ring_->get();
     io_uring_sqe* sqe = io_uring_get_sqe(r);

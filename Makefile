@@ -156,9 +156,11 @@ test: all
 	@bash tests/run-levels.sh $(ORDERED_LEVELS)
 
 # ---------------------------------------------------------------- deps
-# The last line is for the package: `make deb` needs build-essential,
-# debhelper, dpkg-dev and lintian; dom0's image copies dpkg, systemd-sysusers
-# and deb-systemd-helper (init-system-helpers) from this host.
+# The line before the last is for the package: `make deb` needs
+# build-essential, debhelper, dpkg-dev and lintian; dom0's image copies dpkg,
+# systemd-sysusers and deb-systemd-helper (init-system-helpers) from this
+# host. The last is for the HVM test guest's kernel (make guest-kernel):
+# Debian's kernel source and what building it needs.
 DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   googletest libgtest-dev liburing-dev libfmt-dev libsystemd-dev nlohmann-json3-dev libseccomp-dev \
   qemu-system-x86 qemu-system-common qemu-system-data qemu-system-xen seabios qemu-utils \
@@ -166,7 +168,8 @@ DEB_PACKAGES := g++ make pkg-config libxen-dev libboost-program-options-dev \
   cpio bc kmod gzip xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils \
   shellcheck systemd clang libclang-rt-14-dev xz-utils jq groff-base man-db strace \
   syslinux syslinux-common mtools dosfstools \
-  build-essential debhelper dpkg-dev lintian init-system-helpers
+  build-essential debhelper dpkg-dev lintian init-system-helpers \
+  linux-source-6.1 flex bison libelf-dev libssl-dev patch
 
 # A shell command printing the packages of DEB_PACKAGES not installed yet.
 MISSING_PACKAGES = for p in $(DEB_PACKAGES); do \

@@ -275,7 +275,9 @@ void Daemon::start_device(Device& dev, Action action) {
 }
 
 Result<DeviceEntry> Daemon::entry_of(const Device& dev) const {
-    return parse_entry(dev.key, dev.inputs, options_.external_backends);
+    auto entry = parse_entry(dev.key, dev.inputs, options_.external_backends);
+    if (entry) apply_disk_keys(*entry, options_.disk_keys);
+    return entry;
 }
 
 void Daemon::fail_device(Device& dev, const std::string& reason) {

@@ -32,6 +32,9 @@ po::options_description file_options() {
         ("external-backend", po::value<std::vector<std::string>>()->value_name("'TYPE SOCKET'"),
          "serve generic virtio devices of TYPE (virtio,device<N>, N in hex) with the vhost-user back-end already "
          "listening on SOCKET (absolute; %d is the guest's domid) instead of a worker; repeatable")
+        ("virtio-disk-keys", po::value<std::vector<std::string>>()->value_name("'DEVID KEY=VALUE,...'"),
+         "keys of every guest's virtio disk DEVID that the toolstack did not write: grant_usage=0|1, base=B,irq=I "
+         "(a virtio-mmio window on x86); repeatable")
         ("guest-uid-range-base", po::value<std::string>()->value_name("USER|UID[:GID]"),
          "a guest's worker runs as this user's uid and gid plus the guest's domid; empty for no range "
          "(default xenvhost-range-base)")
@@ -142,6 +145,11 @@ Result<Options> parse_options(int argc, const char* const* argv) {
         auto backends = parse_external_backends(vm["external-backend"].as<std::vector<std::string>>(), o.run_dir);
         if (!backends) return std::unexpected(backends.error());
         o.external_backends = std::move(*backends);
+    }
+    if (vm.count("virtio-disk-keys")) {
+        auto keys = parse_disk_keys_list(vm["virtio-disk-keys"].as<std::vector<std::string>>());
+        if (!keys) return std::unexpected(keys.error());
+        o.disk_keys = std::move(*keys);
     }
     return o;
 }

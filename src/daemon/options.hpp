@@ -3,6 +3,7 @@
 
 #include "base/error.hpp"
 #include "base/log.hpp"
+#include "daemon/disk_keys.hpp"
 #include "daemon/external_backend.hpp"
 #include "sandbox/identity.hpp"
 
@@ -28,6 +29,9 @@ struct Options {
     unsigned backoff_max_ms = 5000;
     // Generic virtio device types served by the operator's own back-ends.
     ExternalBackends external_backends;
+    // Keys of virtio disks the toolstack cannot write (grant_usage before
+    // Xen 4.19, a virtio-mmio window on x86), per devid.
+    DiskKeysList disk_keys;
     // Whom a guest's worker runs as (a uid from a range, a shared user, or
     // root only if allowed); see sandbox/identity.hpp.
     sandbox::IdentityPolicy identity;

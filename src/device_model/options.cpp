@@ -74,6 +74,10 @@ Result<> check_device(const DmDevice& d) {
     if (d.transport == TransportKind::kMmio) {
         if (d.mmio_base == 0 || d.mmio_base % 0x200 != 0) return fail("base= must be a non-zero multiple of 0x200");
         if (d.irq == 0) return fail("irq= is required for a virtio-mmio device");
+#if defined(__x86_64__) || defined(__i386__)
+        // An x86 guest's line without a PCI function is an ISA IRQ (xen/device_model.hpp).
+        if (d.irq >= 16) return fail("irq={} is no ISA IRQ (1..15), the only lines a device model drives on x86", d.irq);
+#endif
     }
     return {};
 }

@@ -67,8 +67,18 @@ Result<> DeviceModel::set_pci_intx_level(const PciSbdf& s, uint8_t pin, bool ass
 }
 
 Result<> DeviceModel::set_irq_level(uint32_t irq, bool asserted) {
+#if defined(__x86_64__) || defined(__i386__)
+    // x86 Xen has no XEN_DMOP_set_irq_level (Arm's, for its GIC's SPIs): a
+    // line that is no PCI function's is an ISA IRQ, which Xen asserts on the
+    // guest's IOAPIC pin (and its PIC) as qemu-xen's ISA devices do.
+    if (irq >= kIsaIrqs) return fail("IRQ {} of domain {} is no ISA IRQ (0..15)", irq, domid_);
+    if (xendevicemodel_set_isa_irq_level(h(handle_), static_cast<domid_t>(domid_), static_cast<uint8_t>(irq),
+                                         asserted ? 1 : 0) < 0)
+        return fail_errno("ISA IRQ {} of domain {} to {}", irq, domid_, asserted ? 1 : 0);
+#else
     if (xendevicemodel_set_irq_level(h(handle_), static_cast<domid_t>(domid_), irq, asserted ? 1 : 0) < 0)
         return fail_errno("IRQ {} of domain {} to {}", irq, domid_, asserted ? 1 : 0);
+#endif
     return {};
 }
 

@@ -33,9 +33,11 @@ public:
     // Later calls for any other domain fail in the kernel.
     Result<> restrict_to_guest();
 
-    // INTx of a PCI function (pin 0 = INTA), or an IRQ line (GSI on x86, SPI on Arm).
+    // INTx of a PCI function (pin 0 = INTA), or an IRQ line: an ISA IRQ
+    // (0..15) on x86, an SPI on Arm.
     Result<> set_pci_intx_level(const PciSbdf& sbdf, uint8_t pin, bool asserted);
     Result<> set_irq_level(uint32_t irq, bool asserted);
+    static constexpr uint32_t kIsaIrqs = 16;
     // An MSI as the guest programmed it (xendevicemodel_inject_msi, as
     // QEMU's xen_hvm_inject_msi): Xen decodes it, a pirq for a PVHVM guest.
     Result<> inject_msi(uint64_t address, uint32_t data);

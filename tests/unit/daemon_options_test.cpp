@@ -111,6 +111,21 @@ TEST_F(DaemonOptions, ExternalBackendsFromTheCommandLine) {
     EXPECT_EQ(o->external_backends[1].type, "virtio,device2");
 }
 
+TEST_F(DaemonOptions, VirtioDiskKeysAreRepeatable) {
+    EXPECT_TRUE(parse({"--worker", worker})->disk_keys.empty()) << "none by default";
+    auto cfg = config("worker = /bin/true\n"
+                      "virtio-disk-keys = 51792 grant_usage=1\n"
+                      "virtio-disk-keys = 51808 grant_usage=1,base=0xfe000000,irq=7\n");
+    auto o = parse({"--config", cfg});
+    ASSERT_TRUE(o.has_value()) << o.error().message;
+    ASSERT_EQ(o->disk_keys.size(), 2u);
+    EXPECT_EQ(o->disk_keys[1].devid, 51808u);
+    EXPECT_EQ(o->disk_keys[1].irq, 7u);
+    auto bad = parse({"--worker", worker, "--virtio-disk-keys", "51792 grant_usage=yes"});
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_NE(bad.error().message.find("grant_usage"), std::string::npos) << bad.error().message;
+}
+
 TEST_F(DaemonOptions, ExternalBackendIsRepeatableInTheConfigFile) {
     auto cfg = config("worker = /bin/true\n"
                       "external-backend = virtio,device22 /run/vhost-device-i2c/dom%d.sock\n"

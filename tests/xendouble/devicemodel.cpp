@@ -230,6 +230,12 @@ int xendevicemodel_set_irq_level(xendevicemodel_handle* dmod, domid_t domid, uns
     return set_level(s, s.dm().isa_irq[irq], level, kIrqChanges);
 }
 
+// x86's XEN_DMOP_set_isa_irq_level: the same lines as above (the double's
+// set_irq_level already models an x86 guest's ISA IRQs).
+int xendevicemodel_set_isa_irq_level(xendevicemodel_handle* dmod, domid_t domid, uint8_t irq, unsigned int level) {
+    return xendevicemodel_set_irq_level(dmod, domid, irq, level);
+}
+
 // dm.c's XEN_DMOP_inject_msi checks only its padding and hands the message
 // to hvm_inject_msi, which decodes it for the guest (no ioreq server
 // needed): recorded as given, for the guest side to match against what it

@@ -3,7 +3,7 @@
 #
 #   mkimage.sh domU         OUT INIT GUEST_PAGES KVER
 #   mkimage.sh hvm          OUT INIT BLKIO KVER
-#   mkimage.sh dom0-base    OUT KVER KERNEL DOMU_CPIO DOMU_CFG HVM_KERNEL HVM_CPIO BLKIO
+#   mkimage.sh dom0-base    OUT KVER KERNEL DOMU_CPIO DOMU_CFG HVM_KERNEL HVM_CPIO BLKIO [GUEST_KERNEL]
 #   mkimage.sh dom0-project OUT STAGE BASE_LIST XEN_TEST_DIR BIN_DIR
 #   mkimage.sh vmlinux      OUT BZIMAGE
 #   mkimage.sh driver-domain OUT STAGE KVER XEN_TEST_DIR BIN_DIR
@@ -63,7 +63,7 @@ build_hvm() {
 }
 
 build_dom0_base() {
-    local out=$1 kver=$2 kernel=$3 domu_cpio=$4 domu_cfg=$5 hvm_kernel=$6 hvm_cpio=$7 blkio=$8
+    local out=$1 kver=$2 kernel=$3 domu_cpio=$4 domu_cfg=$5 hvm_kernel=$6 hvm_cpio=$7 blkio=$8 guest_kernel=${9:-}
     img_skeleton "$stage"
     local -a tools=()
     local t
@@ -94,6 +94,9 @@ build_dom0_base() {
     img_add "$stage" "$HVM_DM" "${HVM_FIRMWARE[@]}"
     install -m 0755 "$blkio" "$stage/usr/bin/xen-hvm-blkio"
     hvm_boot_disk "$stage/root/hvm-boot.img" "$hvm_kernel" "$hvm_cpio"
+    # The project's own guest kernel (make guest-kernel: grant DMA, virtio-mmio):
+    # the grant and virtio-mmio scenarios put it on their copy of the boot disk.
+    [ -z "$guest_kernel" ] || install -m 0644 "$guest_kernel" "$stage/root/hvm-guest-kernel"
     # mcopy (mtools dispatches on its name) writes a scenario's kernel
     # words into its copy of the boot disk.
     # mtools converts FAT names through iconv (code page 850): glibc's
@@ -293,7 +296,7 @@ main() {
     case $what in
         domU) (($# == 4)) || usage; new_stage "$1"; build_domu "$@" ;;
         hvm) (($# == 4)) || usage; new_stage "$1"; build_hvm "$@" ;;
-        dom0-base) (($# == 8)) || usage; new_stage "$1"; build_dom0_base "$@" ;;
+        dom0-base) (($# == 8 || $# == 9)) || usage; new_stage "$1"; build_dom0_base "$@" ;;
         dom0-project)
             (($# == 5)) || usage
             stage=$2

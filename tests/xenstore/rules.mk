@@ -43,8 +43,8 @@ test-xenstore: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(ESCAPE_WORKER) $(DAEMON)
 
 TEST_LEVELS += xenstore
 
-# The dense-host case with the issue's 1000 guests (200 in test-xenstore;
-# see dense_host_test.cpp for why): `DENSE_GUESTS=N` for another count.
+# The dense-host case alone (1000 guests, as in test-xenstore; see
+# dense_host_test.cpp): `DENSE_GUESTS=N` for another count.
 .PHONY: test-xenstore-dense
 test-xenstore-dense: $(XENSTORE_TESTS) $(FAKEXEN) $(WORKER) $(DAEMON)
 	XENVHOST_DENSE_GUESTS=$(or $(DENSE_GUESTS),1000) bash tests/xenstore/run.sh $(XENSTORE_TESTS) \
